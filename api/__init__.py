@@ -1,0 +1,1 @@
+"""The items API: a BlackSheep service over PostgreSQL with hand-written SQL."""

@@ -1,0 +1,5 @@
+"""Command line: `python -m api serve|migrate|users ...`."""
+
+from api.cli import main
+
+raise SystemExit(main())

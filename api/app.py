@@ -1,0 +1,147 @@
+"""The application factory: wires settings, the pool, handlers and routes together."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import asyncpg
+import msgspec
+from blacksheep import Application, Request, Response
+
+from api import logs
+from api.auth.accounts import LoginThrottle
+from api.auth.service import Authenticator
+from api.handlers.identity import IdentityHandlers
+from api.handlers.items import ItemHandlers
+from api.handlers.site import SiteHandlers
+from api.middleware import make_middleware
+from api.openapi import build_openapi
+from api.problems import ProblemError
+from api.settings import Settings
+from queries.pool import create_pool
+
+# Used only when ENVIRONMENT=development or test and no SECRET_KEY is set; production refuses it.
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0123456789"  # noqa: S105
+
+
+@dataclass
+class AppState:
+    """What the handlers share; filled in at start-up."""
+
+    settings: Settings
+    pool: asyncpg.Pool | None = None
+    authenticator: Authenticator | None = None
+
+
+def create_app(settings: Settings) -> Application:
+    logs.configure(settings.log_level)
+    log = logs.get_logger("api")
+    app = Application(show_error_details=False)
+    state = AppState(settings)
+    secret_key = settings.secret_key or DEVELOPMENT_SECRET_KEY
+    openapi = msgspec.json.encode(build_openapi())
+    static_dir = Path(settings.static_dir)
+
+    async def start(application: Application) -> None:
+        pool = await create_pool(
+            settings.database_url,
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            statement_cache_size=settings.db_statement_cache_size,
+            timed=settings.server_timing,
+        )
+        state.pool = pool
+        auth = Authenticator(pool, secret_key, settings.auth_cache_seconds)
+        state.authenticator = auth
+        throttle = LoginThrottle(pool, settings.login_max_failures, settings.login_window_seconds)
+        _add_routes(
+            application,
+            ItemHandlers(pool, auth, settings.max_body_bytes),
+            IdentityHandlers(
+                pool, auth, throttle, settings.access_token_ttl_seconds, settings.max_body_bytes
+            ),
+            SiteHandlers(pool, openapi, static_dir),
+        )
+        # BlackSheep applied the registered routes just before on_start; apply the new ones.
+        application.router.apply_routes()
+        log.info(
+            "started", pool_max_size=settings.db_pool_max_size, environment=settings.environment
+        )
+
+    async def stop(application: Application) -> None:
+        if state.pool is not None:
+            await state.pool.close()
+        log.info("stopped")
+
+    app.on_start += start
+    app.on_stop += stop
+    app.middlewares.append(
+        make_middleware(access_log=settings.access_log, server_timing=settings.server_timing)
+    )
+    if static_dir.is_dir():
+        app.serve_files(static_dir, root_path="static", cache_time=3600)
+    app.router.fallback = _not_found
+    app.state = state  # type: ignore[attr-defined]
+    return app
+
+
+class _Router:
+    """Registers bound methods as handlers. BlackSheep marks each handler with an attribute,
+    which a bound method cannot take, so each is wrapped in a partial of its function."""
+
+    def __init__(self, app: Application) -> None:
+        self._router = app.router
+
+    def _add(
+        self, method: str, path: str, handler: Callable[[Request], Awaitable[Response]]
+    ) -> None:
+        bound = cast(Any, handler)
+        self._router.add(method, path, partial(bound.__func__, bound.__self__))
+
+    def add_get(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self._add("GET", path, handler)
+
+    def add_post(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self._add("POST", path, handler)
+
+    def add_put(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self._add("PUT", path, handler)
+
+    def add_patch(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self._add("PATCH", path, handler)
+
+    def add_delete(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self._add("DELETE", path, handler)
+
+
+async def _not_found(request: Request) -> Response:
+    raise ProblemError(404, f"no route for {request.method} {request.path}")
+
+
+def _add_routes(
+    app: Application, items: ItemHandlers, identity: IdentityHandlers, site: SiteHandlers
+) -> None:
+    router = _Router(app)
+    router.add_post("/api/v1/items", items.create)
+    router.add_get("/api/v1/items", items.list)
+    router.add_post("/api/v1/items/batch", items.batch)
+    router.add_get("/api/v1/items/{id}", items.get)
+    router.add_put("/api/v1/items/{id}", items.put)
+    router.add_patch("/api/v1/items/{id}", items.patch)
+    router.add_delete("/api/v1/items/{id}", items.delete)
+    router.add_post("/api/v1/auth/token", identity.token)
+    router.add_get("/api/v1/users/me", identity.me)
+    router.add_post("/api/v1/users", identity.create_user)
+    router.add_post("/api/v1/api-keys", identity.create_api_key)
+    router.add_get("/api/v1/api-keys", identity.list_api_keys)
+    router.add_delete("/api/v1/api-keys/{id}", identity.revoke_api_key)
+    router.add_get("/healthz", site.healthz)
+    router.add_get("/readyz", site.readyz)
+    router.add_get("/openapi.json", site.openapi_json)
+    router.add_get("/docs", site.docs_page)
+    router.add_get("/", site.home)

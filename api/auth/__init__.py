@@ -1,0 +1,1 @@
+"""Identity and access: principals, scopes, JWTs, API keys, passwords."""

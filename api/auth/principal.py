@@ -1,0 +1,43 @@
+"""Who is calling, and what they may do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from uuid import UUID
+
+from api.problems import ProblemError
+
+READ = "items:read"
+WRITE = "items:write"
+ADMIN = "admin"
+ALL_SCOPES = (READ, WRITE, ADMIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: a user, through a token or one of their API keys."""
+
+    user_id: UUID
+    scopes: frozenset[str]
+    via: Literal["token", "api_key"]
+    key_id: UUID | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.scopes
+
+    def has(self, scope: str) -> bool:
+        # admin stands for every scope.
+        return scope in self.scopes or ADMIN in self.scopes
+
+    def require(self, scope: str) -> Principal:
+        """Return self when the principal holds `scope`, otherwise answer 403."""
+        if not self.has(scope):
+            raise ProblemError(
+                403,
+                f"this operation needs the {scope!r} scope",
+                slug="insufficient-scope",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+            )
+        return self

@@ -1,0 +1,145 @@
+"""Turns the credential on a request into a Principal, with a short-lived cache.
+
+Tokens are verified locally (a signature check); whether their user is still enabled, and an API
+key's owner and scopes, come from PostgreSQL at most once per `cache_seconds` per process. A
+revocation or a disabled user therefore takes effect within `cache_seconds` in every process, and
+at once in the process that revoked the key.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+from uuid import UUID
+
+import asyncpg
+import structlog
+from blacksheep import Request
+
+from api.auth import keys, tokens
+from api.auth.principal import Principal
+from api.problems import ProblemError
+from queries import api_keys, users
+
+K = TypeVar("K")
+V = TypeVar("V")
+_MAX_CACHED = 10_000
+
+
+class ExpiringCache(Generic[K, V]):
+    """A small dict whose entries expire; the oldest entry goes when it is full."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            del self._entries[key]
+            return None
+        return entry[1]
+
+    def put(self, key: K, value: V, seconds: float | None = None) -> None:
+        ttl = self.seconds if seconds is None else min(self.seconds, seconds)
+        if ttl <= 0:
+            return
+        if len(self._entries) >= _MAX_CACHED:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (time.monotonic() + ttl, value)
+
+    def discard(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def unauthorized(detail: str, *, invalid: bool = True) -> ProblemError:
+    challenge = 'Bearer realm="items-api"'
+    if invalid:
+        description = detail.replace('"', "'")
+        challenge += f', error="invalid_token", error_description="{description}"'
+    return ProblemError(401, detail, slug="unauthorized", headers={"WWW-Authenticate": challenge})
+
+
+class Authenticator:
+    def __init__(self, pool: asyncpg.Pool, secret_key: str, cache_seconds: float) -> None:
+        self.pool = pool
+        self.secret_key = secret_key
+        self.pepper = keys.derive_pepper(secret_key)
+        # Only live credentials are cached: user id -> scopes of an enabled user, and
+        # key hash -> the principal a live key stands for.
+        self.user_scopes: ExpiringCache[UUID, frozenset[str]] = ExpiringCache(cache_seconds)
+        self.key_principals: ExpiringCache[bytes, Principal] = ExpiringCache(cache_seconds)
+
+    async def authenticate(self, request: Request) -> Principal:
+        """The caller's Principal; 401 for a missing, malformed, expired or revoked credential."""
+        credential = _credential(request)
+        if keys.looks_like_key(credential):
+            principal = await self._from_key(credential)
+        else:
+            principal = await self._from_token(credential)
+        structlog.contextvars.bind_contextvars(principal=str(principal.user_id))
+        return principal
+
+    async def _from_token(self, token: str) -> Principal:
+        try:
+            claims = tokens.verify(self.secret_key, token)
+        except tokens.InvalidToken as exc:
+            raise unauthorized(str(exc)) from None
+        current = await self._current_scopes(claims.user_id)
+        if current is None:
+            raise unauthorized("the user of this token is disabled or no longer exists")
+        return Principal(claims.user_id, claims.scopes & current, "token")
+
+    async def _current_scopes(self, user_id: UUID) -> frozenset[str] | None:
+        scopes = self.user_scopes.get(user_id)
+        if scopes is None:
+            user = await users.get_by_id(self.pool, user_id)
+            if user is None or user.disabled:
+                return None
+            scopes = frozenset(user.scopes)
+            self.user_scopes.put(user_id, scopes)
+        return scopes
+
+    async def _from_key(self, key: str) -> Principal:
+        secret_hash = keys.hash_key(self.pepper, key)
+        principal = self.key_principals.get(secret_hash)
+        if principal is None:
+            owner = await api_keys.authenticate(self.pool, secret_hash)
+            if owner is None:
+                raise unauthorized("the API key is unknown, revoked or expired")
+            principal = Principal(
+                owner.user_id,
+                frozenset(owner.scopes) & frozenset(owner.user_scopes),
+                "api_key",
+                owner.key_id,
+            )
+            lifetime = None
+            if owner.expires_at is not None:
+                lifetime = (owner.expires_at - datetime.now(UTC)).total_seconds()
+            self.key_principals.put(secret_hash, principal, lifetime)
+        return principal
+
+    def forget_key(self, secret_hash: bytes) -> None:
+        self.key_principals.discard(secret_hash)
+
+
+def _credential(request: Request) -> str:
+    api_key = request.get_first_header(b"x-api-key")
+    if api_key is not None:
+        return api_key.decode("latin-1").strip()
+    authorization = request.get_first_header(b"authorization")
+    if authorization is None:
+        raise unauthorized(
+            "authentication required: send Authorization: Bearer <token> or X-API-Key: <key>",
+            invalid=False,
+        )
+    scheme, _, credential = authorization.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise unauthorized("the Authorization header must be: Bearer <token or API key>")
+    return credential.strip()

@@ -1,0 +1,65 @@
+"""Access tokens: HS256 JWTs with exp, iat, sub, scope and jti."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+import jwt
+
+ALGORITHM = "HS256"
+ISSUER = "items-api"
+LEEWAY_SECONDS = 10
+
+
+class InvalidToken(Exception):
+    """The token is malformed, wrongly signed, expired or otherwise unusable."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: UUID
+    scopes: frozenset[str]
+    token_id: str
+    expires_at: int
+
+
+def issue(secret_key: str, user_id: UUID, scopes: list[str], ttl_seconds: int) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": str(user_id),
+        "scope": " ".join(scopes),
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "jti": secrets.token_urlsafe(16),
+    }
+    return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
+
+
+def verify(secret_key: str, token: str) -> TokenClaims:
+    """Check signature (HS256 only: never `none`, never another algorithm), expiry and claims."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret_key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "sub", "jti", "iss"]},
+        )
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str):
+            raise InvalidToken("scope must be a string")
+        return TokenClaims(
+            user_id=UUID(claims["sub"]),
+            scopes=frozenset(scope.split()),
+            token_id=str(claims["jti"]),
+            expires_at=int(claims["exp"]),
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("the token has expired") from None
+    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+        raise InvalidToken(f"the token is not valid: {exc}") from None

@@ -1,0 +1,183 @@
+"""Handlers for /api/v1/auth/token, /api/v1/users and /api/v1/api-keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+import asyncpg
+from blacksheep import Request, Response
+from msgspec import Meta, Struct
+
+from api.auth import keys, tokens
+from api.auth.accounts import (
+    LoginThrottle,
+    NewUser,
+    Scope,
+    check_password,
+    create_user,
+    normalize_email,
+)
+from api.auth.principal import ADMIN
+from api.auth.service import Authenticator
+from api.http import encode, json_response, path_uuid, read_body, read_json
+from api.problems import FieldError, ProblemError
+from queries import api_keys, users
+
+_NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+_FORM_LIMIT = 16 * 1024
+
+
+class TokenResponse(Struct):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+class NewApiKey(Struct, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+    scopes: Annotated[list[Scope], Meta(max_length=3)] | None = None
+    expires_at: Annotated[datetime, Meta(tz=True)] | None = None
+
+
+class CreatedApiKey(Struct):
+    """The new key, with its secret: shown this once and never again."""
+
+    id: Any
+    name: str
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime | None
+    created_at: datetime
+    key: str
+
+
+def oauth_error(status: int, error: str, description: str) -> ProblemError:
+    """An OAuth2 error (RFC 6749 section 5.2) carried inside a problem document."""
+    return ProblemError(
+        status,
+        description,
+        slug=error.replace("_", "-"),
+        headers=dict(_NO_STORE_HEADERS),
+        extra={"error": error, "error_description": description},
+    )
+
+
+_NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class IdentityHandlers:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        auth: Authenticator,
+        throttle: LoginThrottle,
+        token_ttl_seconds: int,
+        max_body_bytes: int,
+    ) -> None:
+        self.pool = pool
+        self.auth = auth
+        self.throttle = throttle
+        self.token_ttl_seconds = token_ttl_seconds
+        self.max_body_bytes = max_body_bytes
+
+    async def token(self, request: Request) -> Response:
+        """OAuth2 password grant (RFC 6749 section 4.3)."""
+        body = await read_body(request, _FORM_LIMIT, form=True)
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") != "password":
+            raise oauth_error(400, "unsupported_grant_type", "grant_type must be 'password'")
+        username, password = form.get("username"), form.get("password")
+        if not username or not password:
+            raise oauth_error(400, "invalid_request", "username and password are required")
+        email = normalize_email(username)
+        subjects = [f"email:{email}", f"ip:{request.client_ip}"]
+        await self.throttle.check(subjects)
+        credentials = await check_password(self.pool, email, password)
+        if credentials is None:
+            await self.throttle.failed(subjects)
+            raise oauth_error(400, "invalid_grant", "invalid username or password")
+        granted = set(credentials.scopes)
+        requested = form.get("scope")
+        if requested is not None:
+            wanted = set(requested.split())
+            if not wanted <= granted:
+                extra = " ".join(sorted(wanted - granted))
+                raise oauth_error(400, "invalid_scope", f"scopes not granted to this user: {extra}")
+            granted = wanted
+        await self.throttle.succeeded(subjects[0])
+        scopes = sorted(granted)
+        token = tokens.issue(self.auth.secret_key, credentials.id, scopes, self.token_ttl_seconds)
+        body_out = TokenResponse(token, "bearer", self.token_ttl_seconds, " ".join(scopes))
+        return json_response(200, encode(body_out), list(_NO_STORE))
+
+    async def me(self, request: Request) -> Response:
+        principal = await self.auth.authenticate(request)
+        user = await users.get_by_id(self.pool, principal.user_id)
+        if user is None:
+            raise ProblemError(404, "your user no longer exists")
+        return json_response(200, encode(user))
+
+    async def create_user(self, request: Request) -> Response:
+        (await self.auth.authenticate(request)).require(ADMIN)
+        new = await read_json(request, NewUser, self.max_body_bytes)
+        user = await create_user(self.pool, new)
+        return json_response(
+            201, encode(user), [(b"location", b"/api/v1/users/" + str(user.id).encode())]
+        )
+
+    async def create_api_key(self, request: Request) -> Response:
+        principal = await self.auth.authenticate(request)
+        new = await read_json(request, NewApiKey, self.max_body_bytes)
+        scopes = sorted(set(new.scopes if new.scopes is not None else principal.scopes))
+        beyond = [scope for scope in scopes if not principal.has(scope)]
+        if beyond:
+            raise ProblemError(
+                403,
+                f"an API key cannot have scopes its creator lacks: {', '.join(beyond)}",
+                slug="scope-escalation",
+            )
+        if new.expires_at is not None and new.expires_at <= datetime.now(UTC):
+            raise ProblemError(
+                422,
+                "expires_at must be in the future",
+                slug="validation-error",
+                errors=[FieldError(field="$.expires_at", message="must be in the future")],
+            )
+        secret = keys.new_key()
+        stored = await api_keys.create(
+            self.pool,
+            principal.user_id,
+            new.name,
+            keys.shown_prefix(secret),
+            keys.hash_key(self.auth.pepper, secret),
+            scopes,
+            new.expires_at,
+        )
+        created = CreatedApiKey(
+            stored.id,
+            stored.name,
+            stored.prefix,
+            stored.scopes,
+            stored.expires_at,
+            stored.created_at,
+            secret,
+        )
+        return json_response(201, encode(created), list(_NO_STORE))
+
+    async def list_api_keys(self, request: Request) -> Response:
+        principal = await self.auth.authenticate(request)
+        return json_response(200, encode(await api_keys.list_by_user(self.pool, principal.user_id)))
+
+    async def revoke_api_key(self, request: Request) -> Response:
+        principal = await self.auth.authenticate(request)
+        key_id = path_uuid(request)
+        secret_hash = await api_keys.revoke(
+            self.pool, key_id, principal.user_id, principal.is_admin
+        )
+        if secret_hash is None:
+            raise ProblemError(404, f"you have no API key with id {key_id}")
+        self.auth.forget_key(secret_hash)
+        return Response(204, None, None)

@@ -1,0 +1,71 @@
+"""Structured JSON logs with structlog, written off the event loop by a background thread."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+from typing import Any, BinaryIO
+
+import orjson
+import structlog
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+class QueuedLineWriter:
+    """Hands finished log lines to a daemon thread, so a slow stdout never blocks the loop."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._drain, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def msg(self, line: bytes) -> None:
+        self._lines.put(line)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+    def _drain(self) -> None:
+        while (line := self._lines.get()) is not None:
+            self._stream.write(line + b"\n")
+            if self._lines.empty():
+                self._stream.flush()
+
+    def close(self) -> None:
+        self._lines.put(None)
+        self._thread.join(timeout=2)
+
+
+_writer: QueuedLineWriter | None = None
+
+
+def configure(level: str = "info", stream: BinaryIO | None = None) -> None:
+    """Set up structlog once per process; later calls only change the level."""
+    global _writer
+    if _writer is None:
+        _writer = QueuedLineWriter(stream or sys.stdout.buffer)
+    writer = _writer
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=lambda *_: writer,
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

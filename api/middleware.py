@@ -1,0 +1,84 @@
+"""The one middleware around every request: request id, error mapping, access log, timings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from time import perf_counter
+from uuid import uuid4
+
+import asyncpg
+import structlog
+from blacksheep import Request, Response
+
+from api.logs import get_logger
+from api.problems import ProblemError, from_error, problem_response
+from queries.pool import DatabaseTimer, current_timer
+
+Handler = Callable[[Request], Awaitable[Response]]
+_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_log = get_logger("api.access")
+_errors = get_logger("api.errors")
+
+
+def request_id_of(request: Request) -> str:
+    """The client's X-Request-Id when it is a sane token, otherwise a fresh one."""
+    given = request.get_first_header(b"x-request-id")
+    if given is not None and _VALID_REQUEST_ID.match(given):
+        return given.decode()
+    return uuid4().hex
+
+
+def make_middleware(
+    *, access_log: bool, server_timing: bool
+) -> Callable[[Request, Handler], Awaitable[Response]]:
+    async def middleware(request: Request, handler: Handler) -> Response:
+        start = perf_counter()
+        request_id = request_id_of(request)
+        # Every log line of this request carries its id (and, once known, the principal).
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        timer = DatabaseTimer() if server_timing else None
+        token = current_timer.set(timer) if timer is not None else None
+        try:
+            response = await handler(request)
+        except ProblemError as error:
+            response = from_error(error)
+        except asyncpg.DataError as error:
+            # Input that passed validation but that PostgreSQL still refuses, e.g. a NUL in JSON.
+            response = problem_response(
+                422, f"the database refused a value: {error}", slug="validation-error"
+            )
+        except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as error:
+            _errors.error("database unavailable", error=repr(error))
+            response = problem_response(
+                503, "the database is unavailable, try again", headers={"Retry-After": "1"}
+            )
+        except asyncpg.QueryCanceledError:
+            response = problem_response(
+                503, "the statement timed out", headers={"Retry-After": "1"}
+            )
+        except Exception:
+            _errors.exception("unhandled error", path=request.path)
+            response = problem_response(500, f"internal error; request id {request_id}")
+        finally:
+            if token is not None:
+                current_timer.reset(token)
+        elapsed = perf_counter() - start
+        response.add_header(b"x-request-id", request_id.encode())
+        if timer is not None:
+            response.add_header(
+                b"server-timing",
+                f"db;dur={timer.seconds * 1000:.2f}, total;dur={elapsed * 1000:.2f}".encode(),
+            )
+        if access_log:
+            _log.info(
+                "request",
+                method=request.method,
+                path=request.path,
+                status=response.status,
+                duration_ms=round(elapsed * 1000, 3),
+            )
+        return response
+
+    return middleware

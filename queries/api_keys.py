@@ -1,0 +1,69 @@
+"""Query functions for `sql/api_keys/`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from msgspec import Struct
+
+from queries.loader import load
+from queries.pool import Executor
+
+
+class ApiKey(Struct):
+    """An API key as listed: everything but the secret."""
+
+    id: UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+class KeyOwner(Struct):
+    """What a presented key resolves to: the key, its user and both their scopes."""
+
+    key_id: UUID
+    user_id: UUID
+    scopes: list[str]
+    expires_at: datetime | None
+    user_scopes: list[str]
+
+
+CREATE = load("api_keys/create")
+LIST_BY_USER = load("api_keys/list_by_user")
+REVOKE = load("api_keys/revoke")
+AUTHENTICATE = load("api_keys/authenticate")
+
+
+async def create(
+    db: Executor,
+    user_id: UUID,
+    name: str,
+    prefix: str,
+    secret_hash: bytes,
+    scopes: list[str],
+    expires_at: datetime | None,
+) -> ApiKey:
+    row = await db.fetchrow(CREATE, user_id, name, prefix, secret_hash, scopes, expires_at)
+    assert row is not None  # INSERT ... RETURNING yields the row
+    return ApiKey(*row)
+
+
+async def list_by_user(db: Executor, user_id: UUID) -> list[ApiKey]:
+    return [ApiKey(*row) for row in await db.fetch(LIST_BY_USER, user_id)]
+
+
+async def revoke(db: Executor, key_id: UUID, caller_id: UUID, is_admin: bool) -> bytes | None:
+    """Revoke the key; its hash when it was found (and the caller may revoke it), else None."""
+    secret_hash: bytes | None = await db.fetchval(REVOKE, key_id, caller_id, is_admin)
+    return secret_hash
+
+
+async def authenticate(db: Executor, secret_hash: bytes) -> KeyOwner | None:
+    row = await db.fetchrow(AUTHENTICATE, secret_hash)
+    return None if row is None else KeyOwner(*row)

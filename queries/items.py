@@ -1,0 +1,263 @@
+"""Query functions for `sql/items/`: one per statement, msgspec Structs in and out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from queries.loader import load
+from queries.pool import Executor
+
+_NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=_NO_NUL, description="1 to 100 characters")
+]
+Description = Annotated[str, Meta(max_length=10_000, pattern=_NO_NUL)]
+Tag = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^,\x00]+$",
+        description="1 to 64 characters, no comma",
+    ),
+]
+Tags = Annotated[list[Tag], Meta(max_length=64)]
+Metadata = Annotated[dict[str, Any], Meta(description="Any JSON object")]
+
+
+class Item(Struct):
+    """An item as stored. `metadata` is the jsonb text passed through untouched."""
+
+    id: UUID
+    owner_id: UUID | None
+    name: str
+    description: str | None
+    tags: list[str]
+    metadata: msgspec.Raw
+    created_at: datetime
+    updated_at: datetime
+
+
+class ItemWrite(Struct, forbid_unknown_fields=True):
+    """A whole item as a client sends it, to create or to replace."""
+
+    name: Name
+    description: Description | None = None
+    tags: Tags = []
+    metadata: Metadata = {}
+
+
+class ItemPatch(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Fields to change; a field left out stays as it is."""
+
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
+    tags: Tags | UnsetType = UNSET
+    metadata: Metadata | UnsetType = UNSET
+
+
+class BatchItem(ItemWrite, forbid_unknown_fields=True):
+    """One item of a bulk upsert: created when `id` is absent or unknown, replaced otherwise."""
+
+    id: UUID | None = None
+
+
+class BatchOutcome(Struct):
+    id: UUID
+    created: bool
+
+
+class ItemFilter(Struct, kw_only=True):
+    """Search filters; None means "not filtered"."""
+
+    tags_any: list[str] | None = None
+    tags_all: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    q: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+# A keyset position: (created_at, id) in list order, or (score, id) in search order.
+PageKey = tuple[datetime, UUID] | tuple[float, UUID]
+
+
+class ItemPage(Struct):
+    items: list[Item]
+    next_key: PageKey | None
+
+
+GET_BY_ID = load("items/get_by_id")
+CREATE = load("items/create")
+UPSERT = load("items/upsert")
+REPLACE = load("items/replace")
+PATCH = load("items/patch")
+DELETE = load("items/delete")
+UPSERT_BATCH = load("items/upsert_batch")
+LIST = load("items/list")
+LIST_BY_TAGS_ANY = load("items/list_by_tags_any")
+LIST_BY_TAGS_ALL = load("items/list_by_tags_all")
+LIST_BY_METADATA = load("items/list_by_metadata")
+SEARCH_BY_NAME = load("items/search_by_name")
+
+_ITEM_COLUMNS = len(Item.__struct_fields__)
+# asyncpg sends these as -infinity and infinity.
+_NEG_INFINITY = datetime.min.replace(tzinfo=UTC)
+_POS_INFINITY = datetime.max.replace(tzinfo=UTC)
+_MAX_UUID = UUID(int=(1 << 128) - 1)
+_FIRST_SCORE = 2.0  # word_similarity is at most 1
+
+
+def _item(row: asyncpg.Record) -> Item:
+    # Search rows carry a trailing score column that is not part of the item.
+    return Item(*row) if len(row) == _ITEM_COLUMNS else Item(*row[:_ITEM_COLUMNS])
+
+
+async def get_by_id(db: Executor, item_id: UUID) -> Item | None:
+    row = await db.fetchrow(GET_BY_ID, item_id)
+    return None if row is None else _item(row)
+
+
+async def create(db: Executor, item: ItemWrite, owner_id: UUID | None) -> Item:
+    row = await db.fetchrow(CREATE, item.name, item.description, item.tags, item.metadata, owner_id)
+    assert row is not None  # INSERT ... RETURNING yields the row
+    return _item(row)
+
+
+async def upsert(
+    db: Executor, item_id: UUID, item: ItemWrite, caller_id: UUID | None, is_admin: bool
+) -> tuple[Item, bool] | None:
+    """Create or replace; (item, created), or None when the item is someone else's."""
+    row = await db.fetchrow(
+        UPSERT, item_id, item.name, item.description, item.tags, item.metadata, caller_id, is_admin
+    )
+    return None if row is None else (_item(row), row["created"])
+
+
+async def replace(
+    db: Executor,
+    item_id: UUID,
+    item: ItemWrite,
+    accepted_versions: list[datetime] | None,
+    caller_id: UUID | None,
+    is_admin: bool,
+) -> Item | None:
+    row = await db.fetchrow(
+        REPLACE,
+        item_id,
+        item.name,
+        item.description,
+        item.tags,
+        item.metadata,
+        accepted_versions,
+        caller_id,
+        is_admin,
+    )
+    return None if row is None else _item(row)
+
+
+async def patch(
+    db: Executor,
+    item_id: UUID,
+    changes: ItemPatch,
+    accepted_versions: list[datetime] | None,
+    caller_id: UUID | None,
+    is_admin: bool,
+) -> Item | None:
+    row = await db.fetchrow(
+        PATCH,
+        item_id,
+        None if changes.name is UNSET else changes.name,
+        changes.description is not UNSET,
+        None if changes.description is UNSET else changes.description,
+        None if changes.tags is UNSET else changes.tags,
+        None if changes.metadata is UNSET else changes.metadata,
+        accepted_versions,
+        caller_id,
+        is_admin,
+    )
+    return None if row is None else _item(row)
+
+
+async def delete(db: Executor, item_id: UUID, caller_id: UUID | None, is_admin: bool) -> bool:
+    return await db.fetchval(DELETE, item_id, caller_id, is_admin) is not None
+
+
+class BatchRefused(Exception):
+    """Some items of a batch exist and belong to someone else; nothing was written."""
+
+    def __init__(self, refused_ids: list[UUID]) -> None:
+        super().__init__(f"{len(refused_ids)} items belong to another owner")
+        self.refused_ids = refused_ids
+
+
+async def upsert_batch(
+    pool: asyncpg.Pool, items: list[BatchItem], caller_id: UUID | None, is_admin: bool
+) -> list[BatchOutcome]:
+    """Write every item or none. Every item must carry a distinct id (the caller assigns them).
+
+    Outcomes come back in input order. Raises BatchRefused, after rolling back, when some of the
+    items belong to someone else.
+    """
+    payload = msgspec.json.encode(items)
+    async with pool.acquire() as connection, connection.transaction():
+        rows = await connection.fetch(UPSERT_BATCH, msgspec.Raw(payload), caller_id, is_admin)
+        created = {row["id"]: row["created"] for row in rows}
+        if len(created) != len(items):
+            refused = [item.id for item in items if item.id is not None and item.id not in created]
+            raise BatchRefused(refused)
+    return [BatchOutcome(item.id, created[item.id]) for item in items if item.id is not None]
+
+
+async def find(db: Executor, where: ItemFilter, limit: int, after: PageKey | None) -> ItemPage:
+    """One page of items matching `where`, in a stable order, after the keyset position `after`.
+
+    The statement is chosen by the most selective indexed filter present, so that each statement's
+    driving condition is always set and stays an index condition in its generic plan.
+    """
+    window = (
+        limit + 1,
+        where.created_after or _NEG_INFINITY,
+        where.created_before or _POS_INFINITY,
+    )
+    if where.q is not None:
+        score, last_id = after if after is not None else (_FIRST_SCORE, _MAX_UUID)
+        rows = await db.fetch(
+            SEARCH_BY_NAME,
+            *window,
+            score,
+            last_id,
+            where.q,
+            where.tags_any,
+            where.tags_all,
+            where.metadata,
+        )
+        return _page(rows, limit, by_score=True)
+
+    created_at, last_id = after if after is not None else (_POS_INFINITY, _MAX_UUID)
+    keyset = (*window, created_at, last_id)
+    if where.tags_all is not None:
+        rows = await db.fetch(
+            LIST_BY_TAGS_ALL, *keyset, where.tags_all, where.tags_any, where.metadata
+        )
+    elif where.tags_any is not None:
+        rows = await db.fetch(LIST_BY_TAGS_ANY, *keyset, where.tags_any, where.metadata)
+    elif where.metadata is not None:
+        rows = await db.fetch(LIST_BY_METADATA, *keyset, where.metadata)
+    else:
+        rows = await db.fetch(LIST, *keyset)
+    return _page(rows, limit, by_score=False)
+
+
+def _page(rows: list[asyncpg.Record], limit: int, *, by_score: bool) -> ItemPage:
+    if len(rows) <= limit:
+        return ItemPage([_item(row) for row in rows], None)
+    last = rows[limit - 1]
+    key: PageKey = (last["score"], last["id"]) if by_score else (last["created_at"], last["id"])
+    return ItemPage([_item(row) for row in rows[:limit]], key)

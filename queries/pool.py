@@ -1,0 +1,103 @@
+"""The asyncpg pool: connection set-up, codecs and per-statement timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from contextvars import ContextVar
+from time import perf_counter
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+# Anything that runs statements: the pool, or one connection (inside a transaction).
+Executor = asyncpg.Pool | asyncpg.Connection
+
+T = TypeVar("T")
+_encode_json = msgspec.json.encode
+_JSONB_BINARY_VERSION = b"\x01"
+
+
+def _encode_jsonb(value: object) -> bytes:
+    return _JSONB_BINARY_VERSION + _encode_json(value)
+
+
+def _decode_jsonb(data: bytes) -> msgspec.Raw:
+    # jsonb is passed through to the response untouched instead of being parsed and re-encoded.
+    return msgspec.Raw(data[1:])
+
+
+async def init_connection(connection: asyncpg.Connection) -> None:
+    """Teach a new connection to exchange jsonb as JSON bytes (in) and msgspec.Raw (out)."""
+    await connection.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=_encode_jsonb,
+        decoder=_decode_jsonb,
+        format="binary",
+    )
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int,
+    max_size: int,
+    statement_timeout_ms: int,
+    statement_cache_size: int = 100,
+    timed: bool = False,
+) -> asyncpg.Pool:
+    """Open the pool. The statement timeout is set server-side, so it bounds every statement."""
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        statement_cache_size=statement_cache_size,
+        init=init_connection,
+        connection_class=TimedConnection if timed else asyncpg.Connection,
+        server_settings={
+            "application_name": "items-api",
+            "statement_timeout": str(statement_timeout_ms),
+            "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 2, 10_000)),
+            # Short OLTP statements never profit from JIT compilation; it only adds latency.
+            "jit": "off",
+        },
+    )
+
+
+class DatabaseTimer:
+    """Seconds spent in statements during one request, summed by TimedConnection."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+
+current_timer: ContextVar[DatabaseTimer | None] = ContextVar("current_timer", default=None)
+
+
+async def _timed(call: Awaitable[T]) -> T:
+    start = perf_counter()
+    try:
+        return await call
+    finally:
+        timer = current_timer.get()
+        if timer is not None:
+            timer.seconds += perf_counter() - start
+
+
+class TimedConnection(asyncpg.Connection):
+    """A connection that adds each statement's duration to the request's DatabaseTimer."""
+
+    def fetch(self, *args: Any, **kwargs: Any) -> Awaitable[list[asyncpg.Record]]:  # type: ignore[override]
+        return _timed(super().fetch(*args, **kwargs))
+
+    def fetchrow(self, *args: Any, **kwargs: Any) -> Awaitable[asyncpg.Record | None]:  # type: ignore[override]
+        return _timed(super().fetchrow(*args, **kwargs))
+
+    def fetchval(self, *args: Any, **kwargs: Any) -> Awaitable[Any]:  # type: ignore[override]
+        return _timed(super().fetchval(*args, **kwargs))
+
+    def execute(self, *args: Any, **kwargs: Any) -> Awaitable[str]:  # type: ignore[override]
+        return _timed(super().execute(*args, **kwargs))

@@ -1,0 +1,65 @@
+"""Query functions for `sql/users/`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+from msgspec import Struct
+
+from queries.loader import load
+from queries.pool import Executor
+
+
+class User(Struct):
+    """A user's public fields; the password hash never leaves the credentials query."""
+
+    id: UUID
+    email: str
+    scopes: list[str]
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class Credentials(Struct):
+    id: UUID
+    password_hash: str
+    scopes: list[str]
+    disabled: bool
+
+
+class EmailTaken(Exception):
+    """A user with that email exists already."""
+
+
+CREATE = load("users/create")
+GET_BY_ID = load("users/get_by_id")
+GET_CREDENTIALS = load("users/get_credentials")
+SET_DISABLED = load("users/set_disabled")
+
+
+async def create(db: Executor, email: str, password_hash: str, scopes: Sequence[str]) -> User:
+    try:
+        row = await db.fetchrow(CREATE, email, password_hash, scopes)
+    except asyncpg.UniqueViolationError:
+        raise EmailTaken(email) from None
+    assert row is not None  # INSERT ... RETURNING yields the row
+    return User(*row)
+
+
+async def get_by_id(db: Executor, user_id: UUID) -> User | None:
+    row = await db.fetchrow(GET_BY_ID, user_id)
+    return None if row is None else User(*row)
+
+
+async def get_credentials(db: Executor, email: str) -> Credentials | None:
+    row = await db.fetchrow(GET_CREDENTIALS, email)
+    return None if row is None else Credentials(*row)
+
+
+async def set_disabled(db: Executor, email: str, disabled: bool) -> UUID | None:
+    user_id: UUID | None = await db.fetchval(SET_DISABLED, email, disabled)
+    return user_id

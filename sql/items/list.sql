@@ -1,0 +1,19 @@
+-- Purpose: One page of items, newest first, after a keyset cursor and within a creation window.
+--   Callers pass sentinels instead of nulls (-infinity, infinity, the greatest uuid) so that every
+--   condition stays an index condition in the generic plan.
+-- Parameters:
+--   $1 integer: page size (the caller asks for one more row to learn whether a next page exists)
+--   $2 timestamptz: created strictly after, or -infinity
+--   $3 timestamptz: created strictly before, or infinity
+--   $4 timestamptz: cursor created_at, or infinity for the first page
+--   $5 uuid: cursor id, or ffffffff-ffff-ffff-ffff-ffffffffffff for the first page
+-- Index: items_created_at_id
+-- Rows: up to $1
+SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
+FROM items
+WHERE
+    created_at > $2
+    AND created_at < $3
+    AND (created_at, id) < ($4, $5)
+ORDER BY created_at DESC, id DESC
+LIMIT $1;

@@ -1,0 +1,19 @@
+-- Purpose: One page of items whose metadata contains the given object, newest first.
+-- Parameters:
+--   $1 integer: page size
+--   $2 timestamptz: created strictly after, or -infinity
+--   $3 timestamptz: created strictly before, or infinity
+--   $4 timestamptz: cursor created_at, or infinity for the first page
+--   $5 uuid: cursor id, or the greatest uuid for the first page
+--   $6 jsonb: an object the metadata must contain
+-- Index: items_metadata_gin
+-- Rows: up to $1
+SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
+FROM items
+WHERE
+    metadata @> $6::jsonb
+    AND created_at > $2
+    AND created_at < $3
+    AND (created_at, id) < ($4, $5)
+ORDER BY created_at DESC, id DESC
+LIMIT $1;

@@ -1,0 +1,24 @@
+-- Purpose: One page of items carrying all of the given tags, newest first, optionally also
+--   carrying any of a second tag list and filtered by metadata containment.
+-- Parameters:
+--   $1 integer: page size
+--   $2 timestamptz: created strictly after, or -infinity
+--   $3 timestamptz: created strictly before, or infinity
+--   $4 timestamptz: cursor created_at, or infinity for the first page
+--   $5 uuid: cursor id, or the greatest uuid for the first page
+--   $6 text[]: tags, all of which must be present
+--   $7 text[]: tags, any of which must be present, or null
+--   $8 jsonb: an object the metadata must contain, or null
+-- Index: items_tags_gin
+-- Rows: up to $1
+SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
+FROM items
+WHERE
+    tags @> $6::text []
+    AND ($7::text [] IS NULL OR tags && $7)
+    AND ($8::jsonb IS NULL OR metadata @> $8)
+    AND created_at > $2
+    AND created_at < $3
+    AND (created_at, id) < ($4, $5)
+ORDER BY created_at DESC, id DESC
+LIMIT $1;

@@ -1,0 +1,22 @@
+-- Purpose: One page of items carrying any of the given tags, newest first, optionally also
+--   filtered by metadata containment, after a keyset cursor and within a creation window.
+-- Parameters:
+--   $1 integer: page size
+--   $2 timestamptz: created strictly after, or -infinity
+--   $3 timestamptz: created strictly before, or infinity
+--   $4 timestamptz: cursor created_at, or infinity for the first page
+--   $5 uuid: cursor id, or the greatest uuid for the first page
+--   $6 text[]: tags, any of which must be present
+--   $7 jsonb: an object the metadata must contain, or null
+-- Index: items_tags_gin
+-- Rows: up to $1
+SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
+FROM items
+WHERE
+    tags && $6::text []
+    AND ($7::jsonb IS NULL OR metadata @> $7)
+    AND created_at > $2
+    AND created_at < $3
+    AND (created_at, id) < ($4, $5)
+ORDER BY created_at DESC, id DESC
+LIMIT $1;
