@@ -24,7 +24,8 @@ class QueuedLineWriter:
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
-        self._lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        # A line, an Event to set once everything before it is written, or None to stop.
+        self._lines: queue.SimpleQueue[bytes | threading.Event | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._drain, name="log-writer", daemon=True)
         self._thread.start()
 
@@ -35,9 +36,24 @@ class QueuedLineWriter:
 
     def _drain(self) -> None:
         while (line := self._lines.get()) is not None:
+            if isinstance(line, threading.Event):
+                self._stream.flush()
+                line.set()
+                continue
             self._stream.write(line + b"\n")
             if self._lines.empty():
                 self._stream.flush()
+
+    def redirect(self, stream: BinaryIO) -> None:
+        """Send the lines logged from now on to `stream` (loggers keep their writer)."""
+        self.flush()
+        self._stream = stream
+
+    def flush(self, timeout: float = 2.0) -> None:
+        """Wait until every line logged so far has been written."""
+        done = threading.Event()
+        self._lines.put(done)
+        done.wait(timeout)
 
     def close(self) -> None:
         self._lines.put(None)
@@ -47,11 +63,19 @@ class QueuedLineWriter:
 _writer: QueuedLineWriter | None = None
 
 
+def flush() -> None:
+    if _writer is not None:
+        _writer.flush()
+
+
 def configure(level: str = "info", stream: BinaryIO | None = None) -> None:
-    """Set up structlog once per process; later calls only change the level."""
+    """Set up structlog. Lines go to `stream` (stdout by default); a later call without a stream
+    keeps the current one."""
     global _writer
     if _writer is None:
         _writer = QueuedLineWriter(stream or sys.stdout.buffer)
+    elif stream is not None:
+        _writer.redirect(stream)
     writer = _writer
     structlog.configure(
         processors=[

@@ -1,0 +1,151 @@
+"""Shared fixtures: one migrated database per run, the app on it, and per-test clean tables."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+import msgspec
+import psycopg
+import pytest
+
+from api import logs, migrate
+from api.app import DEVELOPMENT_SECRET_KEY, create_app
+from api.auth import tokens
+from api.auth.passwords import hash_password
+from api.settings import Settings
+from queries import users
+from tests.database import fresh_database, postgres_server
+
+PASSWORD = "correct horse battery staple"
+ALL_TABLES = "items, api_keys, users, login_throttle"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    with fresh_database(server_url) as url:
+        migrate.up(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def log_stream() -> io.BytesIO:
+    """Everything the app logs during the run, as JSON lines."""
+    stream = io.BytesIO()
+    logs.configure("info", stream=stream)
+    return stream
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        db_pool_min_size=1,
+        db_pool_max_size=5,
+        max_body_bytes=64 * 1024,
+        auth_cache_seconds=10,
+        login_max_failures=5,
+        server_timing=True,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, log_stream: io.BytesIO) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    await application.start()
+    yield application
+    await application.stop()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4321))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture(autouse=True)
+def clean_tables(request: pytest.FixtureRequest) -> None:
+    """Each test starts from empty tables, so tests own their data and run in any order."""
+    if "app" not in request.fixturenames and "database_url" not in request.fixturenames:
+        return
+    url = request.getfixturevalue("database_url")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {ALL_TABLES}")
+    if "app" in request.fixturenames:
+        authenticator = request.getfixturevalue("app").state.authenticator
+        authenticator.user_scopes.clear()
+        authenticator.key_principals.clear()
+
+
+@pytest.fixture(scope="session")
+async def password_hash() -> str:
+    """Hashing is slow on purpose; every test user shares one hash of PASSWORD."""
+    return await hash_password(PASSWORD)
+
+
+@dataclass
+class Account:
+    id: UUID
+    email: str
+    scopes: list[str]
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+MakeUser = Callable[..., Awaitable[Account]]
+
+
+@pytest.fixture
+def make_user(app: Any, password_hash: str) -> MakeUser:
+    counter = iter(range(1_000_000))
+
+    async def make(
+        email: str | None = None, scopes: tuple[str, ...] = ("items:read", "items:write")
+    ) -> Account:
+        address = email or f"user{next(counter)}@example.com"
+        user = await users.create(app.state.pool, address, password_hash, sorted(scopes))
+        token = tokens.issue(DEVELOPMENT_SECRET_KEY, user.id, user.scopes, 3600)
+        return Account(user.id, address, user.scopes, token)
+
+    return make
+
+
+@pytest.fixture
+async def alice(make_user: MakeUser) -> Account:
+    return await make_user("alice@example.com")
+
+
+@pytest.fixture
+async def bob(make_user: MakeUser) -> Account:
+    return await make_user("bob@example.com")
+
+
+@pytest.fixture
+async def admin(make_user: MakeUser) -> Account:
+    return await make_user("admin@example.com", scopes=("items:read", "items:write", "admin"))
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """Assert an RFC 9457 problem document with `status`, and return it."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = msgspec.json.decode(response.content)
+    assert body["status"] == status
+    assert body["title"]
+    assert body["type"].startswith("/problems/")
+    return body
