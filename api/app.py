@@ -11,6 +11,7 @@ from typing import Any, cast
 import asyncpg
 import msgspec
 from blacksheep import Application, Request, Response
+from blacksheep.server.routing import Router
 
 from api import logs
 from api.auth.accounts import LoginThrottle
@@ -40,7 +41,8 @@ class AppState:
 def create_app(settings: Settings) -> Application:
     logs.configure(settings.log_level)
     log = logs.get_logger("api")
-    app = Application(show_error_details=False)
+    # Its own Router: BlackSheep's default router is shared by every app in the process.
+    app = Application(router=Router(), show_error_details=False)
     state = AppState(settings)
     secret_key = settings.secret_key or DEVELOPMENT_SECRET_KEY
     openapi = msgspec.json.encode(build_openapi())

@@ -18,6 +18,7 @@ encode = msgspec.json.Encoder().encode
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 _JSON_MEDIA_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;|$)", re.IGNORECASE)
 _FORM_MEDIA_TYPE = re.compile(rb"^application/x-www-form-urlencoded\s*(;|$)", re.IGNORECASE)
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
@@ -31,8 +32,11 @@ def field_error(error: msgspec.ValidationError, root: str = "$") -> FieldError:
     """Split msgspec's "Expected `int`, got `str` - at `$.limit`" into a path and a message."""
     match = _AT_PATH.match(str(error))
     assert match is not None  # the pattern matches any text
-    path = match["path"] or "$"
-    return FieldError(field=root + path[1:], message=match["message"])
+    path, message = match["path"] or "$", match["message"]
+    unknown = _UNKNOWN_FIELD.match(message)
+    if unknown is not None:  # name the unknown field itself, not the object holding it
+        path, message = f"{path}.{unknown['name']}", "unknown field"
+    return FieldError(field=root + path[1:], message=message)
 
 
 def validation_problem(error: msgspec.ValidationError, root: str = "$") -> ProblemError:
@@ -82,6 +86,8 @@ def decode(body: bytes, kind: type[T]) -> T:
         raise validation_problem(exc) from None
     except msgspec.DecodeError as exc:
         raise ProblemError(400, f"malformed JSON: {exc}", slug="malformed-json") from None
+    except UnicodeDecodeError:
+        raise ProblemError(400, "malformed JSON: not valid UTF-8", slug="malformed-json") from None
     return result
 
 

@@ -10,6 +10,7 @@ from uuid import uuid4
 import asyncpg
 import structlog
 from blacksheep import Request, Response
+from blacksheep.exceptions import HTTPException
 
 from api.logs import get_logger
 from api.problems import ProblemError, from_error, problem_response
@@ -44,6 +45,8 @@ def make_middleware(
             response = await handler(request)
         except ProblemError as error:
             response = from_error(error)
+        except HTTPException as error:  # raised by BlackSheep itself, e.g. for static files
+            response = problem_response(error.status, str(error))
         except asyncpg.DataError as error:
             # Input that passed validation but that PostgreSQL still refuses, e.g. a NUL in JSON.
             response = problem_response(

@@ -149,3 +149,22 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert body["title"]
     assert body["type"].startswith("/problems/")
     return body
+
+
+ClientAt = Callable[[str], httpx.AsyncClient]
+
+
+@pytest.fixture
+async def client_at(app: Any) -> AsyncIterator[ClientAt]:
+    """Clients that call the app from a given client address (for per-address throttling)."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 4321))
+        http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        opened.append(http)
+        return http
+
+    yield make
+    for http in opened:
+        await http.aclose()

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian/Ubuntu machine:
+#   scripts/dev.sh serve   set up, create and migrate the database, run the API on :8000
+#   scripts/dev.sh test    set up, then run every check CI runs (lint, types, SQL, tests, bench smoke)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+apt_updated=0
+apt_install() {
+    command -v apt-get >/dev/null || { echo "install these packages: $*" >&2; return 1; }
+    if [ "$apt_updated" -eq 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_python() {
+    if ! python3 -c 'import sys, venv; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+        log "installing Python 3.11+ with venv"
+        apt_install python3 python3-venv python3-dev
+    fi
+    if [ ! -x .venv/bin/python ]; then
+        log "creating .venv"
+        python3 -m venv .venv
+        .venv/bin/pip install -q --upgrade pip
+    fi
+    log "installing Python dependencies ($1)"
+    .venv/bin/pip install -q -e ".[$1]"
+}
+
+postgres_answers() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+ensure_postgres() {
+    # A given database URL is used as it is; otherwise a local server on 127.0.0.1:5432.
+    if [ -n "${DATABASE_URL:-}${TEST_DATABASE_URL:-}" ]; then return; fi
+    if ! command -v pg_isready >/dev/null; then
+        log "installing PostgreSQL"
+        apt_install postgresql postgresql-contrib
+    fi
+    if ! postgres_answers; then
+        log "starting PostgreSQL"
+        if command -v pg_ctlcluster >/dev/null; then
+            version=$(ls /etc/postgresql | sort -V | tail -n 1)
+            as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+        fi
+        for _ in $(seq 1 30); do postgres_answers && break; sleep 1; done
+    fi
+    if ! postgres_answers; then
+        echo "PostgreSQL does not answer on 127.0.0.1:5432. Install and start it" >&2
+        echo "(sudo apt-get install postgresql), or set DATABASE_URL / TEST_DATABASE_URL." >&2
+        exit 1
+    fi
+    # The scripts connect as postgres over TCP; allow it without a password on this machine only.
+    if ! psql -h 127.0.0.1 -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
+        echo "cannot log in as postgres on 127.0.0.1: set DATABASE_URL (and TEST_DATABASE_URL)" >&2
+        echo "to a URL with credentials, e.g. postgresql://user:password@127.0.0.1:5432/items" >&2
+        exit 1
+    fi
+}
+
+ensure_wrk() {
+    command -v wrk >/dev/null || { log "installing wrk (load generator)"; apt_install wrk; }
+    command -v pg_isready >/dev/null || apt_install postgresql-client
+}
+
+case "${1:-}" in
+serve)
+    shift
+    ensure_python "server"
+    ensure_postgres
+    exec .venv/bin/python -m api serve "$@"
+    ;;
+test)
+    ensure_python "test,dev,bench"
+    ensure_postgres
+    ensure_wrk
+    log "ruff"
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
+    log "mypy (strict on api/ and queries/)"
+    .venv/bin/mypy
+    if [ -f api/sqltools/__init__.py ]; then
+        log "SQL: formatting, migration lint, catalog, plans"
+        .venv/bin/sqlfluff lint sql migrations
+        .venv/bin/squawk migrations/*.sql
+        .venv/bin/python -m api sql catalog --check
+        .venv/bin/python -m api sql check
+    fi
+    log "pytest"
+    .venv/bin/pytest -q
+    if [ -f benchmarks/__main__.py ]; then
+        log "benchmark harness smoke run"
+        .venv/bin/python -m benchmarks run --smoke
+    fi
+    ;;
+*)
+    echo "usage: scripts/dev.sh serve [--host H] [--port P] [--workers N] | scripts/dev.sh test" >&2
+    exit 2
+    ;;
+esac

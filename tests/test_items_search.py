@@ -1,0 +1,204 @@
+"""Listing and searching items: filters, ordering and keyset pagination."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote
+
+import httpx
+
+from tests.conftest import Account, problem
+
+
+async def seed(client: httpx.AsyncClient, user: Account, items: list[dict[str, object]]) -> list[str]:
+    response = await client.post("/api/v1/items/batch", json=items, headers=user.headers)
+    assert response.status_code == 200, response.text
+    return [entry["id"] for entry in response.json()["items"]]
+
+
+async def names(client: httpx.AsyncClient, user: Account, query: str) -> list[str]:
+    response = await client.get(f"/api/v1/items?{query}", headers=user.headers)
+    assert response.status_code == 200, response.text
+    return [item["name"] for item in response.json()]
+
+
+async def test_filter_by_tag_returns_the_tagged_item(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = await client.post(
+        "/api/v1/items", json={"name": "Tagged", "tags": ["postgres"]}, headers=alice.headers
+    )
+    await client.post("/api/v1/items", json={"name": "Other", "tags": ["mysql"]}, headers=alice.headers)
+    response = await client.get("/api/v1/items?tags=postgres", headers=alice.headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert isinstance(body, list)
+    assert [item["id"] for item in body] == [created.json()["id"]]
+
+
+async def test_tags_any_and_tags_all(client: httpx.AsyncClient, alice: Account) -> None:
+    await seed(
+        client,
+        alice,
+        [
+            {"name": "ab", "tags": ["a", "b"]},
+            {"name": "a", "tags": ["a"]},
+            {"name": "bc", "tags": ["b", "c"]},
+            {"name": "none"},
+        ],
+    )
+    assert sorted(await names(client, alice, "tags=a,c")) == ["a", "ab", "bc"]
+    assert sorted(await names(client, alice, "tags=a&tags=c")) == ["a", "ab", "bc"]
+    assert await names(client, alice, "tags_all=a,b") == ["ab"]
+    assert await names(client, alice, "tags_all=b&tags=a") == ["ab"]
+    assert await names(client, alice, "tags=zzz") == []
+
+
+async def test_metadata_containment(client: httpx.AsyncClient, alice: Account) -> None:
+    await seed(
+        client,
+        alice,
+        [
+            {"name": "red-small", "metadata": {"color": "red", "size": "s", "dims": {"w": 1}}},
+            {"name": "red-large", "metadata": {"color": "red", "size": "l"}},
+            {"name": "blue", "metadata": {"color": "blue"}},
+        ],
+    )
+    red = quote(json.dumps({"color": "red"}))
+    assert sorted(await names(client, alice, f"metadata={red}")) == ["red-large", "red-small"]
+    nested = quote(json.dumps({"dims": {"w": 1}}))
+    assert await names(client, alice, f"metadata={nested}") == ["red-small"]
+    both = quote(json.dumps({"color": "red"}))
+    assert await names(client, alice, f"metadata={both}&tags=none") == []
+
+
+async def test_fuzzy_search_ranks_best_match_first(client: httpx.AsyncClient, alice: Account) -> None:
+    await seed(
+        client,
+        alice,
+        [
+            {"name": "Espresso machine"},
+            {"name": "Espresso cups", "tags": ["kitchen"]},
+            {"name": "Garden hose"},
+            {"name": "Expresso maker"},
+        ],
+    )
+    found = await names(client, alice, "q=espresso")
+    # Both exact-word matches score 1 and come before any weaker match.
+    assert set(found[:2]) == {"Espresso machine", "Espresso cups"}
+    assert "Garden hose" not in found
+    assert (await names(client, alice, "q=espreso"))[0].startswith("Espresso")
+    assert await names(client, alice, "q=espresso&tags=kitchen") == ["Espresso cups"]
+
+
+async def test_created_window(client: httpx.AsyncClient, alice: Account) -> None:
+    await seed(client, alice, [{"name": "one"}])
+    page = (await client.get("/api/v1/items", headers=alice.headers)).json()
+    created_at = page[0]["created_at"]
+    assert await names(client, alice, f"created_before={quote(created_at)}") == []
+    assert await names(client, alice, f"created_after={quote(created_at)}") == []
+    assert await names(client, alice, "created_after=2000-01-01T00:00:00Z") == ["one"]
+    assert await names(client, alice, "created_before=2000-01-01T00:00:00%2B02:00") == []
+
+
+async def test_keyset_pagination_walks_every_row_once_in_stable_order(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    ids = await seed(client, alice, [{"name": f"n{i}", "tags": ["page"]} for i in range(25)])
+    for query in ("limit=10", "limit=10&tags=page", "limit=7&tags_all=page", "limit=4&q=n1"):
+        seen: list[dict[str, str]] = []
+        url: str | None = f"/api/v1/items?{query}"
+        while url is not None:
+            response = await client.get(url, headers=alice.headers)
+            assert response.status_code == 200, response.text
+            seen.extend(response.json())
+            link = response.headers.get("link")
+            url = None
+            if link is not None:
+                match = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+                assert match is not None, link
+                url = match.group(1)
+        seen_ids = [item["id"] for item in seen]
+        assert len(seen_ids) == len(set(seen_ids)), query
+        if "q=" not in query:
+            assert sorted(seen_ids) == sorted(ids)
+            keys = [(item["created_at"], item["id"]) for item in seen]
+            assert keys == sorted(keys, reverse=True)
+        else:
+            assert {item["name"] for item in seen} >= {"n1", "n10", "n19"}
+
+
+async def test_last_page_has_no_link(client: httpx.AsyncClient, alice: Account) -> None:
+    await seed(client, alice, [{"name": f"n{i}"} for i in range(3)])
+    response = await client.get("/api/v1/items?limit=3", headers=alice.headers)
+    assert len(response.json()) == 3
+    assert "link" not in response.headers
+    response = await client.get("/api/v1/items?limit=2", headers=alice.headers)
+    assert 'rel="next"' in response.headers["link"]
+
+
+async def test_default_limit_is_50(client: httpx.AsyncClient, alice: Account) -> None:
+    await seed(client, alice, [{"name": f"n{i}"} for i in range(60)])
+    response = await client.get("/api/v1/items", headers=alice.headers)
+    assert len(response.json()) == 50
+    assert "link" in response.headers
+    assert len((await client.get("/api/v1/items?limit=200", headers=alice.headers)).json()) == 60
+
+
+async def test_bad_list_parameters_are_422_naming_the_parameter(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    cases = {
+        "limit=201": "query.limit",
+        "limit=0": "query.limit",
+        "limit=ten": "query.limit",
+        "limit=99999999999999999999999": "query.limit",
+        "cursor=garbage": "query.cursor",
+        "metadata=%5B1%2C2%5D": "query.metadata",
+        "metadata=%7Bnot-json": "query.metadata",
+        "created_after=yesterday": "query.created_after",
+        "created_after=2024-01-01T00:00:00": "query.created_after",
+        "tags=,,": "query.tags",
+        "colour=red": "query.colour",
+        "limit=1&limit=2": "query.limit",
+        f"q={'x' * 201}": "query.q",
+    }
+    for query, field in cases.items():
+        body = problem(await client.get(f"/api/v1/items?{query}", headers=alice.headers), 422)
+        assert body["errors"][0]["field"] == field, (query, body)
+
+
+async def test_cursor_from_another_kind_of_query_is_refused(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    await seed(client, alice, [{"name": f"alpha {i}"} for i in range(3)])
+    response = await client.get("/api/v1/items?limit=1&q=alpha", headers=alice.headers)
+    cursor = re.search(r"cursor=([^&>]+)", response.headers["link"])
+    assert cursor is not None
+    problem(
+        await client.get(f"/api/v1/items?cursor={cursor.group(1)}", headers=alice.headers), 422
+    )
+
+
+async def test_sql_metacharacters_are_just_text(client: httpx.AsyncClient, alice: Account) -> None:
+    name = "Robert'); DROP TABLE items; --"
+    created = await client.post(
+        "/api/v1/items",
+        json={"name": name, "tags": ["x' OR '1'='1"], "metadata": {"k": "'; DELETE FROM items"}},
+        headers=alice.headers,
+    )
+    assert created.status_code == 201
+    assert created.json()["name"] == name
+    assert await names(client, alice, "tags=" + quote("x' OR '1'='1")) == [name]
+    assert await names(client, alice, f"q={quote('DROP TABLE')}") == [name]
+    assert await names(client, alice, "tags=%27%20OR%201%3D1%20--") == []
+    assert len(await names(client, alice, "")) == 1
+    item = await client.get(f"/api/v1/items/{created.json()['id']}", headers=alice.headers)
+    assert item.json()["metadata"] == {"k": "'; DELETE FROM items"}
+
+
+async def test_unauthenticated_listing_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/items")
+    problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
