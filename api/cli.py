@@ -11,9 +11,10 @@ from collections.abc import Sequence
 import msgspec
 import psycopg
 
-from api import migrate
+from api import logs, migrate
 from api.auth.accounts import NewUser, create_user, normalize_email
 from api.settings import Settings, SettingsError, load_settings
+from api.sqltools import cli as sql_cli
 from queries import users
 from queries.pool import create_pool
 
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     disable.add_argument("email")
     enable = usr_commands.add_parser("enable", help="enable a disabled user again")
     enable.add_argument("email")
+    sql_cli.add_parser(commands)
     return parser
 
 
@@ -63,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args)
         if args.command == "migrate":
             return _migrate(settings, args.action, getattr(args, "all", False))
+        if args.command == "sql":
+            return sql_cli.run(settings, args)
         return asyncio.run(_users(settings, args))
     except psycopg.OperationalError as exc:
         print(_no_database_message(settings, exc), file=sys.stderr)
@@ -101,6 +105,7 @@ def _migrate(settings: Settings, action: str, everything: bool) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    logs.route_stdlib_logging(settings.log_level)
     if not args.no_migrate:
         _migrate(settings, "up", False)
     uvicorn.run(
@@ -112,6 +117,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         http="httptools",
         lifespan="on",
         access_log=False,  # the app writes its own structured access line
+        log_config=None,  # keep the JSON logging that api.logs set up
         server_header=False,
         proxy_headers=True,
         timeout_graceful_shutdown=30,

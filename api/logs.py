@@ -91,5 +91,24 @@ def configure(level: str = "info", stream: BinaryIO | None = None) -> None:
     )
 
 
+def route_stdlib_logging(level: str) -> None:
+    """Render uvicorn's and other libraries' stdlib log records as the same JSON lines."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processor=structlog.processors.JSONRenderer(
+            serializer=lambda event, **_: orjson.dumps(event).decode()
+        ),
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(_LEVELS[level])
+
+
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)

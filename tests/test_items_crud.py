@@ -110,7 +110,10 @@ async def test_put_honours_if_match(client: httpx.AsyncClient, alice: Account) -
     assert star.status_code == 200
 
     missing = f"/api/v1/items/{uuid.uuid4()}"
-    problem(await client.put(missing, json={"name": "x"}, headers={**alice.headers, "If-Match": "*"}), 412)
+    problem(
+        await client.put(missing, json={"name": "x"}, headers={**alice.headers, "If-Match": "*"}),
+        412,
+    )
     assert (await client.get(missing, headers=alice.headers)).status_code == 404
 
 
@@ -186,7 +189,7 @@ async def test_batch_of_1000_is_accepted_and_1001_refused(
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 1000
 
-    too_many = batch + [{"name": "one more"}]
+    too_many = [*batch, {"name": "one more"}]
     body = problem(
         await client.post("/api/v1/items/batch", json=too_many, headers=alice.headers), 422
     )

@@ -11,7 +11,9 @@ import httpx
 from tests.conftest import Account, problem
 
 
-async def seed(client: httpx.AsyncClient, user: Account, items: list[dict[str, object]]) -> list[str]:
+async def seed(
+    client: httpx.AsyncClient, user: Account, items: list[dict[str, object]]
+) -> list[str]:
     response = await client.post("/api/v1/items/batch", json=items, headers=user.headers)
     assert response.status_code == 200, response.text
     return [entry["id"] for entry in response.json()["items"]]
@@ -29,7 +31,9 @@ async def test_filter_by_tag_returns_the_tagged_item(
     created = await client.post(
         "/api/v1/items", json={"name": "Tagged", "tags": ["postgres"]}, headers=alice.headers
     )
-    await client.post("/api/v1/items", json={"name": "Other", "tags": ["mysql"]}, headers=alice.headers)
+    await client.post(
+        "/api/v1/items", json={"name": "Other", "tags": ["mysql"]}, headers=alice.headers
+    )
     response = await client.get("/api/v1/items?tags=postgres", headers=alice.headers)
     assert response.status_code == 200
     body = response.json()
@@ -73,7 +77,9 @@ async def test_metadata_containment(client: httpx.AsyncClient, alice: Account) -
     assert await names(client, alice, f"metadata={both}&tags=none") == []
 
 
-async def test_fuzzy_search_ranks_best_match_first(client: httpx.AsyncClient, alice: Account) -> None:
+async def test_fuzzy_search_ranks_best_match_first(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
     await seed(
         client,
         alice,
@@ -176,9 +182,7 @@ async def test_cursor_from_another_kind_of_query_is_refused(
     response = await client.get("/api/v1/items?limit=1&q=alpha", headers=alice.headers)
     cursor = re.search(r"cursor=([^&>]+)", response.headers["link"])
     assert cursor is not None
-    problem(
-        await client.get(f"/api/v1/items?cursor={cursor.group(1)}", headers=alice.headers), 422
-    )
+    problem(await client.get(f"/api/v1/items?cursor={cursor.group(1)}", headers=alice.headers), 422)
 
 
 async def test_sql_metacharacters_are_just_text(client: httpx.AsyncClient, alice: Account) -> None:

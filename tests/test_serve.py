@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -70,9 +71,9 @@ async def test_sigterm_lets_an_in_flight_request_finish(
             % (alice.token.encode(), len(body))
             + body[:5]
         )
-        time.sleep(0.3)  # the request is now being read by its handler
+        await asyncio.sleep(0.3)  # the request is now being read by its handler
         process.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
+        await asyncio.sleep(0.3)
         assert process.poll() is None, "the server must wait for the in-flight request"
         connection.sendall(body[5:])
         reply = connection.recv(65536)

@@ -74,7 +74,14 @@ async def test_openapi_describes_every_route_with_security(client: httpx.AsyncCl
     assert set(spec["components"]["securitySchemes"]) == {"bearer", "apiKey"}
     list_params = {p["name"] for p in paths["/api/v1/items"]["get"]["parameters"]}
     assert list_params == {
-        "tags", "tags_all", "metadata", "q", "created_after", "created_before", "limit", "cursor"
+        "tags",
+        "tags_all",
+        "metadata",
+        "q",
+        "created_after",
+        "created_before",
+        "limit",
+        "cursor",
     }
 
 
