@@ -8,6 +8,7 @@ import getpass
 import sys
 from collections.abc import Sequence
 
+import asyncpg
 import msgspec
 import psycopg
 
@@ -73,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as exc:
         print(_no_database_message(settings, exc), file=sys.stderr)
+        return 1
+    except asyncpg.PostgresError as exc:
+        # e.g. the database does not exist yet, or is not migrated: a message, not a traceback.
+        print(
+            f"the database refused the command: {exc}\n"
+            "Is it created and migrated? Run: python -m api migrate up",
+            file=sys.stderr,
+        )
         return 1
 
 

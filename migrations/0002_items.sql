@@ -8,7 +8,7 @@ CREATE TABLE items (
     owner_id uuid,
     name text NOT NULL,
     description text,
-    tags text [] NOT NULL DEFAULT '{}',
+    tags text[] NOT NULL DEFAULT '{}',
     metadata jsonb NOT NULL DEFAULT '{}',
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
@@ -18,7 +18,8 @@ CREATE TABLE items (
     CONSTRAINT items_metadata_is_object CHECK (jsonb_typeof(metadata) = 'object')
 );
 
-COMMENT ON COLUMN items.owner_id IS 'The principal that created the item; NULL for items made before ownership.';
+COMMENT ON COLUMN items.owner_id IS
+'The principal that created the item; NULL for items made before ownership.';
 
 CREATE FUNCTION items_touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$

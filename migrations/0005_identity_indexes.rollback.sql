@@ -1,5 +1,6 @@
 -- Drops the indexes of 0005_identity_indexes without blocking writes.
 -- transactional: false
+-- squawk-disable-assume-in-transaction
 SET lock_timeout = '5s';
 SET statement_timeout = 0;
 

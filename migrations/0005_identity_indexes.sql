@@ -1,5 +1,6 @@
 -- Indexes for ownership: items by owner (also serves ON DELETE of a user) and keys by user.
 -- transactional: false
+-- squawk-disable-assume-in-transaction
 -- depends: 0004_identity
 SET lock_timeout = '5s';
 SET statement_timeout = 0;

@@ -1,5 +1,6 @@
 -- Removes the owner reference of items.
--- transactional: false
+-- A rollback exists to drop what its migration created.
+-- squawk-ignore-file ban-drop-constraint
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
 

@@ -84,9 +84,7 @@ def clean_tables(request: pytest.FixtureRequest) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {ALL_TABLES}")
     if "app" in request.fixturenames:
-        authenticator = request.getfixturevalue("app").state.authenticator
-        authenticator.user_scopes.clear()
-        authenticator.key_principals.clear()
+        request.getfixturevalue("app").state.authenticator.forget_everything()
 
 
 @pytest.fixture(scope="session")

@@ -48,9 +48,9 @@ def verify(secret_key: str, token: str) -> TokenClaims:
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             leeway=LEEWAY_SECONDS,
-            options={"require": ["exp", "iat", "sub", "jti", "iss"]},
+            options={"require": ["exp", "iat", "sub", "jti", "iss", "scope"]},
         )
-        scope = claims.get("scope", "")
+        scope = claims["scope"]
         if not isinstance(scope, str):
             raise InvalidToken("scope must be a string")
         return TokenClaims(

@@ -2,20 +2,20 @@
 --   has ended.
 -- Parameters:
 --   $1 text[]: subjects
---   $2 integer: window length in seconds
+--   $2 double precision: window length in seconds
 -- Index: login_throttle_pkey (conflict target)
 -- Rows: one per subject
 INSERT INTO login_throttle AS t (subject, failures, window_started_at)
-SELECT s.subject, 1, now()
-FROM unnest($1::text []) AS s (subject)
+SELECT s.subject, 1 AS failures, now() AS window_started_at
+FROM unnest($1::text[]) AS s (subject)
 ON CONFLICT (subject) DO UPDATE
-SET
-    failures = CASE
-        WHEN t.window_started_at > now() - make_interval(secs => $2) THEN t.failures + 1
-        ELSE 1
-    END,
-    window_started_at = CASE
-        WHEN t.window_started_at > now() - make_interval(secs => $2) THEN t.window_started_at
-        ELSE now()
-    END
+    SET
+        failures = CASE
+            WHEN t.window_started_at > now() - make_interval(secs => $2) THEN t.failures + 1
+            ELSE 1
+        END,
+        window_started_at = CASE
+            WHEN t.window_started_at > now() - make_interval(secs => $2) THEN t.window_started_at
+            ELSE now()
+        END
 RETURNING subject, failures;

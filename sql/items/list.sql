@@ -2,7 +2,7 @@
 --   Callers pass sentinels instead of nulls (-infinity, infinity, the greatest uuid) so that every
 --   condition stays an index condition in the generic plan.
 -- Parameters:
---   $1 integer: page size (the caller asks for one more row to learn whether a next page exists)
+--   $1 bigint: page size (the caller asks for one more row to learn whether a next page exists)
 --   $2 timestamptz: created strictly after, or -infinity
 --   $3 timestamptz: created strictly before, or infinity
 --   $4 timestamptz: cursor created_at, or infinity for the first page

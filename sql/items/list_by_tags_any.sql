@@ -1,7 +1,10 @@
 -- Purpose: One page of items carrying any of the given tags, newest first, optionally also
 --   filtered by metadata containment, after a keyset cursor and within a creation window.
+--   The GIN index alone finds the matching rows (a MATERIALIZED CTE); the window and cursor then
+--   apply to those. Left in one WHERE, the sentinel window looks selective to the generic plan,
+--   which then reads all of items_created_at_id.
 -- Parameters:
---   $1 integer: page size
+--   $1 bigint: page size
 --   $2 timestamptz: created strictly after, or -infinity
 --   $3 timestamptz: created strictly before, or infinity
 --   $4 timestamptz: cursor created_at, or infinity for the first page
@@ -10,12 +13,18 @@
 --   $7 jsonb: an object the metadata must contain, or null
 -- Index: items_tags_gin
 -- Rows: up to $1
+WITH matching AS MATERIALIZED (
+    SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
+    FROM items
+    WHERE
+        tags && $6::text[]
+        AND ($7::jsonb IS NULL OR metadata @> $7)
+)
+
 SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
-FROM items
+FROM matching
 WHERE
-    tags && $6::text []
-    AND ($7::jsonb IS NULL OR metadata @> $7)
-    AND created_at > $2
+    created_at > $2
     AND created_at < $3
     AND (created_at, id) < ($4, $5)
 ORDER BY created_at DESC, id DESC

@@ -1,5 +1,6 @@
 -- Purpose: Change the given fields of an item the caller may write (owner or admin); a null
---   parameter leaves its column as it is. Description is nullable, so a flag says whether to set it.
+--   parameter leaves its column as it is. Description is nullable, so a flag ($3) says whether
+--   to set it.
 -- Parameters:
 --   $1 uuid: item id
 --   $2 text: new name, or null to keep
@@ -20,6 +21,6 @@ SET
     metadata = coalesce($6, metadata)
 WHERE
     id = $1
-    AND ($7::timestamptz [] IS NULL OR updated_at = ANY($7))
+    AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7))
     AND ($9 OR owner_id = $8)
 RETURNING id, owner_id, name, description, tags, metadata, created_at, updated_at;

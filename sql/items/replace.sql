@@ -15,6 +15,6 @@ UPDATE items
 SET name = $2, description = $3, tags = $4, metadata = $5
 WHERE
     id = $1
-    AND ($6::timestamptz [] IS NULL OR updated_at = ANY($6))
+    AND ($6::timestamptz[] IS NULL OR updated_at = ANY($6))
     AND ($8 OR owner_id = $7)
 RETURNING id, owner_id, name, description, tags, metadata, created_at, updated_at;

@@ -1,7 +1,10 @@
 -- Purpose: One page of items whose name fuzzily matches a search text (pg_trgm word similarity),
 --   best match first, optionally also filtered by tags and metadata, after a keyset cursor.
+--   The trigram index alone finds the matching rows (a MATERIALIZED CTE); the window and cursor
+--   then apply to those. Left in one WHERE, the sentinel window looks selective to the generic
+--   plan, which then reads all of items_created_at_id.
 -- Parameters:
---   $1 integer: page size
+--   $1 bigint: page size
 --   $2 timestamptz: created strictly after, or -infinity
 --   $3 timestamptz: created strictly before, or infinity
 --   $4 real: cursor score, or 2 (above any score) for the first page
@@ -12,24 +15,23 @@
 --   $9 jsonb: an object the metadata must contain, or null
 -- Index: items_name_trgm
 -- Rows: up to $1
-SELECT
-    id,
-    owner_id,
-    name,
-    description,
-    tags,
-    metadata,
-    created_at,
-    updated_at,
-    word_similarity($6::text, name) AS score
-FROM items
+WITH matching AS MATERIALIZED (
+    SELECT
+        id, owner_id, name, description, tags, metadata, created_at, updated_at,
+        word_similarity($6::text, name) AS score
+    FROM items
+    WHERE
+        $6::text <% name
+        AND ($7::text[] IS NULL OR tags && $7)
+        AND ($8::text[] IS NULL OR tags @> $8)
+        AND ($9::jsonb IS NULL OR metadata @> $9)
+)
+
+SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at, score
+FROM matching
 WHERE
-    $6::text <% name
-    AND ($7::text [] IS NULL OR tags && $7)
-    AND ($8::text [] IS NULL OR tags @> $8)
-    AND ($9::jsonb IS NULL OR metadata @> $9)
-    AND created_at > $2
+    created_at > $2
     AND created_at < $3
-    AND (word_similarity($6::text, name), id) < ($4::real, $5)
+    AND (score, id) < ($4::real, $5)
 ORDER BY score DESC, id DESC
 LIMIT $1;

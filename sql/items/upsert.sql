@@ -14,12 +14,12 @@
 INSERT INTO items AS i (id, name, description, tags, metadata, owner_id)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (id) DO UPDATE
-SET
-    name = excluded.name,
-    description = excluded.description,
-    tags = excluded.tags,
-    metadata = excluded.metadata
-WHERE $7 OR i.owner_id = $6
+    SET
+        name = excluded.name,
+        description = excluded.description,
+        tags = excluded.tags,
+        metadata = excluded.metadata
+    WHERE $7 OR i.owner_id = $6
 RETURNING
     i.id,
     i.owner_id,

@@ -1,0 +1,1 @@
+"""`python -m api sql …`: DBA tooling over `sql/` — check plans, write the catalog, read stats."""
