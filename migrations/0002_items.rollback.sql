@@ -5,4 +5,4 @@ SET lock_timeout = '5s';
 SET statement_timeout = '60s';
 
 DROP TABLE IF EXISTS items;
-DROP FUNCTION IF EXISTS items_touch_updated_at();
+DROP FUNCTION IF EXISTS touch_updated_at();

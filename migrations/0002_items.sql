@@ -21,7 +21,8 @@ CREATE TABLE items (
 COMMENT ON COLUMN items.owner_id IS
 'The principal that created the item; NULL for items made before ownership.';
 
-CREATE FUNCTION items_touch_updated_at() RETURNS trigger
+-- Keeps updated_at current on every UPDATE; shared by every table that has the column.
+CREATE FUNCTION touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     NEW.updated_at := clock_timestamp();
@@ -31,4 +32,4 @@ $$;
 
 CREATE TRIGGER items_touch_updated_at
 BEFORE UPDATE ON items
-FOR EACH ROW EXECUTE FUNCTION items_touch_updated_at();
+FOR EACH ROW EXECUTE FUNCTION touch_updated_at();

@@ -7,4 +7,3 @@ SET statement_timeout = '60s';
 DROP TABLE IF EXISTS login_throttle;
 DROP TABLE IF EXISTS api_keys;
 DROP TABLE IF EXISTS users;
-DROP FUNCTION IF EXISTS users_touch_updated_at();

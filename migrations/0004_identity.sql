@@ -50,14 +50,6 @@ CREATE TABLE login_throttle (
     CONSTRAINT login_throttle_pkey PRIMARY KEY (subject)
 );
 
-CREATE FUNCTION users_touch_updated_at() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.updated_at := clock_timestamp();
-    RETURN NEW;
-END;
-$$;
-
 CREATE TRIGGER users_touch_updated_at
 BEFORE UPDATE ON users
-FOR EACH ROW EXECUTE FUNCTION users_touch_updated_at();
+FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
