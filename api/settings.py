@@ -47,6 +47,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if not self.database_url.startswith(("postgresql://", "postgres://")):
             raise SettingsError("DATABASE_URL must be a postgresql:// URL")
+        # Checked here, not only in load_settings, so that no Settings however built can run
+        # production on the development key that create_app falls back to.
+        if self.environment == "production" and len(self.secret_key.encode()) < 32:
+            raise SettingsError("SECRET_KEY must be set to at least 32 bytes in production")
+        if self.secret_key and len(self.secret_key.encode()) < 32:
+            raise SettingsError("SECRET_KEY must be at least 32 bytes long")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -80,10 +86,6 @@ def load_settings(
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(_name_variable(str(exc), fields)) from None
-    if settings.environment == "production" and len(settings.secret_key.encode()) < 32:
-        raise SettingsError("SECRET_KEY must be set to at least 32 bytes in production")
-    if settings.secret_key and len(settings.secret_key.encode()) < 32:
-        raise SettingsError("SECRET_KEY must be at least 32 bytes long")
     return settings
 
 

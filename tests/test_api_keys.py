@@ -1,0 +1,308 @@
+"""API keys: created once with their secret, listed without it, used, revoked, refused."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from api.app import DEVELOPMENT_SECRET_KEY
+from api.auth import keys
+from queries import users
+from tests.conftest import PASSWORD, Account, MakeUser, problem
+
+KEYS = "/api/v1/api-keys"
+ITEMS = "/api/v1/items"
+
+
+async def create_key(
+    client: httpx.AsyncClient, owner: Account, name: str = "ci", **fields: Any
+) -> dict[str, Any]:
+    response = await client.post(KEYS, json={"name": name, **fields}, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def x_api_key(secret: str) -> dict[str, str]:
+    return {"X-API-Key": secret}
+
+
+def unauthorized(response: httpx.Response) -> dict[str, Any]:
+    body = problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    return body
+
+
+async def test_create_answers_the_secret_once_with_a_recognisable_prefix(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.post(
+        KEYS, json={"name": "deploy", "scopes": ["items:read"]}, headers=alice.headers
+    )
+    assert response.status_code == 201, response.text
+    assert response.headers["cache-control"] == "no-store"
+    created = response.json()
+    secret = created["key"]
+    assert secret.startswith("itk_")
+    assert len(secret) >= 4 + 40  # 256 bits of randomness after the prefix
+    assert created["prefix"] == secret[:12]
+    assert created["name"] == "deploy"
+    assert created["scopes"] == ["items:read"]
+    assert created["expires_at"] is None
+    assert uuid.UUID(created["id"])
+
+    other = await create_key(client, alice, "second")
+    assert other["key"] != secret
+    assert other["scopes"] == ["items:read", "items:write"]  # the caller's scopes by default
+
+    listing = await client.get(KEYS, headers=alice.headers)
+    assert listing.status_code == 200
+    assert secret not in listing.text
+    assert other["key"] not in listing.text
+    assert all("key" not in entry for entry in listing.json())
+
+
+async def test_listing_shows_own_keys_without_secrets_and_when_they_were_used(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    created = await create_key(client, alice, "laptop")
+    await create_key(client, bob, "bob's")
+
+    before = (await client.get(KEYS, headers=alice.headers)).json()
+    assert [entry["name"] for entry in before] == ["laptop"]  # not bob's key
+    (entry,) = before
+    assert set(entry) == {
+        "id",
+        "name",
+        "prefix",
+        "scopes",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "created_at",
+    }
+    assert entry["id"] == created["id"]
+    assert entry["prefix"] == created["prefix"]
+    assert entry["last_used_at"] is None
+    assert entry["revoked_at"] is None
+
+    assert (await client.get(ITEMS, headers=x_api_key(created["key"]))).status_code == 200
+    (after,) = (await client.get(KEYS, headers=alice.headers)).json()
+    assert after["last_used_at"] is not None
+    assert after["last_used_at"] >= after["created_at"]
+
+
+async def test_a_key_works_as_x_api_key_and_as_bearer(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    secret = (await create_key(client, alice))["key"]
+    by_header = await client.post(ITEMS, json={"name": "via header"}, headers=x_api_key(secret))
+    assert by_header.status_code == 201, by_header.text
+    assert by_header.json()["owner_id"] == str(alice.id)
+
+    by_bearer = await client.get(
+        f"{ITEMS}/{by_header.json()['id']}", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert by_bearer.status_code == 200
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.json()["id"] == str(alice.id)
+
+
+async def test_revoking_a_key_refuses_it_at_once(client: httpx.AsyncClient, alice: Account) -> None:
+    created = await create_key(client, alice)
+    secret = created["key"]
+    # Used once, so the key sits in the authenticator's cache when it is revoked.
+    assert (await client.get(ITEMS, headers=x_api_key(secret))).status_code == 200
+
+    revoked = await client.delete(f"{KEYS}/{created['id']}", headers=alice.headers)
+    assert revoked.status_code == 204
+    body = unauthorized(await client.get(ITEMS, headers=x_api_key(secret)))
+    assert "revoked" in body["detail"]
+    unauthorized(await client.get(ITEMS, headers={"Authorization": f"Bearer {secret}"}))
+
+    (entry,) = (await client.get(KEYS, headers=alice.headers)).json()
+    assert entry["revoked_at"] is not None
+
+
+async def test_another_users_key_cannot_be_revoked(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    created = await create_key(client, alice)
+    body = problem(await client.delete(f"{KEYS}/{created['id']}", headers=bob.headers), 404)
+    assert created["id"] in body["detail"]
+    problem(await client.delete(f"{KEYS}/{uuid.uuid4()}", headers=alice.headers), 404)
+    problem(await client.delete(f"{KEYS}/not-a-uuid", headers=alice.headers), 422)
+
+    assert (await client.get(ITEMS, headers=x_api_key(created["key"]))).status_code == 200
+    (entry,) = (await client.get(KEYS, headers=alice.headers)).json()
+    assert entry["revoked_at"] is None
+
+
+async def test_an_expired_key_is_refused(
+    client: httpx.AsyncClient, alice: Account, database_url: str
+) -> None:
+    expires = datetime.now(UTC) + timedelta(days=1)
+    created = await create_key(client, alice, expires_at=expires.isoformat())
+    assert datetime.fromisoformat(created["expires_at"]) == expires
+    # Its expiry passes (set in the database rather than waited for) before it is ever used.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE id = %s",
+            (created["id"],),
+        )
+    body = unauthorized(await client.get(ITEMS, headers=x_api_key(created["key"])))
+    assert "expired" in body["detail"]
+
+
+async def test_an_expiry_in_the_past_or_without_zone_is_422(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    past = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    body = problem(
+        await client.post(KEYS, json={"name": "old", "expires_at": past}, headers=alice.headers),
+        422,
+    )
+    assert body["errors"][0]["field"] == "$.expires_at"
+    naive = (datetime.now(UTC) + timedelta(days=1)).replace(tzinfo=None).isoformat()
+    body = problem(
+        await client.post(KEYS, json={"name": "naive", "expires_at": naive}, headers=alice.headers),
+        422,
+    )
+    assert body["errors"][0]["field"] == "$.expires_at"
+    assert (await client.get(KEYS, headers=alice.headers)).json() == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"name": ""}, "$.name"),
+        ({"name": "x" * 101}, "$.name"),
+        ({"name": "x", "scopes": ["root"]}, "$.scopes[0]"),
+        ({"name": "x", "secret": "itk_mine"}, "$.secret"),
+        ({}, "$"),
+    ],
+)
+async def test_invalid_new_keys_are_422(
+    client: httpx.AsyncClient, alice: Account, payload: dict[str, Any], field: str
+) -> None:
+    body = problem(await client.post(KEYS, json=payload, headers=alice.headers), 422)
+    assert body["errors"][0]["field"] == field
+
+
+async def test_a_key_cannot_have_scopes_its_creator_lacks(
+    client: httpx.AsyncClient, alice: Account, make_user: MakeUser
+) -> None:
+    body = problem(
+        await client.post(
+            KEYS, json={"name": "sneaky", "scopes": ["items:read", "admin"]}, headers=alice.headers
+        ),
+        403,
+    )
+    assert "admin" in body["detail"]
+
+    reader = await make_user("reader@example.com", scopes=("items:read",))
+    problem(
+        await client.post(
+            KEYS, json={"name": "w", "scopes": ["items:write"]}, headers=reader.headers
+        ),
+        403,
+    )
+
+    # A read-only key cannot mint itself a wider key either.
+    read_key = (await create_key(client, alice, "ro", scopes=["items:read"]))["key"]
+    problem(
+        await client.post(
+            KEYS, json={"name": "wider", "scopes": ["items:write"]}, headers=x_api_key(read_key)
+        ),
+        403,
+    )
+    names = [entry["name"] for entry in (await client.get(KEYS, headers=alice.headers)).json()]
+    assert names == ["ro"]
+
+
+async def test_admin_may_give_a_key_admin(client: httpx.AsyncClient, admin: Account) -> None:
+    created = await create_key(client, admin, "ops", scopes=["admin"])
+    assert created["scopes"] == ["admin"]
+
+
+async def test_a_keys_scopes_limit_what_it_can_do(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    item = (await client.post(ITEMS, json={"name": "mine"}, headers=alice.headers)).json()
+    read_key = (await create_key(client, alice, "read", scopes=["items:read"]))["key"]
+    write_key = (await create_key(client, alice, "write", scopes=["items:write"]))["key"]
+
+    assert (
+        await client.get(f"{ITEMS}/{item['id']}", headers=x_api_key(read_key))
+    ).status_code == 200
+    problem(await client.post(ITEMS, json={"name": "x"}, headers=x_api_key(read_key)), 403)
+    problem(await client.delete(f"{ITEMS}/{item['id']}", headers=x_api_key(read_key)), 403)
+
+    problem(await client.get(f"{ITEMS}/{item['id']}", headers=x_api_key(write_key)), 403)
+    patched = await client.patch(
+        f"{ITEMS}/{item['id']}", json={"name": "renamed"}, headers=x_api_key(write_key)
+    )
+    assert patched.status_code == 200
+
+
+async def test_a_keys_scopes_are_bounded_by_its_users_current_scopes(
+    client: httpx.AsyncClient, make_user: MakeUser, app: Any
+) -> None:
+    carol = await make_user("carol@example.com", scopes=("items:read", "items:write", "admin"))
+    secret = (await create_key(client, carol, "wide"))["key"]
+    async with app.state.pool.acquire() as connection:
+        await connection.execute("UPDATE users SET scopes = '{items:read}' WHERE id = $1", carol.id)
+    # Cached keys stay valid for at most AUTH_CACHE_SECONDS; clearing stands for that passing.
+    app.state.authenticator.forget_everything()
+    problem(await client.post(ITEMS, json={"name": "x"}, headers=x_api_key(secret)), 403)
+    assert (await client.get(ITEMS, headers=x_api_key(secret))).status_code == 200
+
+
+async def test_keys_of_a_disabled_user_are_refused(
+    client: httpx.AsyncClient, alice: Account, app: Any
+) -> None:
+    secret = (await create_key(client, alice))["key"]
+    assert (await client.get(ITEMS, headers=x_api_key(secret))).status_code == 200
+    await users.set_disabled(app.state.pool, alice.email, True)
+    app.state.authenticator.forget_everything()  # stands for AUTH_CACHE_SECONDS passing
+    unauthorized(await client.get(ITEMS, headers=x_api_key(secret)))
+
+
+@pytest.mark.parametrize(
+    "presented",
+    ["itk_", "itk_" + "A" * 43, "itk_not-a-real-key", "", "   "],
+)
+async def test_unknown_or_malformed_keys_are_refused(
+    client: httpx.AsyncClient, presented: str
+) -> None:
+    unauthorized(await client.get(ITEMS, headers=x_api_key(presented)))
+
+
+async def test_the_database_stores_only_a_keyed_hash(
+    client: httpx.AsyncClient, alice: Account, database_url: str
+) -> None:
+    created = await create_key(client, alice)
+    secret = created["key"]
+    random_part = secret.removeprefix("itk_")
+    with psycopg.connect(database_url) as conn:
+        cursor = conn.execute("SELECT * FROM api_keys WHERE id = %s", (created["id"],))
+        row = cursor.fetchone()
+        assert row is not None
+        columns = [column.name for column in cursor.description or []]
+    stored = dict(zip(columns, row, strict=True))
+    for name, value in stored.items():
+        text = value.hex() if isinstance(value, bytes) else str(value)
+        assert random_part not in text, name
+        assert random_part[:20] not in text, name
+        if isinstance(value, bytes):
+            assert secret.encode() not in value, name
+            assert random_part.encode() not in value, name
+    pepper = keys.derive_pepper(DEVELOPMENT_SECRET_KEY)
+    assert bytes(stored["secret_hash"]) == keys.hash_key(pepper, secret)
+    assert stored["prefix"] == secret[:12]  # only a short, recognisable prefix is kept
+    assert PASSWORD not in str(stored)
