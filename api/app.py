@@ -25,7 +25,7 @@ from api.problems import ProblemError
 from api.settings import Settings
 from queries.pool import create_pool
 
-# Used only when ENVIRONMENT=development or test and no SECRET_KEY is set; production refuses it.
+# Used only when ENVIRONMENT=development and no SECRET_KEY is set; other environments refuse it.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0123456789"  # noqa: S105
 
 
@@ -45,6 +45,8 @@ def create_app(settings: Settings) -> Application:
     app = Application(router=Router(), show_error_details=False)
     state = AppState(settings)
     secret_key = settings.secret_key or DEVELOPMENT_SECRET_KEY
+    if not settings.secret_key:
+        log.warning("no SECRET_KEY set: signing with the development key (development only)")
     openapi = msgspec.json.encode(build_openapi())
     static_dir = Path(settings.static_dir)
 

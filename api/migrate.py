@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import psycopg
 from psycopg import sql
 from yoyo import get_backend, read_migrations
 
+from queries.loader import load
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # yoyo's own bookkeeping tables, removed by `down --all` so that no table is left behind.
+DATABASE_EXISTS = load("tooling/database_exists")
+MIGRATIONS_RECORDED = load("tooling/migrations_recorded")
 _YOYO_TABLES = ("_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock")
 
 
@@ -27,6 +33,14 @@ def _yoyo_url(database_url: str) -> str:
     return f"postgresql+psycopg://{rest}" if scheme in ("postgresql", "postgres") else database_url
 
 
+async def _fetchval(database_url: str, statement: str, *args: object) -> object:
+    connection = await asyncpg.connect(database_url, timeout=5)
+    try:
+        return await connection.fetchval(statement, *args)
+    finally:
+        await connection.close()
+
+
 def ensure_database(database_url: str) -> bool:
     """Create the database named in the URL when it does not exist; True when it was created."""
     parts = urlsplit(database_url)
@@ -34,11 +48,12 @@ def ensure_database(database_url: str) -> bool:
     if not name:
         return False
     maintenance = urlunsplit(parts._replace(path="/postgres"))
+    if asyncio.run(_fetchval(maintenance, DATABASE_EXISTS, name)):
+        return False
+    # A database name cannot be a $n parameter: it is composed as a quoted identifier.
     with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            return False
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return True
+    return True
 
 
 def up(database_url: str) -> list[str]:
@@ -68,6 +83,9 @@ def down(database_url: str, *, everything: bool = False) -> list[str]:
 
 
 def status(database_url: str) -> list[MigrationState]:
-    backend = get_backend(_yoyo_url(database_url))
+    """Each migration and whether it is applied; read-only, even on a database yoyo never saw."""
     migrations = read_migrations(str(MIGRATIONS_DIR))
+    if not asyncio.run(_fetchval(database_url, MIGRATIONS_RECORDED)):
+        return [MigrationState(m.id, False) for m in migrations]
+    backend = get_backend(_yoyo_url(database_url))
     return [MigrationState(m.id, backend.is_applied(m)) for m in migrations]

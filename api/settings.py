@@ -49,8 +49,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("DATABASE_URL must be a postgresql:// URL")
         # Checked here, not only in load_settings, so that no Settings however built can run
         # production on the development key that create_app falls back to.
-        if self.environment == "production" and len(self.secret_key.encode()) < 32:
-            raise SettingsError("SECRET_KEY must be set to at least 32 bytes in production")
+        if self.environment != "development" and len(self.secret_key.encode()) < 32:
+            raise SettingsError(
+                f"SECRET_KEY must be set to at least 32 bytes outside development "
+                f"(ENVIRONMENT={self.environment})"
+            )
         if self.secret_key and len(self.secret_key.encode()) < 32:
             raise SettingsError("SECRET_KEY must be at least 32 bytes long")
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from api import logs, migrate
-from api.app import DEVELOPMENT_SECRET_KEY, create_app
+from api.app import create_app
 from api.auth import tokens
 from api.auth.passwords import hash_password
 from api.settings import Settings
@@ -22,6 +22,7 @@ from queries import users
 from tests.database import fresh_database, postgres_server
 
 PASSWORD = "correct horse battery staple"
+TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789"
 ALL_TABLES = "items, api_keys, users, login_throttle"
 
 
@@ -50,6 +51,7 @@ def log_stream() -> io.BytesIO:
 def settings(database_url: str) -> Settings:
     return Settings(
         environment="test",
+        secret_key=TEST_SECRET_KEY,
         database_url=database_url,
         db_pool_min_size=1,
         db_pool_max_size=5,
@@ -117,7 +119,7 @@ def make_user(app: Any, password_hash: str) -> MakeUser:
     ) -> Account:
         address = email or f"user{next(counter)}@example.com"
         user = await users.create(app.state.pool, address, password_hash, sorted(scopes))
-        token = tokens.issue(DEVELOPMENT_SECRET_KEY, user.id, user.scopes, 3600)
+        token = tokens.issue(TEST_SECRET_KEY, user.id, user.scopes, 3600)
         return Account(user.id, address, user.scopes, token)
 
     return make

@@ -10,10 +10,9 @@ import httpx
 import psycopg
 import pytest
 
-from api.app import DEVELOPMENT_SECRET_KEY
 from api.auth import keys
 from queries import users
-from tests.conftest import PASSWORD, Account, MakeUser, problem
+from tests.conftest import PASSWORD, TEST_SECRET_KEY, Account, MakeUser, problem
 
 KEYS = "/api/v1/api-keys"
 ITEMS = "/api/v1/items"
@@ -302,7 +301,7 @@ async def test_the_database_stores_only_a_keyed_hash(
         if isinstance(value, bytes):
             assert secret.encode() not in value, name
             assert random_part.encode() not in value, name
-    pepper = keys.derive_pepper(DEVELOPMENT_SECRET_KEY)
+    pepper = keys.derive_pepper(TEST_SECRET_KEY)
     assert bytes(stored["secret_hash"]) == keys.hash_key(pepper, secret)
     assert stored["prefix"] == secret[:12]  # only a short, recognisable prefix is kept
     assert PASSWORD not in str(stored)

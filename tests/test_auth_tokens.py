@@ -12,10 +12,9 @@ import httpx
 import jwt
 import pytest
 
-from api.app import DEVELOPMENT_SECRET_KEY
 from api.auth import tokens
 from queries import users
-from tests.conftest import PASSWORD, Account, ClientAt, MakeUser, problem
+from tests.conftest import PASSWORD, TEST_SECRET_KEY, Account, ClientAt, MakeUser, problem
 
 TOKEN_URL = "/api/v1/auth/token"
 ITEMS = "/api/v1/items"
@@ -49,7 +48,7 @@ def claims_for(user_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def sign(claims: dict[str, Any], key: str = DEVELOPMENT_SECRET_KEY, alg: str = "HS256") -> str:
+def sign(claims: dict[str, Any], key: str = TEST_SECRET_KEY, alg: str = "HS256") -> str:
     return jwt.encode(claims, key, algorithm=alg)
 
 
@@ -89,7 +88,7 @@ async def test_password_grant_answers_a_working_bearer_token(
 
     token = body["access_token"]
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
-    claims = jwt.decode(token, DEVELOPMENT_SECRET_KEY, algorithms=["HS256"], issuer=tokens.ISSUER)
+    claims = jwt.decode(token, TEST_SECRET_KEY, algorithms=["HS256"], issuer=tokens.ISSUER)
     assert claims["sub"] == str(alice.id)
     assert claims["scope"] == "items:read items:write"
     assert claims["exp"] - claims["iat"] == settings.access_token_ttl_seconds
@@ -100,7 +99,7 @@ async def test_password_grant_answers_a_working_bearer_token(
     assert me.json()["id"] == str(alice.id)
 
     again = (await login(client, alice.email)).json()["access_token"]
-    assert jwt.decode(again, DEVELOPMENT_SECRET_KEY, algorithms=["HS256"])["jti"] != claims["jti"]
+    assert jwt.decode(again, TEST_SECRET_KEY, algorithms=["HS256"])["jti"] != claims["jti"]
 
 
 async def test_requested_scope_narrows_the_token(client: httpx.AsyncClient, alice: Account) -> None:

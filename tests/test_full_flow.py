@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.conftest import problem
+from tests.conftest import TEST_SECRET_KEY, problem
 
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL = "Founder@Example.com"
@@ -24,8 +24,12 @@ SECRET = "the first admin's long password"
 
 async def run_cli(database_url: str, *args: str, stdin: str = "") -> tuple[int, str, str]:
     """`python -m api ARGS` against the test database, with `stdin` piped in (so not a tty)."""
-    env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "test"}
-    env.pop("SECRET_KEY", None)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": TEST_SECRET_KEY,
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -179,7 +183,12 @@ def _read_until(fd: int, marker: bytes, deadline: float) -> bytes:
 def run_cli_on_a_terminal(database_url: str, args: list[str], typed: list[str]) -> tuple[int, str]:
     """Run the CLI with a pseudo-terminal as its controlling terminal, typing each of `typed`
     after a password prompt; answer its exit code and everything it showed."""
-    env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "test"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": TEST_SECRET_KEY,
+    }
     pid, fd = pty.fork()
     if pid == 0:  # the child: become the CLI
         try:

@@ -14,6 +14,7 @@ import pytest
 from yoyo import get_backend, read_migrations
 
 from api import migrate
+from tests.conftest import TEST_SECRET_KEY
 from tests.database import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +86,7 @@ def public_tables(url: str) -> set[str]:
 
 def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m api migrate ARGS` with DATABASE_URL set, stdin closed (no prompt may wait)."""
-    env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test"}
+    env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test", "SECRET_KEY": TEST_SECRET_KEY}
     return subprocess.run(  # our own interpreter and module, fixed arguments
         [sys.executable, "-m", "api", "migrate", *args],
         cwd=ROOT,
@@ -236,3 +237,10 @@ def test_up_creates_a_missing_database(server_url: str) -> None:
         finally:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name[0]}_new" WITH (FORCE)')
+
+
+def test_status_reads_without_creating_anything(empty_database: str) -> None:
+    states = migrate.status(empty_database)
+    assert states
+    assert not any(state.applied for state in states)
+    assert public_tables(empty_database) == set()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import Account
+from tests.conftest import TEST_SECRET_KEY, Account
 
 
 def free_port() -> int:
@@ -27,7 +27,13 @@ def free_port() -> int:
 @pytest.fixture
 def server(database_url: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "test", "ACCESS_LOG": "true"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "ACCESS_LOG": "true",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "api", "serve", "--port", str(port), "--workers", "1"],
         env=env,

@@ -53,6 +53,7 @@ def test_values_are_converted_from_strings() -> None:
         ({"DB_POOL_MIN_SIZE": "11", "DB_POOL_MAX_SIZE": "10"}, "DB_POOL_MIN_SIZE"),
         ({"DATABASE_URL": "mysql://root@localhost/items"}, "DATABASE_URL"),
         ({"ENVIRONMENT": "production"}, "SECRET_KEY"),
+        ({"ENVIRONMENT": "test"}, "SECRET_KEY"),
         ({"ENVIRONMENT": "production", "SECRET_KEY": "s" * 31}, "SECRET_KEY"),
         ({"SECRET_KEY": "too short"}, "SECRET_KEY"),
     ],
@@ -142,5 +143,5 @@ def test_the_process_environment_is_read_when_none_is_given(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PORT", "8765")
-    monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("ENVIRONMENT", "development")
     assert load_settings(dotenv=tmp_path / "absent.env").port == 8765
