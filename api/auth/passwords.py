@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 # argon2-cffi's defaults follow RFC 9106's second recommended option (t=3, m=64 MiB, p=4).
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so that both cases cost the same time.
-_DUMMY_HASH = _hasher.hash("a password nobody has")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so that both cases cost the same time.
+    Made on first use, so that commands that never log anyone in do not pay for it."""
+    return _hasher.hash("a password nobody has")
+
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -22,7 +29,9 @@ async def hash_password(password: str) -> str:
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 
