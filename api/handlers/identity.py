@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qs
+from uuid import UUID
 
 import asyncpg
 from blacksheep import Request, Response
@@ -25,7 +26,9 @@ from api.http import encode, json_response, path_uuid, read_body, read_json
 from api.problems import FieldError, ProblemError
 from queries import api_keys, users
 
-_NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+# Responses that carry credentials must not be cached (RFC 6749 section 5.1).
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_NO_STORE_RAW = [(name.lower().encode(), value.encode()) for name, value in _NO_STORE.items()]
 _FORM_LIMIT = 16 * 1024
 
 
@@ -45,7 +48,7 @@ class NewApiKey(Struct, forbid_unknown_fields=True):
 class CreatedApiKey(Struct):
     """The new key, with its secret: shown this once and never again."""
 
-    id: Any
+    id: UUID
     name: str
     prefix: str
     scopes: list[str]
@@ -60,12 +63,9 @@ def oauth_error(status: int, error: str, description: str) -> ProblemError:
         status,
         description,
         slug=error.replace("_", "-"),
-        headers=dict(_NO_STORE_HEADERS),
+        headers=dict(_NO_STORE),
         extra={"error": error, "error_description": description},
     )
-
-
-_NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class IdentityHandlers:
@@ -111,7 +111,7 @@ class IdentityHandlers:
         scopes = sorted(granted)
         token = tokens.issue(self.auth.secret_key, credentials.id, scopes, self.token_ttl_seconds)
         body_out = TokenResponse(token, "bearer", self.token_ttl_seconds, " ".join(scopes))
-        return json_response(200, encode(body_out), list(_NO_STORE))
+        return json_response(200, encode(body_out), list(_NO_STORE_RAW))
 
     async def me(self, request: Request) -> Response:
         principal = await self.auth.authenticate(request)
@@ -165,7 +165,7 @@ class IdentityHandlers:
             stored.created_at,
             secret,
         )
-        return json_response(201, encode(created), list(_NO_STORE))
+        return json_response(201, encode(created), list(_NO_STORE_RAW))
 
     async def list_api_keys(self, request: Request) -> Response:
         principal = await self.auth.authenticate(request)
