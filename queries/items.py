@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -100,7 +100,7 @@ REPLACE = load("items/replace")
 PATCH = load("items/patch")
 DELETE = load("items/delete")
 UPSERT_BATCH = load("items/upsert_batch")
-LIST = load("items/list")
+LIST_RECENT = load("items/list_recent")
 LIST_BY_TAGS_ANY = load("items/list_by_tags_any")
 LIST_BY_TAGS_ALL = load("items/list_by_tags_all")
 LIST_BY_METADATA = load("items/list_by_metadata")
@@ -215,47 +215,77 @@ async def upsert_batch(
     return [BatchOutcome(item.id, created[item.id]) for item in items if item.id is not None]
 
 
+class Window(NamedTuple):
+    """The parameters every list statement starts with: $1 to $5."""
+
+    limit: int  # the statement's LIMIT: one more than the page size
+    created_after: datetime
+    created_before: datetime
+    last_position: datetime | float
+    last_id: UUID
+
+
+async def list_recent(db: Executor, window: Window) -> ItemPage:
+    return _page(await db.fetch(LIST_RECENT, *window), window.limit)
+
+
+async def list_by_tags_any(
+    db: Executor, window: Window, tags_any: list[str], metadata: dict[str, Any] | None
+) -> ItemPage:
+    return _page(await db.fetch(LIST_BY_TAGS_ANY, *window, tags_any, metadata), window.limit)
+
+
+async def list_by_tags_all(
+    db: Executor,
+    window: Window,
+    tags_all: list[str],
+    tags_any: list[str] | None,
+    metadata: dict[str, Any] | None,
+) -> ItemPage:
+    rows = await db.fetch(LIST_BY_TAGS_ALL, *window, tags_all, tags_any, metadata)
+    return _page(rows, window.limit)
+
+
+async def list_by_metadata(db: Executor, window: Window, metadata: dict[str, Any]) -> ItemPage:
+    return _page(await db.fetch(LIST_BY_METADATA, *window, metadata), window.limit)
+
+
+async def search_by_name(db: Executor, window: Window, q: str, where: ItemFilter) -> ItemPage:
+    rows = await db.fetch(
+        SEARCH_BY_NAME, *window, q, where.tags_any, where.tags_all, where.metadata
+    )
+    return _page(rows, window.limit, by_score=True)
+
+
 async def find(db: Executor, where: ItemFilter, limit: int, after: PageKey | None) -> ItemPage:
     """One page of items matching `where`, in a stable order, after the keyset position `after`.
 
     The statement is chosen by the most selective indexed filter present, so that each statement's
-    driving condition is always set and stays an index condition in its generic plan.
+    driving condition is always set and stays an index condition in its generic plan. Open ends
+    of the window and of the keyset are sentinels, never nulls, for the same reason.
     """
-    window = (
-        limit + 1,
-        where.created_after or _NEG_INFINITY,
-        where.created_before or _POS_INFINITY,
-    )
+    after_ = where.created_after or _NEG_INFINITY
+    before = where.created_before or _POS_INFINITY
+    # One more row than asked for tells whether a next page exists.
     if where.q is not None:
         score, last_id = after if after is not None else (_FIRST_SCORE, _MAX_UUID)
-        rows = await db.fetch(
-            SEARCH_BY_NAME,
-            *window,
-            score,
-            last_id,
-            where.q,
-            where.tags_any,
-            where.tags_all,
-            where.metadata,
+        return await search_by_name(
+            db, Window(limit + 1, after_, before, score, last_id), where.q, where
         )
-        return _page(rows, limit, by_score=True)
-
     created_at, last_id = after if after is not None else (_POS_INFINITY, _MAX_UUID)
-    keyset = (*window, created_at, last_id)
+    window = Window(limit + 1, after_, before, created_at, last_id)
     if where.tags_all is not None:
-        rows = await db.fetch(
-            LIST_BY_TAGS_ALL, *keyset, where.tags_all, where.tags_any, where.metadata
-        )
-    elif where.tags_any is not None:
-        rows = await db.fetch(LIST_BY_TAGS_ANY, *keyset, where.tags_any, where.metadata)
-    elif where.metadata is not None:
-        rows = await db.fetch(LIST_BY_METADATA, *keyset, where.metadata)
-    else:
-        rows = await db.fetch(LIST, *keyset)
-    return _page(rows, limit, by_score=False)
+        return await list_by_tags_all(db, window, where.tags_all, where.tags_any, where.metadata)
+    if where.tags_any is not None:
+        return await list_by_tags_any(db, window, where.tags_any, where.metadata)
+    if where.metadata is not None:
+        return await list_by_metadata(db, window, where.metadata)
+    return await list_recent(db, window)
 
 
-def _page(rows: list[asyncpg.Record], limit: int, *, by_score: bool) -> ItemPage:
+def _page(rows: list[asyncpg.Record], fetched: int, *, by_score: bool = False) -> ItemPage:
+    """The first `fetched - 1` rows, and the key of the last of them when there are more."""
+    limit = fetched - 1
     if len(rows) <= limit:
         return ItemPage([_item(row) for row in rows], None)
     last = rows[limit - 1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 
 from api.sqltools import database
@@ -18,13 +19,14 @@ async def run_check(server_url: str, args: argparse.Namespace) -> int:
     url = database.temporary_url(server_url) if temporary else args.database_url
     volume = Volume(items=args.items)
     try:
-        database.prepare(url)
+        # Creating and migrating are blocking (psycopg, yoyo): they run in a worker thread.
+        await asyncio.to_thread(database.prepare, url)
         await _seed_when_needed(url, volume)
         statements, bad = read_statements()
         outcomes = await check_all(url, statements, bad, large_table_rows=args.large_table_rows)
     finally:
         if temporary and not args.keep:
-            database.drop(url)
+            await asyncio.to_thread(database.drop, url)
     note = f"database {url.rsplit('/', 1)[-1]}" + (" (kept)" if temporary and args.keep else "")
     print(render(outcomes, f"sql check: {note}, {time.monotonic() - started:.1f} s"))
     return 1 if any(not o.ok for o in outcomes) else 0
