@@ -81,6 +81,7 @@ def create_app(settings: Settings) -> Application:
         if state.pool is not None:
             await state.pool.close()
         log.info("stopped")
+        logs.flush()  # the writer thread is a daemon: hand it everything before the process ends
 
     app.on_start += start
     app.on_stop += stop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Awaitable, Callable
 from time import perf_counter
@@ -18,6 +19,9 @@ from queries.pool import DatabaseTimer, current_timer
 
 Handler = Callable[[Request], Awaitable[Response]]
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+# Fresh ids: a random per-process prefix and a counter; unique without a urandom call each.
+_ID_PREFIX = uuid4().hex[:20]
+_ID_COUNTER = itertools.count()
 _log = get_logger("api.access")
 _errors = get_logger("api.errors")
 
@@ -27,7 +31,7 @@ def request_id_of(request: Request) -> str:
     given = request.get_first_header(b"x-request-id")
     if given is not None and _VALID_REQUEST_ID.match(given):
         return given.decode()
-    return uuid4().hex
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
 def make_middleware(
@@ -56,6 +60,12 @@ def make_middleware(
             _errors.error("database unavailable", error=repr(error))
             response = problem_response(
                 503, "the database is unavailable, try again", headers={"Retry-After": "1"}
+            )
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            response = problem_response(
+                503,
+                "the write conflicted with a concurrent one; retry it",
+                headers={"Retry-After": "1"},
             )
         except asyncpg.QueryCanceledError:
             response = problem_response(

@@ -55,7 +55,8 @@ def _cells(header: Header) -> str:
         "<br>".join(f"`${p.number}` {p.type}: {p.description}" for p in header.parameters) or "none"
     )
     indexes = ", ".join(
-        f"`{ref.name}`" + (f" ({ref.note})" if ref.note else "") for ref in header.indexes
+        " or ".join(f"`{name}`" for name in ref.names) + (f" ({ref.note})" if ref.note else "")
+        for ref in header.indexes
     ) or ("none" + (f" ({header.index_note})" if header.index_note else ""))
     return " | ".join(_cell(text) for text in (header.purpose, parameters, indexes, header.rows))
 

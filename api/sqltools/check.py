@@ -152,9 +152,9 @@ def _parameter_problems(
 
 def _judge(header: Header, outcome: Outcome, database: Database, threshold: int) -> list[str]:
     problems = []
-    for ref in header.indexes:
-        if ref.name not in database.index_tables:
-            problems.append(f"header names index {ref.name}, which does not exist")
+    for name in (name for ref in header.indexes for name in ref.names):
+        if name not in database.index_tables:
+            problems.append(f"header names index {name}, which does not exist")
     plans = [("custom", outcome.custom), ("generic", outcome.generic)]
     for kind, plan in plans:
         if plan is None:
@@ -164,9 +164,9 @@ def _judge(header: Header, outcome: Outcome, database: Database, threshold: int)
                 rows = database.table_rows[table]
                 problems.append(f"{kind} plan: Seq Scan on {table} (~{rows:,} rows)")
         for ref in header.indexes:
-            if not ref.enforces_uniqueness and ref.name not in plan.indexes:
-                problems.append(f"{kind} plan does not use {ref.name}")
-        unnamed = sorted(plan.indexes - {ref.name for ref in header.indexes})
+            if not ref.enforces_uniqueness and plan.indexes.isdisjoint(ref.names):
+                problems.append(f"{kind} plan does not use {' or '.join(ref.names)}")
+        unnamed = sorted(plan.indexes - {name for ref in header.indexes for name in ref.names})
         if unnamed:
             problems.append(
                 f"{kind} plan uses {', '.join(unnamed)}, which the header does not name"

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 _FIELD = re.compile(r"^-- (Purpose|Parameters|Index|Rows):(.*)$")
 _CONTINUATION = re.compile(r"^--   (\S.*)$")
 _PARAMETER = re.compile(r"^--   \$(\d+) ([a-z][a-z0-9_ ]*(?:\[\])?): (\S.*)$")
-_INDEX = re.compile(r"^([a-z_][a-z0-9_]*)(?: \((.+)\))?$")
+# "name", "name (note)", or alternatives "a | b (note)": the plan reads one of them.
+_INDEX = re.compile(r"^([a-z_][a-z0-9_]*(?: \| [a-z_][a-z0-9_]*)*)(?: \((.+)\))?$")
 _FIELDS = ("Purpose", "Parameters", "Index", "Rows")
 
 # Notes after an index name that tell the checker how the index is used; see sql/README.md.
@@ -40,6 +41,12 @@ class Parameter:
 class IndexRef:
     name: str
     note: str = ""
+    # Other indexes that may serve instead, chosen per execution by the planner ("a | b").
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.alternatives)
 
     @property
     def enforces_uniqueness(self) -> bool:
@@ -133,7 +140,8 @@ def _indexes(lines: list[str]) -> tuple[tuple[IndexRef, ...], str]:
         match = _INDEX.match(item)
         if match is None:
             raise HeaderError(f"Index: expected 'name' or 'name (note)', got {item!r}")
-        refs.append(IndexRef(match.group(1), match.group(2) or ""))
+        first, *others = match.group(1).split(" | ")
+        refs.append(IndexRef(first, match.group(2) or "", tuple(others)))
     return tuple(refs), ""
 
 

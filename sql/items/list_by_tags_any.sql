@@ -1,8 +1,8 @@
 -- Purpose: One page of items carrying any of the given tags, newest first, optionally also
 --   filtered by metadata containment, after a keyset cursor and within a creation window.
---   The GIN index alone finds the matching rows (a MATERIALIZED CTE); the window and cursor then
---   apply to those. Left in one WHERE, the sentinel window looks selective to the generic plan,
---   which then reads all of items_created_at_id.
+--   Planned for its values at every execution (the pool sets plan_cache_mode=force_custom_plan):
+--   a rare value is read through the GIN index, a common one along items_created_at_id until the
+--   page is full, which no single generic plan could do for both.
 -- Parameters:
 --   $1 bigint: page size
 --   $2 timestamptz: created strictly after, or -infinity
@@ -11,20 +11,14 @@
 --   $5 uuid: cursor id, or the greatest uuid for the first page
 --   $6 text[]: tags, any of which must be present
 --   $7 jsonb: an object the metadata must contain, or null
--- Index: items_tags_gin
+-- Index: items_tags_gin | items_created_at_id (chosen per execution, see Purpose)
 -- Rows: up to $1
-WITH matching AS MATERIALIZED (
-    SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
-    FROM items
-    WHERE
-        tags && $6::text[]
-        AND ($7::jsonb IS NULL OR metadata @> $7)
-)
-
 SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
-FROM matching
+FROM items
 WHERE
-    created_at > $2
+    tags && $6::text[]
+    AND ($7::jsonb IS NULL OR metadata @> $7)
+    AND created_at > $2
     AND created_at < $3
     AND (created_at, id) < ($4, $5)
 ORDER BY created_at DESC, id DESC
