@@ -1,0 +1,1 @@
+"""Load benchmarks for the items API: `python -m benchmarks run` (see benchmarks/README.md)."""

@@ -1,0 +1,256 @@
+"""pgbench running the very statements of sql/items/, as the database's own ceiling.
+
+The statements are read from the SQL files. pgbench can only make numbers with `\\set`, not uuids,
+text arrays or JSON, so each `$N` becomes a typed literal (`'…'::uuid`, the type taken from the
+file's header comment) and the runner writes many scripts per endpoint, each with values sampled
+from the seeded data; pgbench picks one at random for each transaction (`-f a.sql@1 -f b.sql@1 …`).
+With `-M prepared` each script's statement is parsed and planned once per connection, as asyncpg
+does with its statement cache.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import statistics
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import seed as seeding
+
+ROOT = Path(__file__).resolve().parent.parent
+SQL = ROOT / "sql" / "items"
+_PARAM_TYPE = re.compile(r"^--\s+\$(\d+)\s+([a-z ]+(?:\s*\[\])?)\s*:", re.MULTILINE)
+_PARAM = re.compile(r"\$(\d+)(?!\d)")
+MAX_SCRIPTS = 100  # pgbench accepts at most 128 scripts
+
+# Which statement, and which parameters, stand for each HTTP endpoint.
+ENDPOINTS = {
+    "get_by_id": "get_by_id",
+    "list_by_tag": "list_by_tags_any",
+    "fuzzy_search": "search_by_name",
+    "create": "create",
+    "upsert": "upsert",
+    "patch": "patch",
+    "bulk_upsert_1000": "upsert_batch",
+}
+
+
+def parameter_types(sql: str) -> dict[int, str]:
+    return {int(n): kind.replace(" ", "") for n, kind in _PARAM_TYPE.findall(sql)}
+
+
+def _literal(value: object, kind: str) -> str:
+    if value is None:
+        return f"NULL::{kind}"
+    if kind == "jsonb":
+        # ", " and ": " keep pgbench from reading `:word` inside JSON as one of its variables.
+        text = json.dumps(value, separators=(", ", ": "))
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, list):
+        text = "{" + ",".join('"' + str(v).replace('"', '\\"') + '"' for v in value) + "}"
+    else:
+        text = str(value)
+    return "'" + text.replace("'", "''") + "'::" + kind
+
+
+def substitute(sql: str, values: dict[int, object]) -> str:
+    types = parameter_types(sql)
+    missing = set(values) - set(types)
+    if missing:
+        raise ValueError(f"no header type for parameters {sorted(missing)}")
+    lines = sql.splitlines()
+    return "\n".join(
+        line
+        if line.lstrip().startswith("--")
+        else _PARAM.sub(lambda m: _literal(values[int(m[1])], types[int(m[1])]), line)
+        for line in lines
+    )
+
+
+def _values(
+    endpoint: str, rng: random.Random, ids: list[str], owner: str, queries: list[str]
+) -> dict[int, object]:
+    window = {1: 51, 2: "-infinity", 3: "infinity"}
+    if endpoint == "get_by_id":
+        return {1: rng.choice(ids)}
+    if endpoint == "list_by_tag":
+        return {
+            **window,
+            4: "infinity",
+            5: "ffffffff-ffff-ffff-ffff-ffffffffffff",
+            6: [rng.choice(seeding.TAGS)],
+            7: None,
+        }
+    if endpoint == "fuzzy_search":
+        word = rng.choice(queries)
+        return {
+            **window,
+            1: 21,
+            4: 2.0,
+            5: "ffffffff-ffff-ffff-ffff-ffffffffffff",
+            6: word,
+            7: None,
+            8: None,
+            9: None,
+        }
+    item = seeding.random_item(rng)
+    if endpoint == "create":
+        return {
+            1: item["name"],
+            2: item["description"],
+            3: item["tags"],
+            4: item["metadata"],
+            5: owner,
+        }
+    if endpoint == "upsert":
+        return {
+            1: rng.choice(ids),
+            2: item["name"],
+            3: item["description"],
+            4: item["tags"],
+            5: item["metadata"],
+            6: owner,
+            7: True,
+        }
+    if endpoint == "patch":
+        return {
+            1: rng.choice(ids),
+            2: None,
+            3: False,
+            4: None,
+            5: item["tags"],
+            6: None,
+            7: None,
+            8: owner,
+            9: True,
+        }
+    raise ValueError(endpoint)
+
+
+def write_scripts(
+    work: Path,
+    endpoint: str,
+    ids: list[str],
+    owner: str,
+    batches: list[Path],
+    count: int,
+    queries: list[str],
+) -> list[Path]:
+    """Scripts for one endpoint, with values drawn from the same samples the wrk scripts use."""
+    statement = (SQL / f"{ENDPOINTS[endpoint]}.sql").read_text()
+    out = work / "pgbench" / endpoint
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.sql"):
+        old.unlink()
+    rng = random.Random(f"pgbench-{endpoint}")
+    paths = []
+    if endpoint == "bulk_upsert_1000":
+        sources = batches[: min(count, MAX_SCRIPTS)]
+        for number, batch in enumerate(sources):
+            body = json.loads(batch.read_text())
+            text = substitute(statement, {1: body, 2: owner, 3: True})
+            # The service runs the batch in a transaction; so does this script.
+            path = out / f"{number:03d}.sql"
+            path.write_text("BEGIN;\n" + text + "\nCOMMIT;\n")
+            paths.append(path)
+        return paths
+    for number in range(min(count, MAX_SCRIPTS)):
+        path = out / f"{number:03d}.sql"
+        path.write_text(substitute(statement, _values(endpoint, rng, ids, owner, queries)) + "\n")
+        paths.append(path)
+    return paths
+
+
+@dataclass
+class PgbenchResult:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+    raw: str
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def run(
+    pgbench: str,
+    dbname: str,
+    scripts: list[Path],
+    *,
+    clients: int,
+    threads: int,
+    seconds: int,
+    log_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 5432,
+    user: str = "postgres",
+) -> PgbenchResult:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for old in log_dir.glob("pgbench_log*"):
+        old.unlink()
+    prefix = log_dir / "pgbench_log"
+    command = [
+        pgbench,
+        "-n",
+        "-M",
+        "prepared",
+        "-h",
+        host,
+        "-p",
+        str(port),
+        "-U",
+        user,
+        "-c",
+        str(clients),
+        "-j",
+        str(threads),
+        "-T",
+        str(seconds),
+        "-l",
+        "--log-prefix",
+        str(prefix),
+    ]
+    for script in scripts:
+        command += ["-f", f"{script}@1"]
+    command.append(dbname)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 120, check=False
+    )
+    output = done.stdout + done.stderr
+    if done.returncode != 0 and "processed" not in output:
+        raise RuntimeError(f"pgbench failed ({done.returncode}):\n{output[-3000:]}")
+    latencies: list[float] = []
+    for log in log_dir.glob("pgbench_log*"):
+        for line in log.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3:
+                latencies.append(int(fields[2]) / 1000.0)  # microseconds -> ms
+    latencies.sort()
+    processed = re.search(r"number of transactions actually processed:\s*(\d+)", output)
+    failed = re.search(r"number of failed transactions:\s*(\d+)", output)
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)
+    requests = int(processed[1]) if processed else len(latencies)
+    return PgbenchResult(
+        requests=requests,
+        seconds=float(seconds),
+        rps=float(tps[1]) if tps else requests / seconds,
+        p50_ms=_percentile(latencies, 0.50),
+        p90_ms=_percentile(latencies, 0.90),
+        p99_ms=_percentile(latencies, 0.99),
+        max_ms=latencies[-1] if latencies else 0.0,
+        errors=int(failed[1]) if failed else (0 if done.returncode == 0 else 1),
+        raw=output[-1500:] + (f"\nmean {statistics.fmean(latencies):.3f} ms" if latencies else ""),
+    )

@@ -1,0 +1,560 @@
+"""`python -m benchmarks run`: a fresh seeded database, every server side by side, wrk, pgbench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from benchmarks import pgbench as pgb
+from benchmarks import report, seed, servers, tools
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+WRK_DIR = HERE / "wrk"
+READ = ["get_by_id", "list_by_tag", "fuzzy_search", "paging"]
+WRITE = ["create", "upsert", "patch", "bulk_upsert_1000"]
+SCENARIOS = {"read": READ, "write": WRITE, "mixed": ["mixed"], "all": [*READ, *WRITE, "mixed"]}
+HTTP_SERVERS = ["items-api", "fastapi-sqlalchemy", "bare-blacksheep"]
+ALL_SERVERS = [*HTTP_SERVERS, "pgbench"]
+SECRET_KEY = "benchmark-secret-key-not-for-production-0123456789"
+EMAIL = "bench@example.com"
+PASSWORD = "benchmark-password-0123"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="seed a fresh database and benchmark every server")
+    run.add_argument("--scenario", choices=sorted(SCENARIOS), default="all")
+    run.add_argument("--endpoints", help="comma-separated subset of the scenario's endpoints")
+    run.add_argument("--duration", type=int, default=15, help="seconds per endpoint (default 15)")
+    run.add_argument("--warmup", type=int, default=2, help="unrecorded seconds before each run")
+    run.add_argument("--items", type=int, default=100_000, help="items to seed (default 100000)")
+    run.add_argument("--connections", type=int, default=32, help="wrk connections / pgbench -c")
+    run.add_argument(
+        "--bulk-connections",
+        type=int,
+        default=4,
+        help="connections for bulk_upsert_1000 (each request carries 1,000 items)",
+    )
+    run.add_argument("--threads", type=int, default=2, help="wrk threads / pgbench -j")
+    run.add_argument("--workers", type=int, default=1, help="worker processes of every server")
+    run.add_argument("--pool-size", type=int, default=10, help="database pool of every server")
+    run.add_argument(
+        "--servers",
+        default=",".join(ALL_SERVERS),
+        help=f"comma-separated subset of {','.join(ALL_SERVERS)}",
+    )
+    run.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="turn off the access log of the items API and the peer (on by default, "
+        "as in production)",
+    )
+    run.add_argument(
+        "--server-timing",
+        action="store_true",
+        help="turn on SERVER_TIMING in the items API and report the mean time its "
+        "responses say was spent in the database (costs a little throughput)",
+    )
+    run.add_argument(
+        "--smoke", action="store_true", help="a few seconds of everything on 2,000 items (CI)"
+    )
+    run.add_argument("--output", type=Path, help="results directory (default benchmarks/results)")
+    run.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server to use, without a database name",
+    )
+    run.add_argument("--db-name", default="bench_items", help="database to (re)create")
+    run.add_argument("--base-port", type=int, default=18000, help="servers listen on +1, +2, +3")
+    run.add_argument("--seed", type=int, default=42, help="random seed of the data")
+    again = commands.add_parser(
+        "report", help="re-render the Markdown table and the charts from a results JSON file"
+    )
+    again.add_argument("json", type=Path)
+    return parser
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+# ------------------------------------------------------------------ database
+async def _recreate_database(pg_url: str, name: str) -> None:
+    connection = await asyncpg.connect(f"{pg_url}/postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+def _api(args: list[str], dsn: str, stdin: str | None = None) -> str:
+    env = {**os.environ, "DATABASE_URL": dsn, "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "warning"}
+    done = subprocess.run(
+        [sys.executable, "-m", "api", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"python -m api {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+async def _vacuum(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("VACUUM (ANALYZE) items")
+        await connection.execute("CHECKPOINT")
+    finally:
+        await connection.close()
+
+
+async def _quiesce(dsn: str, limit_seconds: float = 60.0) -> float:
+    """Wait until no statement runs in the benchmark database: a server may still be working
+    through requests wrk sent before it stopped, and that tail must not overlap the next run."""
+    connection = await asyncpg.connect(dsn)
+    begun = time.monotonic()
+    try:
+        while time.monotonic() - begun < limit_seconds:
+            busy = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state NOT IN ('idle') AND pid <> pg_backend_pid() AND backend_type = "
+                "'client backend'"
+            )
+            if busy == 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
+    return time.monotonic() - begun
+
+
+async def _postgres_version(dsn: str) -> str:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return str(await connection.fetchval("SHOW server_version")).split()[0]
+    finally:
+        await connection.close()
+
+
+# ------------------------------------------------------------------ HTTP set-up
+def _post(url: str, data: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 (http://127.0.0.1)
+        return json.loads(reply.read())
+
+
+def _api_key(base_url: str) -> str:
+    """Log in and make an API key, through the service's endpoints, as a client would."""
+    form = urllib.parse.urlencode(
+        {"grant_type": "password", "username": EMAIL, "password": PASSWORD}
+    ).encode()
+    token = _post(
+        f"{base_url}/api/v1/auth/token", form, {"Content-Type": "application/x-www-form-urlencoded"}
+    )["access_token"]
+    made = _post(
+        f"{base_url}/api/v1/api-keys",
+        b'{"name":"bench"}',
+        {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    return str(made["key"])
+
+
+def _check(url: str, auth: tuple[str, str] | None, item_id: str) -> None:
+    """One authenticated GET, so that a server answering only errors fails loudly and early."""
+    request = urllib.request.Request(f"{url}/api/v1/items/{item_id}")  # noqa: S310
+    if auth:
+        request.add_header(*auth)
+    with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 (http://127.0.0.1)
+        body = json.loads(reply.read())
+    if body.get("id") != item_id:
+        raise RuntimeError(f"{url} answered {body!r} for item {item_id}")
+
+
+# ------------------------------------------------------------------ load
+def _wrk(
+    wrk: str,
+    url: str,
+    endpoint: str,
+    seconds: int,
+    connections: int,
+    threads: int,
+    data: Path,
+    auth: tuple[str, str] | None,
+    timing: bool = False,
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "BENCH_DATA": str(data),
+        "BENCH_WRK_DIR": str(WRK_DIR),
+        "BENCH_SERVER_TIMING": "1" if timing else "0",
+        "BENCH_AUTH_HEADER": auth[0] if auth else "",
+        "BENCH_AUTH_VALUE": auth[1] if auth else "",
+    }
+    command = [
+        wrk,
+        "-t",
+        str(min(threads, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(WRK_DIR / f"{endpoint}.lua"),
+        url,
+    ]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 90,
+        check=False,
+    )
+    match = re.search(r"^BENCH_JSON (.*)$", done.stdout, re.MULTILINE)
+    if done.returncode != 0 or match is None:
+        raise RuntimeError(f"wrk failed on {endpoint}:\n{done.stdout}\n{done.stderr}")
+    raw = json.loads(match[1])
+    seconds_taken = raw["duration_us"] / 1e6
+    errors = raw["errors"]
+    ok = raw["requests"] - errors["status"]
+    latency = raw["latency_us"]
+    timed = re.search(r"^BENCH_TIMING (.*)$", done.stdout, re.MULTILINE)
+    server_timing = json.loads(timed[1]) if timed else None
+    return {
+        "server_timing": server_timing,
+        "requests": raw["requests"],
+        "ok_requests": ok,
+        "seconds": round(seconds_taken, 3),
+        "rps": round(ok / seconds_taken, 1) if seconds_taken else 0.0,
+        "p50_ms": latency["p50"] / 1000,
+        "p90_ms": latency["p90"] / 1000,
+        "p99_ms": latency["p99"] / 1000,
+        "max_ms": latency["max"] / 1000,
+        "mean_ms": round(latency["mean"] / 1000, 3),
+        "errors": sum(errors.values()),
+        "error_detail": errors,
+        "mb_per_s": round(raw["bytes"] / seconds_taken / 1e6, 2) if seconds_taken else 0.0,
+    }
+
+
+def _environment(pg_version: str) -> dict[str, str | int]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for package in (
+        "blacksheep",
+        "asyncpg",
+        "msgspec",
+        "uvicorn",
+        "fastapi",
+        "sqlalchemy",
+        "pydantic",
+    ):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:
+            versions[package] = "?"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "api", "queries", "sql", "migrations"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if changed:
+            commit += " (with uncommitted changes in api/, queries/, sql/ or migrations/)"
+    except FileNotFoundError:
+        commit = ""
+    return {
+        "machine": socket.gethostname(),
+        "cpu": cpu,
+        "cpus": os.cpu_count() or 0,
+        "python": platform.python_version(),
+        "postgres": f"PostgreSQL {pg_version}",
+        "packages": json.dumps(versions),
+        "commit": commit,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.smoke:
+        args.duration = min(args.duration, 2)
+        args.items = min(args.items, 2_000)
+        args.warmup = 0
+        args.connections = min(args.connections, 8)
+    chosen = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = set(chosen) - set(ALL_SERVERS)
+    if unknown:
+        print(f"unknown servers: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    endpoints = SCENARIOS[args.scenario]
+    if args.endpoints:
+        wanted = [e.strip() for e in args.endpoints.split(",")]
+        endpoints = [e for e in endpoints if e in wanted]
+    wrk = tools.find_wrk() if set(chosen) & set(HTTP_SERVERS) else ""
+    pgbench_path = tools.find_pgbench() if "pgbench" in chosen else ""
+    output = args.output or (HERE / (".work/smoke-results" if args.smoke else "results"))
+    work = HERE / ".work"
+    data = work / "data"
+    dsn = f"{args.pg_url}/{args.db_name}"
+    started = datetime.now(UTC)
+    command = "python -m benchmarks " + " ".join(sys.argv[1:])
+
+    log(f"fresh database {args.db_name}; migrations")
+    asyncio.run(_recreate_database(args.pg_url, args.db_name))
+    _api(["migrate", "up"], dsn)
+    made = _api(
+        ["users", "create", EMAIL, "--scopes", "items:read,items:write,admin"],
+        dsn,
+        stdin=PASSWORD + "\n",
+    )
+    owner_id = re.search(r"\(([0-9a-f-]{36})\)", made)
+    assert owner_id is not None, made
+    owner = owner_id[1]
+    log(f"seeding {args.items:,} items with COPY")
+    begun = time.perf_counter()
+    ids = seed.run_seed(dsn, __import__("uuid").UUID(owner), args.items, args.seed)
+    log(f"seeded in {time.perf_counter() - begun:.1f}s")
+    seed.write_samples(data, ids, args.seed, batch_bodies=32)
+    batches = sorted((data / "batches").glob("*.json"))
+    id_texts = (data / "ids.txt").read_text().split()
+    queries = (data / "queries.txt").read_text().split("\n")[:-1]
+    pg_version = asyncio.run(_postgres_version(dsn))
+    environment = _environment(pg_version)  # at the start: the code the servers load
+
+    running: dict[str, servers.Running] = {}
+    results: list[dict[str, Any]] = []
+    failures: list[str] = []
+    try:
+        http = [s for s in HTTP_SERVERS if s in chosen]
+        api_key = ""
+        spec_args = dict(
+            dsn=dsn,
+            secret_key=SECRET_KEY,
+            owner_id=owner,
+            workers=args.workers,
+            pool_size=args.pool_size,
+            access_log=not args.no_access_log,
+            base_port=args.base_port,
+            server_timing=args.server_timing,
+        )
+        if http:
+            first = servers.specs(api_key="", **spec_args)["items-api"]
+            log("starting items-api to make an API key")
+            bootstrap = servers.start(first, work / "logs")
+            try:
+                api_key = _api_key(bootstrap.url)
+            finally:
+                servers.stop(bootstrap)
+        specs = servers.specs(api_key=api_key, **spec_args)
+        for name in http:
+            log(f"starting {name}: {' '.join(specs[name].command[1:4])} …")
+            try:
+                running[name] = servers.start(specs[name], work / "logs")
+                _check(running[name].url, specs[name].auth, id_texts[0])
+            except Exception as error:
+                failures.append(f"{name} failed to start: {error}")
+                log(failures[-1])
+                running.pop(name, None)
+        for endpoint in endpoints:
+            connections = (
+                args.bulk_connections if endpoint == "bulk_upsert_1000" else (args.connections)
+            )
+            for name, server in running.items():
+                if args.warmup:
+                    _wrk(
+                        wrk,
+                        server.url,
+                        endpoint,
+                        args.warmup,
+                        connections,
+                        args.threads,
+                        data,
+                        server.spec.auth,
+                    )
+                    asyncio.run(_quiesce(dsn))
+                outcome = _wrk(
+                    wrk,
+                    server.url,
+                    endpoint,
+                    args.duration,
+                    connections,
+                    args.threads,
+                    data,
+                    server.spec.auth,
+                    timing=args.server_timing and name == "items-api",
+                )
+                outcome.update(endpoint=endpoint, server=name, connections=connections)
+                results.append(outcome)
+                timing = outcome["server_timing"]
+                log(
+                    f"{endpoint:17} {name:19} {outcome['rps']:>9,.1f} req/s  "
+                    f"p50 {outcome['p50_ms']:7.2f}  p99 {outcome['p99_ms']:8.2f} ms  "
+                    f"errors {outcome['errors']}"
+                    + (
+                        f"  (server: db {timing['db_ms']:.2f} of {timing['total_ms']:.2f} ms)"
+                        if timing
+                        else ""
+                    )
+                )
+                if outcome["ok_requests"] == 0:
+                    failures.append(
+                        f"{name} answered only errors on {endpoint}; see "
+                        f"{server.log} and {outcome['error_detail']}"
+                    )
+                tail = asyncio.run(_quiesce(dsn))
+                if tail > 1:
+                    log(f"  ({name} finished its last requests {tail:.1f}s after wrk stopped)")
+                if endpoint in WRITE:
+                    asyncio.run(_vacuum(dsn))
+            if "pgbench" in chosen and endpoint in pgb.ENDPOINTS:
+                scripts = pgb.write_scripts(work, endpoint, id_texts, owner, batches, 100, queries)
+                measured = pgb.run(
+                    pgbench_path,
+                    args.db_name,
+                    scripts,
+                    clients=connections,
+                    threads=args.threads,
+                    seconds=args.duration,
+                    log_dir=work / "pgbench-logs",
+                    **_pg_connection(args.pg_url),
+                )
+                outcome = {
+                    "endpoint": endpoint,
+                    "server": "pgbench",
+                    "connections": connections,
+                    "requests": measured.requests,
+                    "ok_requests": measured.requests,
+                    "seconds": measured.seconds,
+                    "rps": round(measured.rps, 1),
+                    "p50_ms": measured.p50_ms,
+                    "p90_ms": measured.p90_ms,
+                    "p99_ms": measured.p99_ms,
+                    "max_ms": measured.max_ms,
+                    "errors": measured.errors,
+                }
+                results.append(outcome)
+                log(
+                    f"{endpoint:17} {'pgbench':19} {outcome['rps']:>9,.1f} tps    "
+                    f"p50 {outcome['p50_ms']:7.2f}  p99 {outcome['p99_ms']:8.2f} ms  "
+                    f"errors {outcome['errors']}"
+                )
+                if measured.requests == 0:
+                    failures.append(f"pgbench ran no transaction on {endpoint}:\n{measured.raw}")
+                if endpoint in WRITE:
+                    asyncio.run(_vacuum(dsn))
+    finally:
+        for server in running.values():
+            servers.stop(server)
+
+    document = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "command": command,
+        "smoke": args.smoke,
+        "environment": environment,
+        "settings": {
+            "scenario": args.scenario,
+            "duration": args.duration,
+            "items": args.items,
+            "connections": args.connections,
+            "bulk_connections": args.bulk_connections,
+            "threads": args.threads,
+            "workers": args.workers,
+            "pool_size": args.pool_size,
+            "access_log": not args.no_access_log,
+            "warmup": args.warmup,
+            "server_timing": args.server_timing,
+        },
+        "servers": {name: spec.title for name, spec in specs.items() if name in chosen}
+        if set(chosen) & set(HTTP_SERVERS)
+        else {},
+        "results": results,
+        "failures": failures,
+    }
+    if "pgbench" in chosen:
+        document["servers"]["pgbench"] = "pgbench -M prepared, the same SQL statements"
+    stem = f"{started:%Y-%m-%d}-{socket.gethostname()}"
+    written = report.write(document, output, stem, latest=not args.smoke)
+    log(
+        "results: "
+        + ", ".join(
+            str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in written.values()
+        )
+    )
+    print(written["markdown"].read_text())
+    if failures:
+        for failure in failures:
+            print(f"FAILED: {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _pg_connection(pg_url: str) -> dict[str, Any]:
+    parsed = urllib.parse.urlparse(pg_url)
+    return {
+        "host": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username or "postgres",
+    }
+
+
+def rerender(path: Path) -> int:
+    document = json.loads(path.read_text())
+    latest = path.parent / "latest.md"
+    is_latest = latest.is_file() and document["started_at"] in latest.read_text()
+    written = report.write(document, path.parent, path.stem, latest=is_latest)
+    print("\n".join(str(p) for p in written.values()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "report":
+        return rerender(args.json)
+    try:
+        return run(args)
+    except tools.MissingTool as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 3

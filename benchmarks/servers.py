@@ -1,0 +1,201 @@
+"""Start and stop each server under test as a subprocess, with the same workers and pool size."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class ServerSpec:
+    name: str
+    title: str
+    port: int
+    command: list[str]
+    env: dict[str, str]
+    auth: tuple[str, str] | None  # (header, value) sent by the load scripts
+    health: str = "/healthz"
+
+
+@dataclass
+class Running:
+    spec: ServerSpec
+    process: subprocess.Popen[bytes]
+    log: Path
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.spec.port}"
+
+
+def _uvicorn(app: str, port: int, workers: int, access_log: bool) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-server-header",
+        "--log-level",
+        "warning" if not access_log else "info",
+        *([] if access_log else ["--no-access-log"]),
+    ]
+
+
+def specs(
+    *,
+    dsn: str,
+    secret_key: str,
+    owner_id: str,
+    api_key: str,
+    workers: int,
+    pool_size: int,
+    access_log: bool,
+    base_port: int,
+    server_timing: bool = False,
+) -> dict[str, ServerSpec]:
+    common = {
+        "DATABASE_URL": dsn,
+        "DB_POOL_MAX_SIZE": str(pool_size),
+        "DB_POOL_MIN_SIZE": str(pool_size),
+        "SECRET_KEY": secret_key,
+        "PYTHONUNBUFFERED": "1",
+    }
+    return {
+        "items-api": ServerSpec(
+            "items-api",
+            "items API (production settings, API key)",
+            base_port + 1,
+            [
+                sys.executable,
+                "-m",
+                "api",
+                "serve",
+                "--no-migrate",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(base_port + 1),
+                "--workers",
+                str(workers),
+            ],
+            {
+                **common,
+                "ENVIRONMENT": "production",
+                "ACCESS_LOG": "true" if access_log else "false",
+                "SERVER_TIMING": "true" if server_timing else "false",
+                "LOG_LEVEL": "info",
+            },
+            ("X-API-Key", api_key),
+        ),
+        "fastapi-sqlalchemy": ServerSpec(
+            "fastapi-sqlalchemy",
+            "FastAPI + SQLAlchemy 2.0 ORM + Pydantic v2 (API key)",
+            base_port + 2,
+            _uvicorn(
+                "benchmarks.peers.fastapi_sqlalchemy.app:app", base_port + 2, workers, access_log
+            ),
+            common,
+            ("X-API-Key", api_key),
+        ),
+        "bare-blacksheep": ServerSpec(
+            "bare-blacksheep",
+            "bare BlackSheep + asyncpg, same SQL (no auth, logs, validation)",
+            base_port + 3,
+            _uvicorn("benchmarks.peers.bare_blacksheep.app:app", base_port + 3, workers, False),
+            {**common, "BENCH_OWNER_ID": owner_id},
+            None,
+        ),
+    }
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def start(spec: ServerSpec, log_dir: Path, timeout: float = 60.0) -> Running:
+    if not _port_free(spec.port):
+        raise RuntimeError(f"port {spec.port} is taken; choose another --base-port")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{spec.name}.log"
+    env = {**os.environ, **spec.env}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            spec.command,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends the workers too
+        )
+    running = Running(spec, process, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{spec.name} exited with {process.returncode} while starting; see {log}:\n"
+                + log.read_text(errors="replace")[-2000:]
+            )
+        try:
+            health = running.url + spec.health  # http://127.0.0.1:<port>/healthz
+            with urllib.request.urlopen(health, timeout=2) as reply:  # noqa: S310
+                if reply.status == 200:
+                    return running
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    stop(running)
+    raise RuntimeError(f"{spec.name} did not answer {spec.health} within {timeout:.0f}s; see {log}")
+
+
+def stop(running: Running) -> None:
+    process = running.process
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def pids(running: Running) -> list[int]:
+    """The server's process ids: the parent and, with several workers, its children."""
+    try:
+        out = subprocess.run(
+            ["pgrep", "-g", str(running.process.pid)], capture_output=True, text=True, check=False
+        ).stdout
+        return [int(p) for p in out.split()] or [running.process.pid]
+    except FileNotFoundError:
+        return [running.process.pid]

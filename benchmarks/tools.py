@@ -1,0 +1,35 @@
+"""Finding the external load generators, with a clear message when one is missing."""
+
+from __future__ import annotations
+
+import glob
+import shutil
+
+
+class MissingTool(SystemExit):
+    pass
+
+
+def find_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise MissingTool(
+            "wrk is not installed; it generates the HTTP load.\n"
+            "  Debian/Ubuntu: sudo apt-get install -y wrk\n"
+            "  macOS: brew install wrk"
+        )
+    return path
+
+
+def find_pgbench() -> str:
+    path = shutil.which("pgbench")
+    if path is None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))
+        path = found[-1] if found else None
+    if path is None:
+        raise MissingTool(
+            "pgbench is not installed; it measures the database's own ceiling.\n"
+            "  Debian/Ubuntu: sudo apt-get install -y postgresql-client  (or postgresql-contrib)\n"
+            "  macOS: brew install libpq && brew link --force libpq"
+        )
+    return path
