@@ -7,6 +7,9 @@ import logging
 import queue
 import sys
 import threading
+from collections.abc import MutableMapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import orjson
@@ -93,6 +96,40 @@ class QueuedLineWriter:
 
 _writer: QueuedLineWriter | None = None
 
+# What every line logged while handling a request carries: its request_id, and the principal
+# once authenticated. One dict per request, set by the middleware and filled in by auth.
+request_fields: ContextVar[dict[str, str] | None] = ContextVar("request_fields", default=None)
+
+
+def _merge_request_fields(
+    _: Any, __: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    fields = request_fields.get()
+    return {**fields, **event} if fields else event
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def access(method: str, path: str, status: int, duration_ms: float, fields: dict[str, str]) -> None:
+    """Write the access line of a request. It is rendered here directly with orjson, the same
+    JSON as a structlog line, because structlog's processor chain was a measurable share of
+    every request."""
+    if _writer is not None:
+        line = {
+            **fields,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "event": "request",
+            "logger": "api.access",
+            "level": "info",
+            "timestamp": _utc_now(),
+        }
+        _writer.msg(orjson.dumps(line))
+
 
 def flush() -> None:
     if _writer is not None:
@@ -111,7 +148,7 @@ def configure(level: str = "info", stream: BinaryIO | None = None) -> None:
     writer = _writer
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            _merge_request_fields,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

@@ -9,10 +9,10 @@ from time import perf_counter
 from uuid import uuid4
 
 import asyncpg
-import structlog
 from blacksheep import Request, Response
 from blacksheep.exceptions import HTTPException
 
+from api import logs
 from api.logs import get_logger
 from api.problems import ProblemError, from_error, problem_response
 from queries.pool import DatabaseTimer, current_timer
@@ -22,7 +22,6 @@ _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 # Fresh ids: a random per-process prefix and a counter; unique without a urandom call each.
 _ID_PREFIX = uuid4().hex[:20]
 _ID_COUNTER = itertools.count()
-_log = get_logger("api.access")
 _errors = get_logger("api.errors")
 
 
@@ -41,8 +40,8 @@ def make_middleware(
         start = perf_counter()
         request_id = request_id_of(request)
         # Every log line of this request carries its id (and, once known, the principal).
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        fields = {"request_id": request_id}
+        logs.request_fields.set(fields)
         timer = DatabaseTimer() if server_timing else None
         token = current_timer.set(timer) if timer is not None else None
         try:
@@ -85,12 +84,8 @@ def make_middleware(
                 f"db;dur={timer.seconds * 1000:.2f}, total;dur={elapsed * 1000:.2f}".encode(),
             )
         if access_log:
-            _log.info(
-                "request",
-                method=request.method,
-                path=request.path,
-                status=response.status,
-                duration_ms=round(elapsed * 1000, 3),
+            logs.access(
+                request.method, request.path, response.status, round(elapsed * 1000, 3), fields
             )
         return response
 

@@ -14,9 +14,9 @@ from typing import Generic, TypeVar
 from uuid import UUID
 
 import asyncpg
-import structlog
 from blacksheep import Request
 
+from api import logs
 from api.auth import keys, tokens
 from api.auth.principal import Principal
 from api.problems import ProblemError
@@ -90,7 +90,9 @@ class Authenticator:
             principal = await self._from_key(credential)
         else:
             principal = await self._from_token(credential)
-        structlog.contextvars.bind_contextvars(principal=str(principal.user_id))
+        fields = logs.request_fields.get()
+        if fields is not None:
+            fields["principal"] = str(principal.user_id)
         return principal
 
     async def _from_token(self, token: str) -> Principal:
