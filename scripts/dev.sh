@@ -87,12 +87,10 @@ test)
     # sql check creates (and drops) its own database on the test server.
     DATABASE_URL="${TEST_DATABASE_URL:-${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}}" \
         .venv/bin/python -m api sql check
+    log "benchmark harness smoke run (a few seconds per server and endpoint)"
+    .venv/bin/python -m benchmarks run --smoke
     log "pytest"
     .venv/bin/pytest -q
-    if [ -f benchmarks/__main__.py ]; then
-        log "benchmark harness smoke run"
-        .venv/bin/python -m benchmarks run --smoke
-    fi
     ;;
 *)
     echo "usage: scripts/dev.sh serve [--host H] [--port P] [--workers N] | scripts/dev.sh test" >&2
