@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import random
-
-from common import HEADERS, QUERIES, TAGS, some_body, some_id, some_patch
+import common
 from locust import FastHttpUser, between, task
 
 
@@ -17,32 +15,20 @@ class MixedUser(FastHttpUser):
 
     @task(60)
     def get_by_id(self) -> None:
-        self.client.get(f"/api/v1/items/{some_id()}", headers=HEADERS, name="get_by_id")
+        common.get_by_id(self.client)
 
     @task(15)
     def list_by_tag(self) -> None:
-        self.client.get(
-            "/api/v1/items",
-            params={"tags": random.choice(TAGS), "limit": 50},
-            headers=HEADERS,
-            name="list_by_tag",
-        )
+        common.list_by_tag(self.client)
 
     @task(10)
     def fuzzy_search(self) -> None:
-        self.client.get(
-            "/api/v1/items",
-            params={"q": random.choice(QUERIES), "limit": 20},
-            headers=HEADERS,
-            name="fuzzy_search",
-        )
+        common.fuzzy_search(self.client)
 
     @task(10)
     def create(self) -> None:
-        self.client.post("/api/v1/items", data=some_body(), headers=HEADERS, name="create")
+        common.create(self.client)
 
     @task(5)
     def patch(self) -> None:
-        self.client.patch(
-            f"/api/v1/items/{some_id()}", data=some_patch(), headers=HEADERS, name="patch"
-        )
+        common.patch(self.client)

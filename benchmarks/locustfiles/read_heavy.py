@@ -6,13 +6,8 @@
 
 from __future__ import annotations
 
-import random
-import re
-
-from common import HEADERS, QUERIES, TAGS, some_id
+import common
 from locust import FastHttpUser, between, task
-
-_NEXT = re.compile(r"<([^>]+)>")
 
 
 class ReadHeavyUser(FastHttpUser):
@@ -20,32 +15,16 @@ class ReadHeavyUser(FastHttpUser):
 
     @task(10)
     def get_by_id(self) -> None:
-        self.client.get(f"/api/v1/items/{some_id()}", headers=HEADERS, name="get_by_id")
+        common.get_by_id(self.client)
 
     @task(4)
     def list_by_tag(self) -> None:
-        self.client.get(
-            "/api/v1/items",
-            params={"tags": random.choice(TAGS), "limit": 50},
-            headers=HEADERS,
-            name="list_by_tag",
-        )
+        common.list_by_tag(self.client)
 
     @task(3)
     def fuzzy_search(self) -> None:
-        self.client.get(
-            "/api/v1/items",
-            params={"q": random.choice(QUERIES), "limit": 20},
-            headers=HEADERS,
-            name="fuzzy_search",
-        )
+        common.fuzzy_search(self.client)
 
     @task(2)
     def paging(self) -> None:
-        url = "/api/v1/items?limit=50"
-        for _ in range(5):
-            response = self.client.get(url, headers=HEADERS, name="paging")
-            match = _NEXT.match(response.headers.get("link") or "")
-            if match is None:
-                break
-            url = match[1]
+        common.paging(self.client)

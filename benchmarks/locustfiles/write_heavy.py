@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from common import HEADERS, some_batch, some_body, some_id, some_patch
+import common
 from locust import FastHttpUser, between, task
 
 
@@ -15,22 +15,16 @@ class WriteHeavyUser(FastHttpUser):
 
     @task(6)
     def create(self) -> None:
-        self.client.post("/api/v1/items", data=some_body(), headers=HEADERS, name="create")
+        common.create(self.client)
 
     @task(4)
     def upsert(self) -> None:
-        self.client.put(
-            f"/api/v1/items/{some_id()}", data=some_body(), headers=HEADERS, name="upsert"
-        )
+        common.upsert(self.client)
 
     @task(4)
     def patch(self) -> None:
-        self.client.patch(
-            f"/api/v1/items/{some_id()}", data=some_patch(), headers=HEADERS, name="patch"
-        )
+        common.patch(self.client)
 
     @task(1)
     def bulk_upsert_1000(self) -> None:
-        self.client.post(
-            "/api/v1/items/batch", data=some_batch(), headers=HEADERS, name="bulk_upsert_1000"
-        )
+        common.bulk_upsert_1000(self.client)
