@@ -1,37 +1,44 @@
-"""Opaque keyset cursors: base64url JSON of the last row's sort key."""
+"""Opaque keyset cursors: base64url JSON of the last row's sort key and of a digest of the
+filters it was made for, so that a cursor cannot be replayed against another query."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import msgspec
 
 from api.problems import FieldError, ProblemError
-from queries.items import PageKey
+from queries.items import ItemFilter, PageKey
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_Encoded = tuple[str, int | float, str]
+_Encoded = tuple[str, int | float, str, str]
 
 
-def encode_cursor(key: PageKey) -> str:
+def _digest(where: ItemFilter) -> str:
+    return hashlib.blake2b(msgspec.json.encode(where), digest_size=6).hexdigest()
+
+
+def encode_cursor(key: PageKey, where: ItemFilter) -> str:
     position, item_id = key
     if isinstance(position, datetime):
-        payload: _Encoded = ("c", (position - _EPOCH) // timedelta(microseconds=1), str(item_id))
+        micros = (position - _EPOCH) // timedelta(microseconds=1)
+        payload: _Encoded = ("c", micros, str(item_id), _digest(where))
     else:
-        payload = ("s", position, str(item_id))
+        payload = ("s", position, str(item_id), _digest(where))
     return base64.urlsafe_b64encode(msgspec.json.encode(payload)).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, *, by_score: bool) -> PageKey:
-    """Parse a cursor made by encode_cursor for the same kind of query, or answer 422."""
+def decode_cursor(cursor: str, where: ItemFilter) -> PageKey:
+    """Parse a cursor that encode_cursor made for the same filters, or answer 422."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, position, item_id = msgspec.json.decode(raw, type=_Encoded)
-        if kind != ("s" if by_score else "c"):
-            raise ValueError("cursor belongs to another kind of query")
+        kind, position, item_id, digest = msgspec.json.decode(raw, type=_Encoded)
+        if kind != ("s" if where.q is not None else "c") or digest != _digest(where):
+            raise ValueError("cursor belongs to another query")
         if kind == "s":
             return (float(position), UUID(item_id))
         return (_EPOCH + timedelta(microseconds=int(position)), UUID(item_id))

@@ -185,6 +185,23 @@ async def test_cursor_from_another_kind_of_query_is_refused(
     problem(await client.get(f"/api/v1/items?cursor={cursor.group(1)}", headers=alice.headers), 422)
 
 
+async def test_cursor_from_other_filters_is_refused(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    await seed(client, alice, [{"name": f"n{i}", "tags": ["a", "b"]} for i in range(3)])
+    response = await client.get("/api/v1/items?limit=1&tags=a", headers=alice.headers)
+    cursor = re.search(r"cursor=([^&>]+)", response.headers["link"])
+    assert cursor is not None
+    same = await client.get(
+        f"/api/v1/items?limit=1&tags=a&cursor={cursor[1]}", headers=alice.headers
+    )
+    assert same.status_code == 200
+    other = f"/api/v1/items?limit=1&tags=b&cursor={cursor[1]}"
+    assert problem(await client.get(other, headers=alice.headers), 422)["errors"][0]["field"] == (
+        "query.cursor"
+    )
+
+
 async def test_sql_metacharacters_are_just_text(client: httpx.AsyncClient, alice: Account) -> None:
     name = "Robert'); DROP TABLE items; --"
     created = await client.post(

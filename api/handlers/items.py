@@ -135,16 +135,12 @@ class ItemHandlers:
             created_after=query.created_after,
             created_before=query.created_before,
         )
-        after = (
-            None
-            if query.cursor is None
-            else decode_cursor(query.cursor, by_score=query.q is not None)
-        )
+        after = None if query.cursor is None else decode_cursor(query.cursor, where)
         page = await items.find(self.pool, where, query.limit, after)
         headers = []
         if page.next_key is not None:
             params = [(k, v) for k, v in _query_pairs(request) if k != "cursor"]
-            params.append(("cursor", encode_cursor(page.next_key)))
+            params.append(("cursor", encode_cursor(page.next_key, where)))
             link = f'<{PREFIX}?{urlencode(params)}>; rel="next"'
             headers.append((b"link", link.encode()))
         return json_response(200, encode(page.items), headers)
