@@ -305,3 +305,23 @@ async def test_the_database_stores_only_a_keyed_hash(
     assert bytes(stored["secret_hash"]) == keys.hash_key(pepper, secret)
     assert stored["prefix"] == secret[:12]  # only a short, recognisable prefix is kept
     assert PASSWORD not in str(stored)
+
+
+async def test_a_key_made_with_a_key_cannot_outlive_it(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    parent = await create_key(client, alice, "parent", expires_at=soon.isoformat())
+    later = (soon + timedelta(days=1)).isoformat()
+    body = problem(
+        await client.post(
+            KEYS, json={"name": "child", "expires_at": later}, headers=x_api_key(parent["key"])
+        ),
+        403,
+    )
+    assert body["type"] == "/problems/lifetime-escalation"
+    child = await client.post(KEYS, json={"name": "child"}, headers=x_api_key(parent["key"]))
+    assert child.status_code == 201
+    assert child.json()["expires_at"] == parent["expires_at"]
+    # A key made with a login token may live as long as asked: tokens are short by design.
+    assert (await create_key(client, alice, "long", expires_at=later))["expires_at"] is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -22,6 +23,8 @@ class Principal:
     scopes: frozenset[str]
     via: Literal["token", "api_key"]
     key_id: UUID | None = None
+    # When the API key this principal came through expires; None for tokens and ageless keys.
+    key_expires_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -133,6 +133,7 @@ class Authenticator:
                 frozenset(owner.scopes) & frozenset(owner.user_scopes),
                 "api_key",
                 owner.key_id,
+                owner.expires_at,
             )
             lifetime = None
             if owner.expires_at is not None:

@@ -146,6 +146,16 @@ class IdentityHandlers:
                 slug="validation-error",
                 errors=[FieldError(field="$.expires_at", message="must be in the future")],
             )
+        expires_at = new.expires_at
+        limit = principal.key_expires_at
+        if limit is not None:  # a key made with a key may not outlive it
+            if expires_at is not None and expires_at > limit:
+                raise ProblemError(
+                    403,
+                    f"an API key cannot outlive the key that creates it ({limit.isoformat()})",
+                    slug="lifetime-escalation",
+                )
+            expires_at = expires_at or limit
         secret = keys.new_key()
         stored = await api_keys.create(
             self.pool,
@@ -154,7 +164,7 @@ class IdentityHandlers:
             keys.shown_prefix(secret),
             keys.hash_key(self.auth.pepper, secret),
             scopes,
-            new.expires_at,
+            expires_at,
         )
         created = CreatedApiKey(
             stored.id,
