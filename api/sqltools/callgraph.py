@@ -65,10 +65,20 @@ def _query_functions() -> dict[str, set[str]]:
             statement = _loaded_statement(node)
             if statement is not None:
                 constants[statement[0]] = statement[1]
+        used: dict[str, set[str]] = {}  # function -> the names it reads
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-                result[f"{name}:{node.name}"] = {constants[c] for c in used if c in constants}
+                used[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        for function in used:
+            # A function runs the statements it reads and those of the module's functions it
+            # calls (find -> list_recent -> LIST_RECENT).
+            reached, pending = {function}, [function]
+            while pending:
+                for callee in used[pending.pop()] & used.keys() - reached:
+                    reached.add(callee)
+                    pending.append(callee)
+            names = set().union(*(used[f] for f in reached))
+            result[f"{name}:{function}"] = {constants[c] for c in names if c in constants}
     return result
 
 
