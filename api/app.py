@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> Application:
             max_size=settings.db_pool_max_size,
             statement_timeout_ms=settings.db_statement_timeout_ms,
             statement_cache_size=settings.db_statement_cache_size,
+            session_parameters=settings.db_session_parameters,
             timed=settings.server_timing,
         )
         state.pool = pool

@@ -28,6 +28,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_statement_timeout_ms: PositiveInt = 5000
     # 0 disables asyncpg's prepared-statement cache (for PgBouncer before 1.21 in transaction mode).
     db_statement_cache_size: Annotated[int, msgspec.Meta(ge=0)] = 100
+    # false behind a pooler that refuses unknown startup parameters (PgBouncer): then set
+    # statement_timeout and the others on the database role instead.
+    db_session_parameters: bool = True
     max_body_bytes: PositiveInt = 2 * 1024 * 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True

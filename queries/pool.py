@@ -38,6 +38,20 @@ async def init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+def _session_parameters(statement_timeout_ms: int) -> dict[str, str]:
+    """Settings every pooled connection starts with, sent as startup parameters."""
+    return {
+        "statement_timeout": str(statement_timeout_ms),
+        "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 2, 10_000)),
+        # Short OLTP statements never profit from JIT compilation; it only adds latency.
+        "jit": "off",
+        # Plan each execution for its values. Whether a tag is on half the rows or on ten
+        # decides between the GIN index and the created_at order, and a generic plan cannot
+        # know; planning these statements costs far less than the wrong plan.
+        "plan_cache_mode": "force_custom_plan",
+    }
+
+
 async def keep_session(connection: asyncpg.Connection) -> None:
     """Return a connection to the pool as it is.
 
@@ -55,6 +69,7 @@ async def create_pool(
     max_size: int,
     statement_timeout_ms: int,
     statement_cache_size: int = 100,
+    session_parameters: bool = True,
     timed: bool = False,
 ) -> asyncpg.Pool:
     """Open the pool. The statement timeout is set server-side, so it bounds every statement."""
@@ -66,17 +81,11 @@ async def create_pool(
         init=init_connection,
         reset=keep_session,
         connection_class=TimedConnection if timed else asyncpg.Connection,
-        server_settings={
-            "application_name": "items-api",
-            "statement_timeout": str(statement_timeout_ms),
-            "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 2, 10_000)),
-            # Short OLTP statements never profit from JIT compilation; it only adds latency.
-            "jit": "off",
-            # Plan each execution for its values. Whether a tag is on half the rows or on ten
-            # decides between the GIN index and the created_at order, and a generic plan cannot
-            # know; planning these statements costs far less than the wrong plan.
-            "plan_cache_mode": "force_custom_plan",
-        },
+        server_settings=(
+            {"application_name": "items-api", **_session_parameters(statement_timeout_ms)}
+            if session_parameters
+            else {"application_name": "items-api"}
+        ),
     )
 
 

@@ -59,8 +59,10 @@ ensure_postgres() {
     fi
 }
 
-ensure_wrk() {
+ensure_test_tools() {
     command -v wrk >/dev/null || { log "installing wrk (load generator)"; apt_install wrk; }
+    [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null \
+        || { log "installing pgbouncer (the transaction-pooling test)"; apt_install pgbouncer; }
     command -v pg_isready >/dev/null || apt_install postgresql-client
 }
 
@@ -74,7 +76,7 @@ serve)
 test)
     ensure_python "test,dev,bench"
     ensure_postgres
-    ensure_wrk
+    ensure_test_tools
     log "ruff"
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
