@@ -2,9 +2,9 @@
 
 No authentication, no access log, no request id, no validation beyond what it takes to call the
 statement: the difference between this and the items API is what those cost. The statements are
-the files in sql/items/, loaded as they are; rows are encoded with one module-level msgspec encoder,
-and jsonb passes through as raw bytes: the pool comes from queries.pool, exactly as in the
-service.
+the files in sql/items/ (loaded by queries.loader), rows become the service's own Item Struct and
+are encoded with one module-level msgspec encoder, and jsonb passes through as raw bytes: the pool
+comes from queries.pool, exactly as in the service.
 
 Run: DATABASE_URL=... BENCH_OWNER_ID=<uuid> uvicorn benchmarks.peers.bare_blacksheep.app:app
 """
@@ -15,34 +15,24 @@ import base64
 import os
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import msgspec
 from blacksheep import Application, Content, Request, Response
 
+from queries.items import BatchOutcome, Item
+from queries.loader import load
 from queries.pool import create_pool
 
-SQL = Path(__file__).resolve().parents[3] / "sql" / "items"
-
-
-def _statement(*names: str) -> str:
-    """The text of the first of `names` that exists in sql/items/ (list.sql became list_recent)."""
-    for name in names:
-        path = SQL / f"{name}.sql"
-        if path.is_file():
-            return path.read_text()
-    raise FileNotFoundError(f"none of {names} in {SQL}")
-
-
-GET_BY_ID = _statement("get_by_id")
-CREATE = _statement("create")
-UPSERT = _statement("upsert")
-PATCH = _statement("patch")
-UPSERT_BATCH = _statement("upsert_batch")
-LIST = _statement("list_recent", "list")
-LIST_BY_TAGS_ANY = _statement("list_by_tags_any")
-SEARCH_BY_NAME = _statement("search_by_name")
+# The service's own statements, loaded by the service's own loader.
+GET_BY_ID = load("items/get_by_id")
+CREATE = load("items/create")
+UPSERT = load("items/upsert")
+PATCH = load("items/patch")
+UPSERT_BATCH = load("items/upsert_batch")
+LIST = load("items/list_recent")
+LIST_BY_TAGS_ANY = load("items/list_by_tags_any")
+SEARCH_BY_NAME = load("items/search_by_name")
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/items")
 POOL_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", "10"))
 OWNER = uuid.UUID(os.environ["BENCH_OWNER_ID"]) if "BENCH_OWNER_ID" in os.environ else None
@@ -55,24 +45,8 @@ encode = msgspec.json.Encoder().encode
 decode_any = msgspec.json.Decoder().decode
 
 
-class Item(msgspec.Struct, array_like=False):
-    id: uuid.UUID
-    owner_id: uuid.UUID | None
-    name: str
-    description: str | None
-    tags: list[str]
-    metadata: msgspec.Raw
-    created_at: datetime
-    updated_at: datetime
-
-
-class Outcome(msgspec.Struct):
-    id: uuid.UUID
-    created: bool
-
-
 class BatchResult(msgspec.Struct):
-    items: list[Outcome]
+    items: list[BatchOutcome]
     created: int
     updated: int
 
@@ -215,6 +189,6 @@ async def batch(request: Request) -> Response:
         entry.setdefault("id", str(uuid.uuid4()))
     async with pool.acquire() as connection, connection.transaction():
         rows = await connection.fetch(UPSERT_BATCH, body, OWNER, True)
-    outcomes = [Outcome(row["id"], row["created"]) for row in rows]
+    outcomes = [BatchOutcome(row["id"], row["created"]) for row in rows]
     created = sum(o.created for o in outcomes)
     return _json(200, encode(BatchResult(outcomes, created, len(outcomes) - created)))
