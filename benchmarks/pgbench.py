@@ -11,6 +11,7 @@ does with its statement cache.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import statistics
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import seed as seeding
+from queries.pool import PLANNER_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL = ROOT / "sql" / "items"
@@ -30,7 +32,7 @@ MAX_SCRIPTS = 100  # pgbench accepts at most 128 scripts
 ENDPOINTS = {
     "get_by_id": "get_by_id",
     "list_by_tag": "list_by_tags_any",
-    "fuzzy_search": "search_by_name",
+    "fuzzy_search": "search_by_word",  # the sample searches are one word each
     "create": "create",
     "upsert": "upsert",
     "patch": "patch",
@@ -226,8 +228,15 @@ def run(
     for script in scripts:
         command += ["-f", f"{script}@1"]
     command.append(dbname)
+    # The planner settings the service's pool sets, so that both plan the statements alike.
+    options = " ".join(f"-c {name}={value}" for name, value in PLANNER_SETTINGS.items())
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 120, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=False,
+        env={**os.environ, "PGOPTIONS": options},
     )
     output = done.stdout + done.stderr
     if done.returncode != 0 and "processed" not in output:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 from uuid import UUID
@@ -105,6 +106,7 @@ LIST_BY_TAGS_ANY = load("items/list_by_tags_any")
 LIST_BY_TAGS_ALL = load("items/list_by_tags_all")
 LIST_BY_METADATA = load("items/list_by_metadata")
 SEARCH_BY_NAME = load("items/search_by_name")
+SEARCH_BY_WORD = load("items/search_by_word")
 
 _ITEM_COLUMNS = len(Item.__struct_fields__)
 # asyncpg sends these as -infinity and infinity.
@@ -257,6 +259,22 @@ async def search_by_name(db: Executor, window: Window, q: str, where: ItemFilter
     return _page(rows, window.limit, by_score=True)
 
 
+async def search_by_word(db: Executor, window: Window, word: str, where: ItemFilter) -> ItemPage:
+    rows = await db.fetch(
+        SEARCH_BY_WORD, *window, word, where.tags_any, where.tags_all, where.metadata
+    )
+    return _page(rows, window.limit, by_score=True)
+
+
+# What pg_trgm counts as a word (and item_name_words() splits names into): letters and digits.
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def search_words(q: str) -> list[str]:
+    """The words of a search text, as pg_trgm splits it."""
+    return [word for word in _NOT_WORD.split(q.lower()) if word]
+
+
 async def find(db: Executor, where: ItemFilter, limit: int, after: PageKey | None) -> ItemPage:
     """One page of items matching `where`, in a stable order, after the keyset position `after`.
 
@@ -269,9 +287,11 @@ async def find(db: Executor, where: ItemFilter, limit: int, after: PageKey | Non
     # One more row than asked for tells whether a next page exists.
     if where.q is not None:
         score, last_id = after if after is not None else (_FIRST_SCORE, _MAX_UUID)
-        return await search_by_name(
-            db, Window(limit + 1, after_, before, score, last_id), where.q, where
-        )
+        window = Window(limit + 1, after_, before, score, last_id)
+        words = search_words(where.q)
+        if len(words) == 1:
+            return await search_by_word(db, window, words[0], where)
+        return await search_by_name(db, window, where.q, where)
     created_at, last_id = after if after is not None else (_POS_INFINITY, _MAX_UUID)
     window = Window(limit + 1, after_, before, created_at, last_id)
     if where.tags_all is not None:

@@ -7,6 +7,7 @@ import re
 from urllib.parse import quote
 
 import httpx
+import psycopg
 
 from tests.conftest import Account, problem
 
@@ -96,6 +97,72 @@ async def test_fuzzy_search_ranks_best_match_first(
     assert "Garden hose" not in found
     assert (await names(client, alice, "q=espreso"))[0].startswith("Espresso")
     assert await names(client, alice, "q=espresso&tags=kitchen") == ["Espresso cups"]
+
+
+async def test_one_word_search_orders_as_word_similarity_of_the_name(
+    client: httpx.AsyncClient, alice: Account, database_url: str
+) -> None:
+    # One-word searches go through the dictionary of name words (search_by_word); the order must
+    # be the one word_similarity over whole names (search_by_name) gives, id breaking ties.
+    await seed(
+        client,
+        alice,
+        [
+            {"name": "red chair"},
+            {"name": "Chair, folding"},
+            {"name": "armchair"},
+            {"name": "chair chairs"},  # two similar words: listed once, at its best score
+            {"name": "charger"},
+            {"name": "chain"},
+            {"name": "garden hose"},
+        ],
+    )
+    for q in ("chair", "chai", "CHAIR!", "chiar", "charge"):
+        with psycopg.connect(database_url) as conn:
+            expected = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT name FROM items WHERE %s <%% name"
+                    " ORDER BY word_similarity(%s, name) DESC, id DESC",
+                    (q, q),
+                )
+            ]
+        assert await names(client, alice, f"q={quote(q)}&limit=50") == expected, q
+    assert "garden hose" not in await names(client, alice, "q=chair")
+
+
+async def test_search_of_several_words_scores_the_whole_name(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    await seed(client, alice, [{"name": "blue chair"}, {"name": "red chair"}, {"name": "red pen"}])
+    found = await names(client, alice, f"q={quote('red chair')}")
+    assert found[0] == "red chair"
+    assert "red pen" not in found[:1]
+
+
+async def test_new_words_are_searchable_after_every_kind_of_write(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = await client.post(
+        "/api/v1/items", json={"name": "zyxwv gadget"}, headers=alice.headers
+    )
+    item_id = created.json()["id"]
+    assert await names(client, alice, "q=zyxwv") == ["zyxwv gadget"]
+    patched = await client.patch(
+        f"/api/v1/items/{item_id}", json={"name": "qwertz gadget"}, headers=alice.headers
+    )
+    assert patched.status_code == 200, patched.text
+    assert await names(client, alice, "q=qwertz") == ["qwertz gadget"]
+    assert await names(client, alice, "q=zyxwv") == []  # the word stays, the item moved on
+    replaced = await client.put(
+        f"/api/v1/items/{item_id}", json={"name": "plokij gadget"}, headers=alice.headers
+    )
+    assert replaced.status_code == 200, replaced.text
+    assert await names(client, alice, "q=plokij") == ["plokij gadget"]
+    await seed(client, alice, [{"name": f"batchword{n} thing"} for n in range(3)])
+    found = await names(client, alice, "q=batchword1")
+    assert found[0] == "batchword1 thing"  # the exact word first, then the similar ones
+    assert sorted(found) == [f"batchword{n} thing" for n in range(3)]
 
 
 async def test_created_window(client: httpx.AsyncClient, alice: Account) -> None:

@@ -17,7 +17,7 @@ from api.sqltools.headers import Header
 from api.sqltools.plans import PlanFacts, read_plan
 from api.sqltools.samples import SAMPLES
 from api.sqltools.statements import BadStatement, Statement, tooling
-from queries.pool import init_connection
+from queries.pool import PLANNER_SETTINGS, init_connection
 
 # A table the planner estimates at this many rows or more must never be read by a Seq Scan.
 LARGE_TABLE_ROWS = 10_000
@@ -58,7 +58,10 @@ class Database:
 
 
 async def connect(url: str, *, generic: bool) -> asyncpg.Connection:
-    settings = {"plan_cache_mode": "force_generic_plan" if generic else "auto"}
+    settings = {
+        **PLANNER_SETTINGS,
+        "plan_cache_mode": "force_generic_plan" if generic else "auto",
+    }
     connection = await asyncpg.connect(url, server_settings=settings)
     await init_connection(connection)  # the service's codecs, so samples encode as in production
     return connection

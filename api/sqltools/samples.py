@@ -80,6 +80,17 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         None,
         None,
     ),
+    "items/search_by_word": (
+        PAGE,
+        NEG_INFINITY,
+        POS_INFINITY,
+        FIRST_SCORE,
+        MAX_UUID,
+        "sprocket",
+        None,
+        None,
+        None,
+    ),
     "items/upsert": (item_id(42), "upserted gadget", None, [], {}, user_id(43), False),
     "items/upsert_batch": (
         [

@@ -1,8 +1,10 @@
--- Purpose: One page of items whose name fuzzily matches a search text (pg_trgm word similarity),
---   best match first, optionally also filtered by tags and metadata, after a keyset cursor.
---   The trigram index alone finds the matching rows (a MATERIALIZED CTE); the window and cursor
---   then apply to those. Left in one WHERE, the sentinel window looks selective to the generic
---   plan, which then reads all of items_created_at_id.
+-- Purpose: One page of items whose name fuzzily matches a search text of several words (pg_trgm
+--   word similarity of the whole text against the name), best match first, optionally also
+--   filtered by tags and metadata, after a keyset cursor. One-word searches use search_by_word.
+--   The trigram index alone finds the matching rows (a MATERIALIZED CTE of keys and scores);
+--   the window and cursor then apply to those, and only the page's rows are read in full. Left
+--   in one WHERE, the sentinel window looks selective to the generic plan, which then reads all
+--   of items_created_at_id.
 -- Parameters:
 --   $1 bigint: page size
 --   $2 timestamptz: created strictly after, or -infinity
@@ -13,12 +15,10 @@
 --   $7 text[]: tags, any of which must be present, or null
 --   $8 text[]: tags, all of which must be present, or null
 --   $9 jsonb: an object the metadata must contain, or null
--- Index: items_name_trgm
+-- Index: items_name_trgm, items_pkey
 -- Rows: up to $1
 WITH matching AS MATERIALIZED (
-    SELECT
-        id, owner_id, name, description, tags, metadata, created_at, updated_at,
-        word_similarity($6::text, name) AS score
+    SELECT id, created_at, word_similarity($6::text, name) AS score
     FROM items
     WHERE
         $6::text <% name
@@ -27,11 +27,18 @@ WITH matching AS MATERIALIZED (
         AND ($9::jsonb IS NULL OR metadata @> $9)
 )
 
-SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at, score
-FROM matching
-WHERE
-    created_at > $2
-    AND created_at < $3
-    AND (score, id) < ($4::real, $5)
-ORDER BY score DESC, id DESC
-LIMIT $1;
+SELECT
+    i.id, i.owner_id, i.name, i.description, i.tags, i.metadata, i.created_at, i.updated_at,
+    page.score
+FROM (
+    SELECT id, score
+    FROM matching
+    WHERE
+        created_at > $2
+        AND created_at < $3
+        AND (score, id) < ($4::real, $5)
+    ORDER BY score DESC, id DESC
+    LIMIT $1
+) AS page
+INNER JOIN items AS i ON page.id = i.id
+ORDER BY page.score DESC, page.id DESC;

@@ -20,7 +20,7 @@ import asyncpg
 import msgspec
 from blacksheep import Application, Content, Request, Response
 
-from queries.items import BatchOutcome, Item
+from queries.items import BatchOutcome, Item, search_words
 from queries.loader import load
 from queries.pool import create_pool
 
@@ -33,6 +33,7 @@ UPSERT_BATCH = load("items/upsert_batch")
 LIST = load("items/list_recent")
 LIST_BY_TAGS_ANY = load("items/list_by_tags_any")
 SEARCH_BY_NAME = load("items/search_by_name")
+SEARCH_BY_WORD = load("items/search_by_word")
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/items")
 POOL_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", "10"))
 OWNER = uuid.UUID(os.environ["BENCH_OWNER_ID"]) if "BENCH_OWNER_ID" in os.environ else None
@@ -156,9 +157,10 @@ async def list_items(request: Request) -> Response:
     window = (limit + 1, NEG_INF, POS_INF)
     if "q" in query:
         score, last = (after[0], uuid.UUID(after[1])) if after else (2.0, MAX_UUID)
-        rows = await pool.fetch(
-            SEARCH_BY_NAME, *window, score, last, query["q"][0], None, None, None
-        )
+        q = query["q"][0]
+        words = search_words(q)
+        statement, text = (SEARCH_BY_WORD, words[0]) if len(words) == 1 else (SEARCH_BY_NAME, q)
+        rows = await pool.fetch(statement, *window, score, last, text, None, None, None)
         key = "score"
     else:
         created, last = (POS_INF, MAX_UUID)
