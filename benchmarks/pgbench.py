@@ -85,7 +85,6 @@ def _values(
             4: "infinity",
             5: "ffffffff-ffff-ffff-ffff-ffffffffffff",
             6: [rng.choice(seeding.TAGS)],
-            7: None,
         }
     if endpoint == "fuzzy_search":
         word = rng.choice(queries)

@@ -231,10 +231,8 @@ async def list_recent(db: Executor, window: Window) -> ItemPage:
     return _page(await db.fetch(LIST_RECENT, *window), window.limit)
 
 
-async def list_by_tags_any(
-    db: Executor, window: Window, tags_any: list[str], metadata: dict[str, Any] | None
-) -> ItemPage:
-    return _page(await db.fetch(LIST_BY_TAGS_ANY, *window, tags_any, metadata), window.limit)
+async def list_by_tags_any(db: Executor, window: Window, tags_any: list[str]) -> ItemPage:
+    return _page(await db.fetch(LIST_BY_TAGS_ANY, *window, tags_any), window.limit)
 
 
 async def list_by_tags_all(
@@ -248,8 +246,10 @@ async def list_by_tags_all(
     return _page(rows, window.limit)
 
 
-async def list_by_metadata(db: Executor, window: Window, metadata: dict[str, Any]) -> ItemPage:
-    return _page(await db.fetch(LIST_BY_METADATA, *window, metadata), window.limit)
+async def list_by_metadata(
+    db: Executor, window: Window, metadata: dict[str, Any], tags_any: list[str] | None
+) -> ItemPage:
+    return _page(await db.fetch(LIST_BY_METADATA, *window, metadata, tags_any), window.limit)
 
 
 async def search_by_name(db: Executor, window: Window, q: str, where: ItemFilter) -> ItemPage:
@@ -296,10 +296,10 @@ async def find(db: Executor, where: ItemFilter, limit: int, after: PageKey | Non
     window = Window(limit + 1, after_, before, created_at, last_id)
     if where.tags_all is not None:
         return await list_by_tags_all(db, window, where.tags_all, where.tags_any, where.metadata)
-    if where.tags_any is not None:
-        return await list_by_tags_any(db, window, where.tags_any, where.metadata)
     if where.metadata is not None:
-        return await list_by_metadata(db, window, where.metadata)
+        return await list_by_metadata(db, window, where.metadata, where.tags_any)
+    if where.tags_any is not None:
+        return await list_by_tags_any(db, window, where.tags_any)
     return await list_recent(db, window)
 
 

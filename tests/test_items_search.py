@@ -165,6 +165,62 @@ async def test_new_words_are_searchable_after_every_kind_of_write(
     assert sorted(found) == [f"batchword{n} thing" for n in range(3)]
 
 
+def assert_item_tags_match_items(database_url: str) -> None:
+    """item_tags holds exactly the (tag, created_at, id) of every item's tags."""
+    with psycopg.connect(database_url) as conn:
+        derived = set(
+            conn.execute(
+                "SELECT DISTINCT t.tag, i.created_at, i.id"
+                " FROM items AS i CROSS JOIN LATERAL unnest(i.tags) AS t (tag)"
+            ).fetchall()
+        )
+        kept = set(conn.execute("SELECT tag, created_at, item_id FROM item_tags").fetchall())
+    assert kept == derived
+
+
+async def test_item_tags_follow_every_kind_of_write(
+    client: httpx.AsyncClient, alice: Account, database_url: str
+) -> None:
+    ids = await seed(client, alice, [{"name": f"n{n}", "tags": ["a", "b", "a"]} for n in range(4)])
+    assert_item_tags_match_items(database_url)
+    await client.patch(f"/api/v1/items/{ids[0]}", json={"tags": ["b", "c"]}, headers=alice.headers)
+    await client.patch(f"/api/v1/items/{ids[1]}", json={"name": "same tags"}, headers=alice.headers)
+    await client.put(f"/api/v1/items/{ids[2]}", json={"name": "untagged"}, headers=alice.headers)
+    await client.delete(f"/api/v1/items/{ids[3]}", headers=alice.headers)
+    await seed(  # one new item and one replaced in the same statement
+        client, alice, [{"name": "new", "tags": ["d"]}, {"id": ids[1], "name": "x", "tags": ["d"]}]
+    )
+    assert_item_tags_match_items(database_url)
+    assert sorted(await names(client, alice, "tags=d")) == ["new", "x"]
+    assert await names(client, alice, "tags=a") == []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE items")
+        assert conn.execute("SELECT count(*) FROM item_tags").fetchone() == (0,)
+
+
+async def test_any_of_several_tags_lists_each_item_once_in_order(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    tag_sets = [["a"], ["b"], ["a", "b"], ["c"], ["b", "a", "c"]] * 3
+    ids = await seed(
+        client, alice, [{"name": f"n{n}", "tags": tags} for n, tags in enumerate(tag_sets)]
+    )
+    seen: list[dict[str, str]] = []
+    url: str | None = "/api/v1/items?limit=2&tags=a,b"
+    while url is not None:
+        response = await client.get(url, headers=alice.headers)
+        assert response.status_code == 200, response.text
+        seen.extend(response.json())
+        link = response.headers.get("link")
+        url = None if link is None else link[1 : link.index(">")]
+    expected = {
+        item_id for item_id, tags in zip(ids, tag_sets, strict=True) if {"a", "b"} & set(tags)
+    }
+    assert sorted(item["id"] for item in seen) == sorted(expected)
+    keys = [(item["created_at"], item["id"]) for item in seen]
+    assert keys == sorted(keys, reverse=True)
+
+
 async def test_created_window(client: httpx.AsyncClient, alice: Account) -> None:
     await seed(client, alice, [{"name": "one"}])
     page = (await client.get("/api/v1/items", headers=alice.headers)).json()

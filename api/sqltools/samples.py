@@ -45,9 +45,9 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "items/delete": (item_id(42), user_id(43), False),
     "items/get_by_id": (item_id(42),),
     "items/list_recent": FIRST_PAGE,
-    "items/list_by_metadata": (*FIRST_PAGE, {"batch": 7}),
+    "items/list_by_metadata": (*FIRST_PAGE, {"batch": 7}, None),
     "items/list_by_tags_all": (*FIRST_PAGE, ["tag-7", "group-7"], None, None),
-    "items/list_by_tags_any": (*FIRST_PAGE, ["tag-7"], None),
+    "items/list_by_tags_any": (*FIRST_PAGE, ["tag-7"]),
     "items/patch": (
         item_id(42),
         "renamed gadget",

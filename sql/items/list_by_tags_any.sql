@@ -1,8 +1,9 @@
--- Purpose: One page of items carrying any of the given tags, newest first, optionally also
---   filtered by metadata containment, after a keyset cursor and within a creation window.
---   Planned for its values at every execution (the pool sets plan_cache_mode=force_custom_plan):
---   a rare value is read through the GIN index, a common one along items_created_at_id until the
---   page is full, which no single generic plan could do for both.
+-- Purpose: One page of items carrying any of the given tags, newest first, after a keyset cursor
+--   and within a creation window. Reads item_tags, ordered by (tag, created_at, item_id): each
+--   tag's newest entries after the cursor are an index-only range scan of at most $1 rows, the
+--   union of those is deduplicated (an item may carry several of the tags) and cut to $1, and
+--   only the page's rows are read from items. The cost is the page's, not the tag's frequency.
+--   With a metadata filter too, see list_by_metadata.
 -- Parameters:
 --   $1 bigint: page size
 --   $2 timestamptz: created strictly after, or -infinity
@@ -10,16 +11,27 @@
 --   $4 timestamptz: cursor created_at, or infinity for the first page
 --   $5 uuid: cursor id, or the greatest uuid for the first page
 --   $6 text[]: tags, any of which must be present
---   $7 jsonb: an object the metadata must contain, or null
--- Index: items_tags_gin | items_created_at_id (chosen per execution, see Purpose)
+-- Index: item_tags_pkey, items_pkey
 -- Rows: up to $1
-SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
-FROM items
-WHERE
-    tags && $6::text[]
-    AND ($7::jsonb IS NULL OR metadata @> $7)
-    AND created_at > $2
-    AND created_at < $3
-    AND (created_at, id) < ($4, $5)
-ORDER BY created_at DESC, id DESC
-LIMIT $1;
+SELECT
+    i.id, i.owner_id, i.name, i.description, i.tags, i.metadata, i.created_at, i.updated_at
+FROM (
+    SELECT DISTINCT hit.item_id, hit.created_at
+    FROM unnest($6::text[]) AS wanted (tag)
+    CROSS JOIN
+        LATERAL (
+            SELECT t.item_id, t.created_at
+            FROM item_tags AS t
+            WHERE
+                t.tag = wanted.tag
+                AND t.created_at > $2
+                AND t.created_at < $3
+                AND (t.created_at, t.item_id) < ($4, $5)
+            ORDER BY t.created_at DESC, t.item_id DESC
+            LIMIT $1
+        ) AS hit
+    ORDER BY hit.created_at DESC, hit.item_id DESC
+    LIMIT $1
+) AS page
+INNER JOIN items AS i ON page.item_id = i.id
+ORDER BY page.created_at DESC, page.item_id DESC;

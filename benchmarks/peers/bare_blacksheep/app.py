@@ -168,7 +168,7 @@ async def list_items(request: Request) -> Response:
             created, last = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
         if "tags" in query:
             tags = query["tags"][0].split(",")
-            rows = await pool.fetch(LIST_BY_TAGS_ANY, *window, created, last, tags, None)
+            rows = await pool.fetch(LIST_BY_TAGS_ANY, *window, created, last, tags)
         else:
             rows = await pool.fetch(LIST, *window, created, last)
         key = "created_at"

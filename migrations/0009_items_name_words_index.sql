@@ -2,7 +2,7 @@
 -- exact, so unlike the trigram index this one needs no recheck of the name.
 -- transactional: false
 -- squawk-disable-assume-in-transaction
--- depends: 0009_name_words_backfill
+-- depends: 0008_name_words
 SET lock_timeout = '5s';
 SET statement_timeout = 0;
 
