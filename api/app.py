@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -74,6 +75,11 @@ def create_app(settings: Settings) -> Application:
         )
         # BlackSheep applied the registered routes just before on_start; apply the new ones.
         application.router.apply_routes()
+        # Everything allocated so far (modules, routes, the pool) lives as long as the process:
+        # move it out of the collector's reach, so that the periodic full collections only walk
+        # what requests leave behind (they took 20-30 ms each, 2 a second under load).
+        gc.collect()
+        gc.freeze()
         log.info(
             "started", pool_max_size=settings.db_pool_max_size, environment=settings.environment
         )

@@ -58,10 +58,9 @@ async def list_by_user(db: Executor, user_id: UUID) -> list[ApiKey]:
     return [ApiKey(*row) for row in await db.fetch(LIST_BY_USER, user_id)]
 
 
-async def revoke(db: Executor, key_id: UUID, caller_id: UUID, is_admin: bool) -> bytes | None:
-    """Revoke the key; its hash when it was found (and the caller may revoke it), else None."""
-    secret_hash: bytes | None = await db.fetchval(REVOKE, key_id, caller_id, is_admin)
-    return secret_hash
+async def revoke(db: Executor, key_id: UUID, caller_id: UUID, is_admin: bool) -> bool:
+    """Revoke the key; False when there is no such key the caller may revoke."""
+    return await db.fetchval(REVOKE, key_id, caller_id, is_admin) is not None
 
 
 async def authenticate(db: Executor, secret_hash: bytes) -> KeyOwner | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable
 from contextvars import ContextVar
 from time import perf_counter
@@ -111,23 +112,36 @@ class FairPool(asyncpg.Pool):
     With every connection busy, asyncpg's queue gives a released connection to whichever task
     asks next; a waiter that was woken but beaten to it queues again at the back. Under load a
     few requests then wait hundreds of milliseconds while the median stays at a few (measured in
-    benchmarks/README.md). A FIFO semaphore with one permit per connection admits tasks in order,
-    and a task holding a permit always finds a connection free.
+    benchmarks/README.md). Here a task first takes a turn, one per connection, from a FIFO line,
+    and a task holding a turn always finds a connection free. (asyncio.Semaphore would do, but
+    it scans all its waiters on every acquire.)
     """
 
-    __slots__ = ("_turns",)
+    __slots__ = ("_free_turns", "_waiting")
 
     def __init__(self, *args: Any, max_size: int, **kwargs: Any) -> None:
         super().__init__(*args, max_size=max_size, **kwargs)
-        self._turns = asyncio.Semaphore(max_size)
+        self._free_turns = max_size
+        # Futures of the tasks waiting for a turn, oldest first; cancelled ones are skipped.
+        self._waiting: deque[asyncio.Future[None]] = deque()
 
     # asyncpg's one way in: acquire(), fetch() and the other shortcuts all call _acquire().
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
-        await self._turns.acquire()
+        if self._free_turns > 0:  # then nobody is waiting: turns are handed to waiters first
+            self._free_turns -= 1
+        else:
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if not turn.cancelled():  # handed a turn, then cancelled: pass it on
+                    self._pass_turn()
+                raise
         try:
             return await super()._acquire(timeout)  # type: ignore[misc]
         except BaseException:
-            self._turns.release()
+            self._pass_turn()
             raise
 
     async def release(
@@ -141,7 +155,16 @@ class FairPool(asyncpg.Pool):
             await super().release(connection, timeout=timeout)
         finally:
             if held:
-                self._turns.release()
+                self._pass_turn()
+
+    def _pass_turn(self) -> None:
+        """Give a turn to the task that has waited longest, or keep it free for the next one."""
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free_turns += 1
 
 
 class DatabaseTimer:

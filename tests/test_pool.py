@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from queries.pool import create_pool
 
@@ -43,5 +44,22 @@ async def test_released_twice_does_not_admit_an_extra_task(database_url: str) ->
         assert not second.done()  # one connection, already taken
         await pool.release(first)
         await pool.release(await asyncio.wait_for(second, 5))
+    finally:
+        await pool.close()
+
+
+async def test_cancelled_waiters_do_not_lose_a_turn(database_url: str) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    try:
+        held = await pool.acquire()
+        waiters = [asyncio.ensure_future(pool.acquire()) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        waiters[0].cancel()  # cancelled while waiting for its turn
+        await pool.release(held)
+        waiters[1].cancel()  # cancelled once handed its turn (or its connection): passes it on
+        with contextlib.suppress(asyncio.CancelledError):
+            await pool.release(await waiters[1])
+        await pool.release(await asyncio.wait_for(waiters[2], 5))
+        await pool.release(await asyncio.wait_for(pool.acquire(), 5))  # the one turn is free
     finally:
         await pool.close()

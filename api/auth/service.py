@@ -9,6 +9,7 @@ at once in the process that revoked the key.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 from uuid import UUID
@@ -54,6 +55,10 @@ class ExpiringCache(Generic[K, V]):
     def discard(self, key: K) -> None:
         self._entries.pop(key, None)
 
+    def discard_where(self, doomed: Callable[[V], bool]) -> None:
+        for key in [key for key, (_, value) in self._entries.items() if doomed(value)]:
+            del self._entries[key]
+
     def clear(self) -> None:
         self._entries.clear()
 
@@ -72,10 +77,12 @@ class Authenticator:
         self.secret_key = secret_key
         self.pepper = keys.derive_pepper(secret_key)
         # Only live credentials are cached: user id -> scopes of an enabled user, a verified
-        # token -> its principal (which saves the signature check), key hash -> its principal.
+        # token -> its principal (which saves the signature check), a live key -> its principal
+        # (which saves the HMAC; like tokens, keys are in this process's memory with each request
+        # anyway, and the cache is never written anywhere).
         self.user_scopes: ExpiringCache[UUID, frozenset[str]] = ExpiringCache(cache_seconds)
         self.token_principals: ExpiringCache[str, Principal] = ExpiringCache(cache_seconds)
-        self.key_principals: ExpiringCache[bytes, Principal] = ExpiringCache(cache_seconds)
+        self.key_principals: ExpiringCache[str, Principal] = ExpiringCache(cache_seconds)
 
     def forget_everything(self) -> None:
         """Drop every cached credential, as if AUTH_CACHE_SECONDS had passed."""
@@ -122,10 +129,9 @@ class Authenticator:
         return scopes
 
     async def _from_key(self, key: str) -> Principal:
-        secret_hash = keys.hash_key(self.pepper, key)
-        principal = self.key_principals.get(secret_hash)
+        principal = self.key_principals.get(key)
         if principal is None:
-            owner = await api_keys.authenticate(self.pool, secret_hash)
+            owner = await api_keys.authenticate(self.pool, keys.hash_key(self.pepper, key))
             if owner is None:
                 raise unauthorized("the API key is unknown, revoked or expired")
             principal = Principal(
@@ -138,11 +144,11 @@ class Authenticator:
             lifetime = None
             if owner.expires_at is not None:
                 lifetime = (owner.expires_at - datetime.now(UTC)).total_seconds()
-            self.key_principals.put(secret_hash, principal, lifetime)
+            self.key_principals.put(key, principal, lifetime)
         return principal
 
-    def forget_key(self, secret_hash: bytes) -> None:
-        self.key_principals.discard(secret_hash)
+    def forget_key(self, key_id: UUID) -> None:
+        self.key_principals.discard_where(lambda principal: principal.key_id == key_id)
 
 
 def _credential(request: Request) -> str:

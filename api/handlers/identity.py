@@ -184,10 +184,7 @@ class IdentityHandlers:
     async def revoke_api_key(self, request: Request) -> Response:
         principal = await self.auth.authenticate(request)
         key_id = path_uuid(request)
-        secret_hash = await api_keys.revoke(
-            self.pool, key_id, principal.user_id, principal.is_admin
-        )
-        if secret_hash is None:
+        if not await api_keys.revoke(self.pool, key_id, principal.user_id, principal.is_admin):
             raise ProblemError(404, f"you have no API key with id {key_id}")
-        self.auth.forget_key(secret_hash)
+        self.auth.forget_key(key_id)
         return Response(204, None, None)

@@ -1,5 +1,5 @@
--- Purpose: Revoke an API key of the caller (or any key, for an admin), returning its hash so the
---   process can drop it from its cache at once.
+-- Purpose: Revoke an API key of the caller (or any key, for an admin), returning its id when it
+--   was found, so the process can drop it from its cache at once.
 -- Parameters:
 --   $1 uuid: key id
 --   $2 uuid: the caller's user id
@@ -9,4 +9,4 @@
 UPDATE api_keys
 SET revoked_at = coalesce(revoked_at, now())
 WHERE id = $1 AND ($3 OR user_id = $2)
-RETURNING secret_hash;
+RETURNING id;
