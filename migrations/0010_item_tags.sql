@@ -21,39 +21,84 @@ CREATE TABLE item_tags (
 COMMENT ON TABLE item_tags IS
 'Derived from items.tags by the trigger function sync_item_search(); never written directly.';
 
--- item_tags: adds the tags of new rows, removes those of deleted rows, and for updated rows
--- only the (tag, created_at) pairs that changed; items are matched by id, which no statement
--- changes. name_words: adds the words of new and updated names, sorted so that two writers adding
--- the same new words take them in the same order and never deadlock.
--- Its statements keep cached plans whatever the session's plan_cache_mode: the service's pool
--- forces custom plans, which would re-plan them at every write.
+-- item_tags: adds the (tag, created_at, id) pairs of new rows, removes those of deleted rows, and
+-- for updated rows removes and adds only the pairs that changed. name_words: adds the words of new
+-- names, sorted so that two writers adding the same new words take them in the same order and
+-- never deadlock.
+-- These statements have no parameters, so each connection plans them once, for the transition
+-- table sizes of its first call, and keeps that plan. No plan shape here may depend on those
+-- sizes: sets are compared with EXCEPT (hashed or sorted, never a nested loop over rows), and
+-- pairs are deleted by ctid after one primary-key probe each (LATERAL ... LIMIT 1); a plain
+-- DELETE ... USING first planned for a bulk statement would stay a hash join over all of
+-- item_tags (80 ms) for every later single-row write.
 CREATE FUNCTION sync_item_search() RETURNS trigger
-LANGUAGE plpgsql
-SET plan_cache_mode = auto
-AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO name_words (word)
-        SELECT DISTINCT new_word.word
-        FROM new_rows AS n
-        CROSS JOIN LATERAL unnest(item_name_words(n.name)) AS new_word (word)
-        ORDER BY new_word.word
-        ON CONFLICT (word) DO NOTHING;
-    END IF;
     IF TG_OP = 'INSERT' THEN
+        INSERT INTO name_words (word)
+        SELECT DISTINCT w.word
+        FROM new_rows AS n
+        CROSS JOIN LATERAL unnest(item_name_words(n.name)) AS w (word)
+        ORDER BY w.word
+        ON CONFLICT (word) DO NOTHING;
         INSERT INTO item_tags (tag, created_at, item_id)
         SELECT DISTINCT added.tag, n.created_at, n.id
         FROM new_rows AS n
-        CROSS JOIN LATERAL unnest(n.tags) AS added (tag);
+        CROSS JOIN LATERAL unnest(n.tags) AS added (tag)
+        ON CONFLICT DO NOTHING;
     ELSIF TG_OP = 'UPDATE' THEN
-        -- Each pair is found by its own primary-key probe (LATERAL … LIMIT 1) and deleted by
-        -- ctid. Transition tables have no statistics, so a plain DELETE … USING is planned
-        -- for 50,000 pairs and hash-joins a full scan of item_tags (80 ms for 1,000 items).
+        INSERT INTO name_words (word)
+        SELECT fresh.word
+        FROM (
+            SELECT w.word
+            FROM new_rows AS n
+            CROSS JOIN LATERAL unnest(item_name_words(n.name)) AS w (word)
+            EXCEPT
+            SELECT w.word
+            FROM old_rows AS o
+            CROSS JOIN LATERAL unnest(item_name_words(o.name)) AS w (word)
+        ) AS fresh
+        ORDER BY fresh.word
+        ON CONFLICT (word) DO NOTHING;
+        DELETE FROM item_tags AS t
+        WHERE t.ctid = ANY(ARRAY(
+            SELECT found.ctid
+            FROM (
+                SELECT gone.tag, o.created_at, o.id
+                FROM old_rows AS o
+                CROSS JOIN LATERAL unnest(o.tags) AS gone (tag)
+                EXCEPT
+                SELECT kept.tag, n.created_at, n.id
+                FROM new_rows AS n
+                CROSS JOIN LATERAL unnest(n.tags) AS kept (tag)
+            ) AS removed
+            CROSS JOIN LATERAL (
+                SELECT pair.ctid
+                FROM item_tags AS pair
+                WHERE
+                    pair.tag = removed.tag
+                    AND pair.created_at = removed.created_at
+                    AND pair.item_id = removed.id
+                LIMIT 1
+            ) AS found
+        ));
+        INSERT INTO item_tags (tag, created_at, item_id)
+        SELECT added.tag, added.created_at, added.id
+        FROM (
+            SELECT fresh.tag, n.created_at, n.id
+            FROM new_rows AS n
+            CROSS JOIN LATERAL unnest(n.tags) AS fresh (tag)
+            EXCEPT
+            SELECT kept.tag, o.created_at, o.id
+            FROM old_rows AS o
+            CROSS JOIN LATERAL unnest(o.tags) AS kept (tag)
+        ) AS added
+        ON CONFLICT DO NOTHING;
+    ELSIF TG_OP = 'DELETE' THEN
         DELETE FROM item_tags AS t
         WHERE t.ctid = ANY(ARRAY(
             SELECT found.ctid
             FROM old_rows AS o
-            INNER JOIN new_rows AS n ON o.id = n.id
             CROSS JOIN LATERAL unnest(o.tags) AS gone (tag)
             CROSS JOIN LATERAL (
                 SELECT pair.ctid
@@ -64,19 +109,7 @@ BEGIN
                     AND pair.item_id = o.id
                 LIMIT 1
             ) AS found
-            WHERE NOT (gone.tag = ANY(n.tags) AND n.created_at = o.created_at)
         ));
-        INSERT INTO item_tags (tag, created_at, item_id)
-        SELECT DISTINCT added.tag, n.created_at, n.id
-        FROM old_rows AS o
-        INNER JOIN new_rows AS n ON o.id = n.id
-        CROSS JOIN LATERAL unnest(n.tags) AS added (tag)
-        WHERE NOT (added.tag = ANY(o.tags) AND n.created_at = o.created_at);
-    ELSIF TG_OP = 'DELETE' THEN
-        DELETE FROM item_tags AS t
-        USING old_rows AS o
-        CROSS JOIN LATERAL unnest(o.tags) AS removed (tag)
-        WHERE t.tag = removed.tag AND t.created_at = o.created_at AND t.item_id = o.id;
     ELSIF EXISTS (SELECT FROM item_tags) THEN
         -- TRUNCATE items; skipped when the same statement emptied item_tags too, as a second
         -- TRUNCATE of a table the statement holds open is an error.

@@ -117,13 +117,17 @@ class FairPool(asyncpg.Pool):
     it scans all its waiters on every acquire.)
     """
 
-    __slots__ = ("_free_turns", "_waiting")
+    __slots__ = ("_free_turns", "_lent", "_waiting")
 
     def __init__(self, *args: Any, max_size: int, **kwargs: Any) -> None:
         super().__init__(*args, max_size=max_size, **kwargs)
         self._free_turns = max_size
         # Futures of the tasks waiting for a turn, oldest first; cancelled ones are skipped.
         self._waiting: deque[asyncio.Future[None]] = deque()
+        # Connection holder -> the proxy lent out with it: each turn is given back exactly once,
+        # by the first release of that proxy, even when asyncpg already took the holder back
+        # because the connection was lost.
+        self._lent: dict[object, object] = {}
 
     # asyncpg's one way in: acquire(), fetch() and the other shortcuts all call _acquire().
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
@@ -133,16 +137,21 @@ class FairPool(asyncpg.Pool):
             turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting.append(turn)
             try:
-                await turn
-            except asyncio.CancelledError:
-                if not turn.cancelled():  # handed a turn, then cancelled: pass it on
+                async with asyncio.timeout(timeout):
+                    await turn
+            except BaseException:
+                if turn.done() and not turn.cancelled():  # it was handed a turn: pass it on
                     self._pass_turn()
+                else:
+                    turn.cancel()
                 raise
         try:
-            return await super()._acquire(timeout)  # type: ignore[misc]
+            proxy = await super()._acquire(timeout)  # type: ignore[misc]
         except BaseException:
             self._pass_turn()
             raise
+        self._lent[proxy._holder] = proxy
+        return proxy
 
     async def release(
         self,
@@ -150,11 +159,14 @@ class FairPool(asyncpg.Pool):
         *,
         timeout: float | None = None,  # noqa: ASYNC109 (asyncpg's signature)
     ) -> None:
-        held = getattr(connection, "_con", None) is not None  # asyncpg ignores a second release
+        holder = getattr(connection, "_holder", None)
+        returns_turn = holder is not None and self._lent.get(holder) is connection
+        if returns_turn:
+            del self._lent[holder]
         try:
             await super().release(connection, timeout=timeout)
         finally:
-            if held:
+            if returns_turn:
                 self._pass_turn()
 
     def _pass_turn(self) -> None:

@@ -194,6 +194,12 @@ async def test_item_tags_follow_every_kind_of_write(
     assert sorted(await names(client, alice, "tags=d")) == ["new", "x"]
     assert await names(client, alice, "tags=a") == []
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # Writes the API never makes, by a DBA: a new id, an older created_at, bulk deletes.
+        conn.execute("UPDATE items SET id = gen_random_uuid() WHERE name = 'new'")
+        conn.execute("UPDATE items SET created_at = created_at - interval '1 day'")
+        assert_item_tags_match_items(database_url)
+        conn.execute("DELETE FROM items WHERE name = 'new'")
+        assert_item_tags_match_items(database_url)
         conn.execute("TRUNCATE items")
         assert conn.execute("SELECT count(*) FROM item_tags").fetchone() == (0,)
 

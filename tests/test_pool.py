@@ -63,3 +63,15 @@ async def test_cancelled_waiters_do_not_lose_a_turn(database_url: str) -> None:
         await pool.release(await asyncio.wait_for(pool.acquire(), 5))  # the one turn is free
     finally:
         await pool.close()
+
+
+async def test_a_connection_lost_while_lent_gives_its_turn_back(database_url: str) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    try:
+        async with asyncio.timeout(10):  # a lost turn would leave the next acquire waiting
+            for _ in range(3):  # asyncpg takes the holder back before release() is called
+                async with pool.acquire() as connection:
+                    connection.terminate()
+            assert await pool.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()

@@ -83,6 +83,9 @@ class Authenticator:
         self.user_scopes: ExpiringCache[UUID, frozenset[str]] = ExpiringCache(cache_seconds)
         self.token_principals: ExpiringCache[str, Principal] = ExpiringCache(cache_seconds)
         self.key_principals: ExpiringCache[str, Principal] = ExpiringCache(cache_seconds)
+        # Bumped by every revocation: a key looked up before one is not cached after it, as the
+        # lookup may have seen the key still live.
+        self.revocations = 0
 
     def forget_everything(self) -> None:
         """Drop every cached credential, as if AUTH_CACHE_SECONDS had passed."""
@@ -131,6 +134,7 @@ class Authenticator:
     async def _from_key(self, key: str) -> Principal:
         principal = self.key_principals.get(key)
         if principal is None:
+            revocations = self.revocations
             owner = await api_keys.authenticate(self.pool, keys.hash_key(self.pepper, key))
             if owner is None:
                 raise unauthorized("the API key is unknown, revoked or expired")
@@ -144,10 +148,12 @@ class Authenticator:
             lifetime = None
             if owner.expires_at is not None:
                 lifetime = (owner.expires_at - datetime.now(UTC)).total_seconds()
-            self.key_principals.put(key, principal, lifetime)
+            if revocations == self.revocations:
+                self.key_principals.put(key, principal, lifetime)
         return principal
 
     def forget_key(self, key_id: UUID) -> None:
+        self.revocations += 1
         self.key_principals.discard_where(lambda principal: principal.key_id == key_id)
 
 
