@@ -1,7 +1,7 @@
 -- The dictionary of words that occur in item names, for one-word fuzzy search: the search word
 -- is compared with each distinct word (hundreds to thousands of short strings) instead of with
--- every name, and the items holding the similar words are then found through items_name_words
--- (0009). Filled and kept by 0010's trigger. Words are never removed: a word no item uses any
+-- every name, and the items holding the similar words are then found through item_words
+-- (0009). Filled and kept by 0009's trigger. Words are never removed: a word no item uses any
 -- more only costs one empty index probe when it matches a search.
 -- depends: 0007_items_owner_fk_validate
 SET lock_timeout = '5s';

@@ -129,6 +129,16 @@ async def test_one_word_search_orders_as_word_similarity_of_the_name(
             ]
         assert await names(client, alice, f"q={quote(q)}&limit=50") == expected, q
     assert "garden hose" not in await names(client, alice, "q=chair")
+    for q in ("chair", "chai"):  # small pages walk the same order as one big page
+        whole = await names(client, alice, f"q={q}&limit=50")
+        walked: list[str] = []
+        url: str | None = f"/api/v1/items?q={q}&limit=2"
+        while url is not None:
+            response = await client.get(url, headers=alice.headers)
+            walked.extend(item["name"] for item in response.json())
+            link = response.headers.get("link")
+            url = None if link is None else link[1 : link.index(">")]
+        assert walked == whole, q
 
 
 async def test_search_of_several_words_scores_the_whole_name(
@@ -166,25 +176,39 @@ async def test_new_words_are_searchable_after_every_kind_of_write(
 
 
 def assert_item_tags_match_items(database_url: str) -> None:
-    """item_tags holds exactly the (tag, created_at, id) of every item's tags."""
+    """item_tags and item_words hold exactly the pairs derived from every item's tags and name,
+    and name_words every word of every name."""
     with psycopg.connect(database_url) as conn:
-        derived = set(
-            conn.execute(
-                "SELECT DISTINCT t.tag, i.created_at, i.id"
-                " FROM items AS i CROSS JOIN LATERAL unnest(i.tags) AS t (tag)"
-            ).fetchall()
-        )
-        kept = set(conn.execute("SELECT tag, created_at, item_id FROM item_tags").fetchall())
-    assert kept == derived
+        tags = conn.execute(
+            "SELECT DISTINCT t.tag, i.created_at, i.id"
+            " FROM items AS i CROSS JOIN LATERAL unnest(i.tags) AS t (tag)"
+        ).fetchall()
+        kept_tags = conn.execute("SELECT tag, created_at, item_id FROM item_tags").fetchall()
+        words = conn.execute(
+            "SELECT DISTINCT w.word, i.id"
+            " FROM items AS i CROSS JOIN LATERAL unnest(item_name_words(i.name)) AS w (word)"
+        ).fetchall()
+        kept_words = conn.execute("SELECT word, item_id FROM item_words").fetchall()
+        dictionary = {word for (word,) in conn.execute("SELECT word FROM name_words")}
+    assert set(kept_tags) == set(tags)
+    assert len(kept_tags) == len(tags)
+    assert set(kept_words) == set(words)
+    assert len(kept_words) == len(words)
+    assert dictionary >= {word for word, _ in words}
 
 
 async def test_item_tags_follow_every_kind_of_write(
     client: httpx.AsyncClient, alice: Account, database_url: str
 ) -> None:
-    ids = await seed(client, alice, [{"name": f"n{n}", "tags": ["a", "b", "a"]} for n in range(4)])
+    ids = await seed(
+        client, alice, [{"name": f"n{n} Word word", "tags": ["a", "b", "a"]} for n in range(4)]
+    )
     assert_item_tags_match_items(database_url)
     await client.patch(f"/api/v1/items/{ids[0]}", json={"tags": ["b", "c"]}, headers=alice.headers)
     await client.patch(f"/api/v1/items/{ids[1]}", json={"name": "same tags"}, headers=alice.headers)
+    await client.patch(
+        f"/api/v1/items/{ids[0]}", json={"metadata": {"k": 1}}, headers=alice.headers
+    )
     await client.put(f"/api/v1/items/{ids[2]}", json={"name": "untagged"}, headers=alice.headers)
     await client.delete(f"/api/v1/items/{ids[3]}", headers=alice.headers)
     await seed(  # one new item and one replaced in the same statement

@@ -249,22 +249,29 @@ def test_status_reads_without_creating_anything(empty_database: str) -> None:
 def test_item_tags_and_name_words_are_backfilled_from_existing_items(empty_database: str) -> None:
     url = empty_database
     migrate.up(url)
-    assert migrate.down(url) == ["0010_item_tags"]  # items written before the sync trigger
+    assert migrate.down(url) == [
+        "0009_item_tags_and_words"
+    ]  # items written before the sync trigger
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO items (name, tags) VALUES"
             " ('Red chair', '{home,sale}'), ('blue-lamp 2000', '{home}'), ('plain', '{}')"
         )
-    assert migrate.up(url) == ["0010_item_tags"]
+    assert migrate.up(url) == ["0009_item_tags_and_words"]
     with psycopg.connect(url) as conn:
         pairs = conn.execute(
             "SELECT t.tag, i.name FROM item_tags AS t JOIN items AS i ON i.id = t.item_id"
             " AND i.created_at = t.created_at ORDER BY 1, 2"
         ).fetchall()
         words = [word for (word,) in conn.execute("SELECT word FROM name_words ORDER BY word")]
+        word_pairs = conn.execute(
+            "SELECT w.word, i.name FROM item_words AS w JOIN items AS i ON i.id = w.item_id"
+            " WHERE w.word = 'chair'"
+        ).fetchall()
     assert pairs == [
         ("home", "Red chair"),
         ("home", "blue-lamp 2000"),
         ("sale", "Red chair"),
     ]
     assert words == ["2000", "blue", "chair", "lamp", "plain", "red"]
+    assert word_pairs == [("chair", "Red chair")]
