@@ -21,6 +21,18 @@ POS_INFINITY = datetime.max.replace(tzinfo=UTC)  # asyncpg sends infinity
 MAX_UUID = UUID(int=(1 << 128) - 1)
 FIRST_SCORE = 2.0
 FIRST_PAGE = (PAGE, NEG_INFINITY, POS_INFINITY, POS_INFINITY, MAX_UUID)
+# A one-word search (both search statements take the same parameters), with no filter.
+FIRST_SEARCH_PAGE = (
+    PAGE,
+    NEG_INFINITY,
+    POS_INFINITY,
+    FIRST_SCORE,
+    MAX_UUID,
+    "sprocket",
+    None,
+    None,
+    None,
+)
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FtcGxl$c2FtcGxlLW5vdC1hLXJlYWwtaGFzaA"
 WINDOW_SECONDS = 900
 SUBJECTS = ["email:user43@example.com", "ip:10.0.0.44"]
@@ -69,28 +81,8 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         user_id(43),
         False,
     ),
-    "items/search_by_name": (
-        PAGE,
-        NEG_INFINITY,
-        POS_INFINITY,
-        FIRST_SCORE,
-        MAX_UUID,
-        "sprocket",
-        None,
-        None,
-        None,
-    ),
-    "items/search_by_word": (
-        PAGE,
-        NEG_INFINITY,
-        POS_INFINITY,
-        FIRST_SCORE,
-        MAX_UUID,
-        "sprocket",
-        None,
-        None,
-        None,
-    ),
+    "items/search_by_name": FIRST_SEARCH_PAGE,
+    "items/search_by_word": FIRST_SEARCH_PAGE,
     "items/upsert": (item_id(42), "upserted gadget", None, [], {}, user_id(43), False),
     "items/upsert_batch": (
         [
