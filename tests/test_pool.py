@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import asyncpg
+
 from queries.pool import create_pool
 
 
@@ -75,3 +77,22 @@ async def test_a_connection_lost_while_lent_gives_its_turn_back(database_url: st
             assert await pool.fetchval("SELECT 1") == 1
     finally:
         await pool.close()
+
+
+async def test_a_foreign_release_gives_no_extra_turn(database_url: str) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    other = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    try:
+        stranger = await other.acquire()
+        with contextlib.suppress(asyncpg.InterfaceError):  # asyncpg refuses it
+            await pool.release(stranger)
+        await other.release(stranger)
+        first = await pool.acquire()
+        second = asyncio.ensure_future(pool.acquire())
+        await asyncio.sleep(0.05)
+        assert not second.done()  # still one turn for one connection
+        await pool.release(first)
+        await pool.release(await asyncio.wait_for(second, 5))
+    finally:
+        await pool.close()
+        await other.close()
