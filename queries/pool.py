@@ -137,8 +137,7 @@ class FairPool(asyncpg.Pool):
             turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting.append(turn)
             try:
-                async with asyncio.timeout(timeout):
-                    await turn
+                await (turn if timeout is None else asyncio.wait_for(turn, timeout))
             except BaseException:
                 if turn.done() and not turn.cancelled():  # it was handed a turn: pass it on
                     self._pass_turn()

@@ -96,3 +96,16 @@ async def test_a_foreign_release_gives_no_extra_turn(database_url: str) -> None:
     finally:
         await pool.close()
         await other.close()
+
+
+async def test_an_acquire_that_times_out_in_line_loses_no_turn(database_url: str) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    try:
+        held = await pool.acquire()
+        with contextlib.suppress(TimeoutError):
+            await pool.acquire(timeout=0.05)
+            raise AssertionError("acquired a connection that was taken")
+        await pool.release(held)
+        await pool.release(await asyncio.wait_for(pool.acquire(), 5))
+    finally:
+        await pool.close()
