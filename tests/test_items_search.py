@@ -26,6 +26,23 @@ async def names(client: httpx.AsyncClient, user: Account, query: str) -> list[st
     return [item["name"] for item in response.json()]
 
 
+async def walk(client: httpx.AsyncClient, user: Account, query: str) -> list[dict[str, str]]:
+    """Every item of a listing, following its Link: rel="next" headers to the last page."""
+    seen: list[dict[str, str]] = []
+    url: str | None = f"/api/v1/items?{query}"
+    while url is not None:
+        response = await client.get(url, headers=user.headers)
+        assert response.status_code == 200, response.text
+        seen.extend(response.json())
+        link = response.headers.get("link")
+        url = None
+        if link is not None:
+            match = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+            assert match is not None, link
+            url = match.group(1)
+    return seen
+
+
 async def test_filter_by_tag_returns_the_tagged_item(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
@@ -130,15 +147,8 @@ async def test_one_word_search_orders_as_word_similarity_of_the_name(
         assert await names(client, alice, f"q={quote(q)}&limit=50") == expected, q
     assert "garden hose" not in await names(client, alice, "q=chair")
     for q in ("chair", "chai"):  # small pages walk the same order as one big page
-        whole = await names(client, alice, f"q={q}&limit=50")
-        walked: list[str] = []
-        url: str | None = f"/api/v1/items?q={q}&limit=2"
-        while url is not None:
-            response = await client.get(url, headers=alice.headers)
-            walked.extend(item["name"] for item in response.json())
-            link = response.headers.get("link")
-            url = None if link is None else link[1 : link.index(">")]
-        assert walked == whole, q
+        walked = [item["name"] for item in await walk(client, alice, f"q={q}&limit=2")]
+        assert walked == await names(client, alice, f"q={q}&limit=50"), q
 
 
 async def test_search_of_several_words_scores_the_whole_name(
@@ -235,14 +245,7 @@ async def test_any_of_several_tags_lists_each_item_once_in_order(
     ids = await seed(
         client, alice, [{"name": f"n{n}", "tags": tags} for n, tags in enumerate(tag_sets)]
     )
-    seen: list[dict[str, str]] = []
-    url: str | None = "/api/v1/items?limit=2&tags=a,b"
-    while url is not None:
-        response = await client.get(url, headers=alice.headers)
-        assert response.status_code == 200, response.text
-        seen.extend(response.json())
-        link = response.headers.get("link")
-        url = None if link is None else link[1 : link.index(">")]
+    seen = await walk(client, alice, "limit=2&tags=a,b")
     expected = {
         item_id for item_id, tags in zip(ids, tag_sets, strict=True) if {"a", "b"} & set(tags)
     }
@@ -266,18 +269,7 @@ async def test_keyset_pagination_walks_every_row_once_in_stable_order(
 ) -> None:
     ids = await seed(client, alice, [{"name": f"n{i}", "tags": ["page"]} for i in range(25)])
     for query in ("limit=10", "limit=10&tags=page", "limit=7&tags_all=page", "limit=4&q=n1"):
-        seen: list[dict[str, str]] = []
-        url: str | None = f"/api/v1/items?{query}"
-        while url is not None:
-            response = await client.get(url, headers=alice.headers)
-            assert response.status_code == 200, response.text
-            seen.extend(response.json())
-            link = response.headers.get("link")
-            url = None
-            if link is not None:
-                match = re.fullmatch(r'<([^>]+)>; rel="next"', link)
-                assert match is not None, link
-                url = match.group(1)
+        seen = await walk(client, alice, query)
         seen_ids = [item["id"] for item in seen]
         assert len(seen_ids) == len(set(seen_ids)), query
         if "q=" not in query:

@@ -7,7 +7,13 @@ import contextlib
 
 import asyncpg
 
-from queries.pool import create_pool
+from queries.pool import FairPool, create_pool
+
+
+async def one_connection_pool(database_url: str) -> FairPool:
+    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    assert isinstance(pool, FairPool)
+    return pool
 
 
 async def test_connections_go_to_tasks_in_the_order_they_asked(database_url: str) -> None:
@@ -35,7 +41,7 @@ async def test_connections_go_to_tasks_in_the_order_they_asked(database_url: str
 
 
 async def test_released_twice_does_not_admit_an_extra_task(database_url: str) -> None:
-    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    pool = await one_connection_pool(database_url)
     try:
         connection = await pool.acquire()
         await pool.release(connection)
@@ -51,7 +57,7 @@ async def test_released_twice_does_not_admit_an_extra_task(database_url: str) ->
 
 
 async def test_cancelled_waiters_do_not_lose_a_turn(database_url: str) -> None:
-    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    pool = await one_connection_pool(database_url)
     try:
         held = await pool.acquire()
         waiters = [asyncio.ensure_future(pool.acquire()) for _ in range(3)]
@@ -68,7 +74,7 @@ async def test_cancelled_waiters_do_not_lose_a_turn(database_url: str) -> None:
 
 
 async def test_a_connection_lost_while_lent_gives_its_turn_back(database_url: str) -> None:
-    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    pool = await one_connection_pool(database_url)
     try:
         async with asyncio.timeout(10):  # a lost turn would leave the next acquire waiting
             for _ in range(3):  # asyncpg takes the holder back before release() is called
@@ -80,8 +86,8 @@ async def test_a_connection_lost_while_lent_gives_its_turn_back(database_url: st
 
 
 async def test_a_foreign_release_gives_no_extra_turn(database_url: str) -> None:
-    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
-    other = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    pool = await one_connection_pool(database_url)
+    other = await one_connection_pool(database_url)
     try:
         stranger = await other.acquire()
         with contextlib.suppress(asyncpg.InterfaceError):  # asyncpg refuses it
@@ -99,7 +105,7 @@ async def test_a_foreign_release_gives_no_extra_turn(database_url: str) -> None:
 
 
 async def test_an_acquire_that_times_out_in_line_loses_no_turn(database_url: str) -> None:
-    pool = await create_pool(database_url, min_size=1, max_size=1, statement_timeout_ms=5_000)
+    pool = await one_connection_pool(database_url)
     try:
         held = await pool.acquire()
         with contextlib.suppress(TimeoutError):
