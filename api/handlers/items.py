@@ -72,7 +72,7 @@ class ItemHandlers:
             tags = parse_tags(if_none_match)
             if "*" in tags or etag in tags:
                 return Response(304, [(b"etag", etag.encode())], None)
-        return json_response(200, encode(item), [(b"etag", etag.encode())])
+        return _item_response(200, item)
 
     async def put(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
