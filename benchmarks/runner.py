@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from api.sqltools.statements import tooling
 from benchmarks import pgbench as pgb
 from benchmarks import report, seed, servers, tools
 
@@ -125,8 +126,8 @@ def _api(args: list[str], dsn: str, stdin: str | None = None) -> str:
 async def _vacuum(dsn: str) -> None:
     connection = await asyncpg.connect(dsn)
     try:
-        await connection.execute("VACUUM (ANALYZE) items")
-        await connection.execute("CHECKPOINT")
+        await connection.execute(tooling("bench_vacuum"))
+        await connection.execute(tooling("bench_checkpoint"))
     finally:
         await connection.close()
 
@@ -138,11 +139,7 @@ async def _quiesce(dsn: str, limit_seconds: float = 60.0) -> float:
     begun = time.monotonic()
     try:
         while time.monotonic() - begun < limit_seconds:
-            busy = await connection.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state NOT IN ('idle') AND pid <> pg_backend_pid() AND backend_type = "
-                "'client backend'"
-            )
+            busy = await connection.fetchval(tooling("bench_busy_backends"))
             if busy == 0:
                 break
             await asyncio.sleep(0.1)
@@ -154,7 +151,7 @@ async def _quiesce(dsn: str, limit_seconds: float = 60.0) -> float:
 async def _postgres_version(dsn: str) -> str:
     connection = await asyncpg.connect(dsn)
     try:
-        return str(await connection.fetchval("SHOW server_version")).split()[0]
+        return str(await connection.fetchval(tooling("server_version"))).split()[0]
     finally:
         await connection.close()
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import asyncpg
 
+from api.sqltools.statements import tooling
+
 
 def _words(text: str) -> list[str]:
     return text.split()
@@ -134,7 +136,7 @@ async def seed(dsn: str, owner_id: uuid.UUID, count: int, rng_seed: int) -> list
     try:
         # Index maintenance during COPY is slower than rebuilding; 100k rows take a few seconds
         # either way, so the indexes made by the migrations are kept and the load stays simple.
-        await connection.execute("TRUNCATE items")
+        await connection.execute(tooling("bench_empty_items"))
         await connection.copy_records_to_table(
             "items",
             records=records,
@@ -149,11 +151,10 @@ async def seed(dsn: str, owner_id: uuid.UUID, count: int, rng_seed: int) -> list
                 "updated_at",
             ],
         )
-        await connection.execute("VACUUM (ANALYZE) items")
-        await connection.execute("VACUUM (ANALYZE) item_tags")
+        await connection.execute(tooling("bench_vacuum"))
         # Write out the load's dirty pages now, or a checkpoint lands in whichever measurement
         # comes first (always the items API's: it is measured first).
-        await connection.execute("CHECKPOINT")
+        await connection.execute(tooling("bench_checkpoint"))
     finally:
         await connection.close()
     return ids

@@ -80,6 +80,8 @@ def parse_header(text: str) -> Header:
             values[current] = [field.group(2).strip()]
         elif current is not None and line.startswith("--   "):
             values[current].append(line)
+        elif current == "Rows" and line.startswith("-- sqlfluff:"):
+            continue  # a directive for the linter after the header, e.g. ignore:parsing
         else:
             raise HeaderError(f"line {number}: not part of the header: {line!r}")
     missing = [name for name in _FIELDS if name not in values]
