@@ -90,8 +90,21 @@ PageKey = tuple[datetime, UUID] | tuple[float, UUID]
 
 
 class ItemPage(Struct):
-    items: list[Item]
+    """A list or search page. Each item is the JSON of an Item, built by item_json() in the
+    database and passed through untouched (see migrations/0010_item_json.sql)."""
+
+    items: list[msgspec.Raw]
     next_key: PageKey | None
+
+
+class _ListedItem(Struct):
+    """The fields of a listed item's JSON that make up its page key."""
+
+    id: UUID
+    created_at: datetime
+
+
+_decode_listed = msgspec.json.Decoder(_ListedItem).decode
 
 
 GET_BY_ID = load("items/get_by_id")
@@ -108,16 +121,16 @@ LIST_BY_METADATA = load("items/list_by_metadata")
 SEARCH_BY_NAME = load("items/search_by_name")
 SEARCH_BY_WORD = load("items/search_by_word")
 
-_ITEM_COLUMNS = len(Item.__struct_fields__)
 # asyncpg sends these as -infinity and infinity.
 _NEG_INFINITY = datetime.min.replace(tzinfo=UTC)
 _POS_INFINITY = datetime.max.replace(tzinfo=UTC)
+_ITEM_COLUMNS = len(Item.__struct_fields__)
 _MAX_UUID = UUID(int=(1 << 128) - 1)
 _FIRST_SCORE = 2.0  # word_similarity is at most 1
 
 
 def _item(row: asyncpg.Record) -> Item:
-    # Search rows carry a trailing score column that is not part of the item.
+    # Upsert rows carry a trailing `created` column that is not part of the item.
     return Item(*row) if len(row) == _ITEM_COLUMNS else Item(*row[:_ITEM_COLUMNS])
 
 
@@ -304,10 +317,15 @@ async def find(db: Executor, where: ItemFilter, limit: int, after: PageKey | Non
 
 
 def _page(rows: list[asyncpg.Record], fetched: int, *, by_score: bool = False) -> ItemPage:
-    """The first `fetched - 1` rows, and the key of the last of them when there are more."""
+    """The first `fetched - 1` rows, and the key of the last of them when there are more.
+
+    Rows are (item JSON) or, in search order, (score, item JSON); the id and created_at of the
+    key are read back from the last item's JSON rather than sent as columns of every row.
+    """
     limit = fetched - 1
     if len(rows) <= limit:
-        return ItemPage([_item(row) for row in rows], None)
+        return ItemPage([row[-1] for row in rows], None)
     last = rows[limit - 1]
-    key: PageKey = (last["score"], last["id"]) if by_score else (last["created_at"], last["id"])
-    return ItemPage([_item(row) for row in rows[:limit]], key)
+    listed = _decode_listed(last[-1])
+    key: PageKey = (last[0], listed.id) if by_score else (listed.created_at, listed.id)
+    return ItemPage([row[-1] for row in rows[:limit]], key)

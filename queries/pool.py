@@ -30,13 +30,20 @@ def _decode_jsonb(data: bytes) -> msgspec.Raw:
 
 
 async def init_connection(connection: asyncpg.Connection) -> None:
-    """Teach a new connection to exchange jsonb as JSON bytes (in) and msgspec.Raw (out)."""
+    """Teach a new connection to exchange jsonb and json as JSON bytes (in) and msgspec.Raw (out).
+
+    json's binary form is its text, so a json value (item_json() of a list page) arrives as the
+    very bytes the response carries.
+    """
     await connection.set_type_codec(
         "jsonb",
         schema="pg_catalog",
         encoder=_encode_jsonb,
         decoder=_decode_jsonb,
         format="binary",
+    )
+    await connection.set_type_codec(
+        "json", schema="pg_catalog", encoder=_encode_json, decoder=msgspec.Raw, format="binary"
     )
 
 

@@ -13,9 +13,9 @@
 --   $7 text[]: tags, any of which must be present, or null
 -- Index: items_metadata_gin | items_created_at_id | items_tags_gin (chosen per execution, see
 --   Purpose; a custom plan may combine the two GIN indexes)
--- Rows: up to $1
-SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
-FROM items
+-- Rows: up to $1, each the item as JSON (item_json, migration 0010)
+SELECT item_json(i) AS item
+FROM items AS i
 WHERE
     metadata @> $6::jsonb
     AND ($7::text[] IS NULL OR tags && $7)

@@ -13,9 +13,9 @@
 --   $7 text[]: tags, any of which must be present, or null
 --   $8 jsonb: an object the metadata must contain, or null
 -- Index: items_tags_gin | items_created_at_id (chosen per execution, see Purpose)
--- Rows: up to $1
-SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
-FROM items
+-- Rows: up to $1, each the item as JSON (item_json, migration 0010)
+SELECT item_json(i) AS item
+FROM items AS i
 WHERE
     tags @> $6::text[]
     AND ($7::text[] IS NULL OR tags && $7)

@@ -12,9 +12,8 @@
 --   $5 uuid: cursor id, or the greatest uuid for the first page
 --   $6 text[]: tags, any of which must be present
 -- Index: item_tags_pkey, items_pkey
--- Rows: up to $1
-SELECT
-    i.id, i.owner_id, i.name, i.description, i.tags, i.metadata, i.created_at, i.updated_at
+-- Rows: up to $1, each the item as JSON (item_json, migration 0010)
+SELECT item_json(i) AS item
 FROM (
     SELECT DISTINCT hit.item_id, hit.created_at
     FROM unnest($6::text[]) AS wanted (tag)

@@ -8,9 +8,9 @@
 --   $4 timestamptz: cursor created_at, or infinity for the first page
 --   $5 uuid: cursor id, or ffffffff-ffff-ffff-ffff-ffffffffffff for the first page
 -- Index: items_created_at_id
--- Rows: up to $1
-SELECT id, owner_id, name, description, tags, metadata, created_at, updated_at
-FROM items
+-- Rows: up to $1, each the item as JSON (item_json, migration 0010)
+SELECT item_json(i) AS item
+FROM items AS i
 WHERE
     created_at > $2
     AND created_at < $3

@@ -16,7 +16,7 @@
 --   $8 text[]: tags, all of which must be present, or null
 --   $9 jsonb: an object the metadata must contain, or null
 -- Index: items_name_trgm, items_pkey
--- Rows: up to $1
+-- Rows: up to $1: the score and the item as JSON (item_json, migration 0010)
 WITH matching AS MATERIALIZED (
     SELECT id, created_at, word_similarity($6::text, name) AS score
     FROM items
@@ -27,9 +27,7 @@ WITH matching AS MATERIALIZED (
         AND ($9::jsonb IS NULL OR metadata @> $9)
 )
 
-SELECT
-    i.id, i.owner_id, i.name, i.description, i.tags, i.metadata, i.created_at, i.updated_at,
-    page.score
+SELECT page.score, item_json(i) AS item
 FROM (
     SELECT id, score
     FROM matching

@@ -16,16 +16,14 @@
 --   $8 text[]: tags, all of which must be present, or null
 --   $9 jsonb: an object the metadata must contain, or null
 -- Index: name_words_trgm, item_words_pkey, items_pkey
--- Rows: up to $1
+-- Rows: up to $1: the score and the item as JSON (item_json, migration 0010)
 WITH similar_words AS MATERIALIZED (
     SELECT word, word_similarity($6::text, word) AS score
     FROM name_words
     WHERE $6::text <% word
 )
 
-SELECT
-    i.id, i.owner_id, i.name, i.description, i.tags, i.metadata, i.created_at, i.updated_at,
-    page.score
+SELECT page.score, item_json(i) AS item
 FROM (
     SELECT DISTINCT hit.id, w.score
     FROM similar_words AS w

@@ -161,7 +161,6 @@ async def list_items(request: Request) -> Response:
         words = search_words(q)
         statement, text = (SEARCH_BY_WORD, words[0]) if len(words) == 1 else (SEARCH_BY_NAME, q)
         rows = await pool.fetch(statement, *window, score, last, text, None, None, None)
-        key = "score"
     else:
         created, last = (POS_INF, MAX_UUID)
         if after:
@@ -171,17 +170,19 @@ async def list_items(request: Request) -> Response:
             rows = await pool.fetch(LIST_BY_TAGS_ANY, *window, created, last, tags)
         else:
             rows = await pool.fetch(LIST, *window, created, last)
-        key = "created_at"
     headers = None
     if len(rows) > limit:
         rows = rows[:limit]
+        # Rows are the items' JSON, after the score when searching.
+        last = decode_any(rows[-1][-1])
+        position = rows[-1][0] if "q" in query else last["created_at"]
         params = (
             "&".join(f"{k}={v[0]}" for k, v in query.items() if k != "cursor")
             + "&cursor="
-            + _cursor(rows[-1][key], rows[-1]["id"])
+            + _cursor(position, last["id"])
         )
         headers = [(b"link", f'<{PREFIX}?{params}>; rel="next"'.encode())]
-    return Response(200, headers, Content(JSON, encode([_item(row) for row in rows])))
+    return Response(200, headers, Content(JSON, encode([row[-1] for row in rows])))
 
 
 @app.router.post(PREFIX + "/batch")
