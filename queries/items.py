@@ -12,7 +12,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from queries.loader import load
-from queries.pool import Executor
+from queries.pool import Executor, fetch_planned_per_execution
 
 _NO_NUL = r"^[^\x00]*$"
 Name = Annotated[
@@ -255,26 +255,29 @@ async def list_by_tags_all(
     tags_any: list[str] | None,
     metadata: dict[str, Any] | None,
 ) -> ItemPage:
-    rows = await db.fetch(LIST_BY_TAGS_ALL, *window, tags_all, tags_any, metadata)
+    rows = await fetch_planned_per_execution(
+        db, LIST_BY_TAGS_ALL, *window, tags_all, tags_any, metadata
+    )
     return _page(rows, window.limit)
 
 
 async def list_by_metadata(
     db: Executor, window: Window, metadata: dict[str, Any], tags_any: list[str] | None
 ) -> ItemPage:
-    return _page(await db.fetch(LIST_BY_METADATA, *window, metadata, tags_any), window.limit)
+    rows = await fetch_planned_per_execution(db, LIST_BY_METADATA, *window, metadata, tags_any)
+    return _page(rows, window.limit)
 
 
 async def search_by_name(db: Executor, window: Window, q: str, where: ItemFilter) -> ItemPage:
-    rows = await db.fetch(
-        SEARCH_BY_NAME, *window, q, where.tags_any, where.tags_all, where.metadata
+    rows = await fetch_planned_per_execution(
+        db, SEARCH_BY_NAME, *window, q, where.tags_any, where.tags_all, where.metadata
     )
     return _page(rows, window.limit, by_score=True)
 
 
 async def search_by_word(db: Executor, window: Window, word: str, where: ItemFilter) -> ItemPage:
-    rows = await db.fetch(
-        SEARCH_BY_WORD, *window, word, where.tags_any, where.tags_all, where.metadata
+    rows = await fetch_planned_per_execution(
+        db, SEARCH_BY_WORD, *window, word, where.tags_any, where.tags_all, where.metadata
     )
     return _page(rows, window.limit, by_score=True)
 

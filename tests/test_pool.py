@@ -7,7 +7,7 @@ import contextlib
 
 import asyncpg
 
-from queries.pool import FairPool, create_pool
+from queries.pool import FairPool, create_pool, fetch_planned_per_execution
 
 
 async def one_connection_pool(database_url: str) -> FairPool:
@@ -115,3 +115,29 @@ async def test_an_acquire_that_times_out_in_line_loses_no_turn(database_url: str
         await pool.release(await asyncio.wait_for(pool.acquire(), 5))
     finally:
         await pool.close()
+
+
+async def test_planned_per_execution_never_turns_to_the_generic_plan(database_url: str) -> None:
+    # Under plan_cache_mode=auto a prepared statement switches to its generic plan after five
+    # executions; the statements run by fetch_planned_per_execution() must not.
+    pool = await one_connection_pool(database_url)
+    per_execution = "SELECT $1::int + 1 AS n"
+    cached = per_execution + " -- as a plain fetch"
+    try:
+        for n in range(8):
+            rows = await fetch_planned_per_execution(pool, per_execution, n)
+            assert [row["n"] for row in rows] == [n + 1]
+            assert await pool.fetchval(cached, n) == n + 1
+        async with pool.acquire() as connection:
+            assert await connection.fetchval("SHOW plan_cache_mode") == "auto"  # not kept
+            prepared = await connection.fetch(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            )
+            async with connection.transaction():  # also on a connection in a transaction
+                rows = await fetch_planned_per_execution(connection, per_execution, 41)
+                assert [row["n"] for row in rows] == [42]
+    finally:
+        await pool.close()
+    plans = {row["statement"]: (row["generic_plans"], row["custom_plans"]) for row in prepared}
+    assert plans[cached][0] > 0
+    assert plans[per_execution] == (0, 8)

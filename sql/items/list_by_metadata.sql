@@ -1,6 +1,6 @@
 -- Purpose: One page of items whose metadata contains the given object, newest first, optionally
 --   also carrying any of the given tags.
---   Planned for its values at every execution (the pool sets plan_cache_mode=force_custom_plan):
+--   Planned for its values at every execution (queries.pool.fetch_planned_per_execution):
 --   a rare value is read through the GIN index, a common one along items_created_at_id until the
 --   page is full, which no single generic plan could do for both.
 -- Parameters:

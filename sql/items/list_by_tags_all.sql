@@ -1,6 +1,6 @@
 -- Purpose: One page of items carrying all of the given tags, newest first, optionally also
 --   carrying any of a second tag list and filtered by metadata containment.
---   Planned for its values at every execution (the pool sets plan_cache_mode=force_custom_plan):
+--   Planned for its values at every execution (queries.pool.fetch_planned_per_execution):
 --   a rare value is read through the GIN index, a common one along items_created_at_id until the
 --   page is full, which no single generic plan could do for both.
 -- Parameters:

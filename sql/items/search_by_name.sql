@@ -5,6 +5,7 @@
 --   the window and cursor then apply to those, and only the page's rows are read in full. Left
 --   in one WHERE, the sentinel window looks selective to the generic plan, which then reads all
 --   of items_created_at_id.
+--   Planned for its values at every execution (queries.pool.fetch_planned_per_execution).
 -- Parameters:
 --   $1 bigint: page size
 --   $2 timestamptz: created strictly after, or -infinity

@@ -5,6 +5,7 @@
 --   word, item_words is read in id order from the cursor on, keeping the items for which this
 --   word is the best (the others come through their best word) and that pass the filters, until
 --   the page is full. The cost is the page's (times the similar words), not the words' frequency.
+--   Planned for its values at every execution (queries.pool.fetch_planned_per_execution).
 -- Parameters:
 --   $1 bigint: page size
 --   $2 timestamptz: created strictly after, or -infinity

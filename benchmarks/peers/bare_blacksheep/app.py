@@ -22,7 +22,7 @@ from blacksheep import Application, Content, Request, Response
 
 from queries.items import BatchOutcome, Item, search_words
 from queries.loader import load
-from queries.pool import create_pool
+from queries.pool import create_pool, fetch_planned_per_execution
 
 # The service's own statements, loaded by the service's own loader.
 GET_BY_ID = load("items/get_by_id")
@@ -160,7 +160,10 @@ async def list_items(request: Request) -> Response:
         q = query["q"][0]
         words = search_words(q)
         statement, text = (SEARCH_BY_WORD, words[0]) if len(words) == 1 else (SEARCH_BY_NAME, q)
-        rows = await pool.fetch(statement, *window, score, last, text, None, None, None)
+        # Planned for its values each time, as the service runs it (sql/README.md).
+        rows = await fetch_planned_per_execution(
+            pool, statement, *window, score, last, text, None, None, None
+        )
     else:
         created, last = (POS_INF, MAX_UUID)
         if after:
