@@ -121,10 +121,10 @@ LIST_BY_METADATA = load("items/list_by_metadata")
 SEARCH_BY_NAME = load("items/search_by_name")
 SEARCH_BY_WORD = load("items/search_by_word")
 
+_ITEM_COLUMNS = len(Item.__struct_fields__)
 # asyncpg sends these as -infinity and infinity.
 _NEG_INFINITY = datetime.min.replace(tzinfo=UTC)
 _POS_INFINITY = datetime.max.replace(tzinfo=UTC)
-_ITEM_COLUMNS = len(Item.__struct_fields__)
 _MAX_UUID = UUID(int=(1 << 128) - 1)
 _FIRST_SCORE = 2.0  # word_similarity is at most 1
 
