@@ -1,7 +1,7 @@
 """Which endpoints use which statement, derived statically from the source (no import, no run).
 
 statement  ← constant `X = load("domain/name")` in queries/<domain>.py
-           ← query functions of that module that read X
+           ← query functions that read X, or call (in queries/) one that does
            ← functions and methods in api/ that call them, followed through calls
              (`module.f()`, `f()`, `self.m()`, `self.attr.m()` with attr's class known)
            ← routes registered in api/app.py `_add_routes`, and `python -m api` commands.
@@ -55,30 +55,34 @@ def _read(path: Path) -> _Module:
 
 
 def _query_functions() -> dict[str, set[str]]:
-    """ "queries.items:find" -> the statements it runs."""
-    result: dict[str, set[str]] = {}
+    """ "queries.items:find" -> the statements it runs: those it reads, and those of the query
+    functions it calls, in its module or imported from another one (find -> list_by_tags_all
+    -> queries.pool:fetch_planned_per_execution -> PLAN_FOR_VALUES)."""
+    reads: dict[str, set[str]] = {}  # "queries.m:f" -> the statements f reads itself
+    calls: dict[str, set[str]] = {}  # "queries.m:f" -> the query functions f names
     for path in sorted((ROOT / "queries").glob("*.py")):
-        name = f"queries.{path.stem}"
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        constants: dict[str, str] = {}
-        for node in tree.body:
-            statement = _loaded_statement(node)
-            if statement is not None:
-                constants[statement[0]] = statement[1]
-        used: dict[str, set[str]] = {}  # function -> the names it reads
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                used[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        for function in used:
-            # A function runs the statements it reads and those of the module's functions it
-            # calls (find -> list_recent -> LIST_RECENT).
-            reached, pending = {function}, [function]
-            while pending:
-                for callee in used[pending.pop()] & used.keys() - reached:
-                    reached.add(callee)
-                    pending.append(callee)
-            names = set().union(*(used[f] for f in reached))
-            result[f"{name}:{function}"] = {constants[c] for c in names if c in constants}
+        module = _read(path)
+        constants = dict(s for s in map(_loaded_statement, module.tree.body) if s is not None)
+        functions = {
+            node.name: node
+            for node in module.tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        for function, node in functions.items():
+            names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            key = f"{module.name}:{function}"
+            reads[key] = {constants[n] for n in names if n in constants}
+            calls[key] = {f"{module.name}:{n}" for n in names if n in functions} | {
+                module.aliases[n] for n in names if n in module.aliases
+            }
+    result: dict[str, set[str]] = {}
+    for function in reads:
+        reached, pending = {function}, [function]
+        while pending:
+            for callee in calls[pending.pop()] & reads.keys() - reached:
+                reached.add(callee)
+                pending.append(callee)
+        result[function] = set().union(*(reads[f] for f in reached))
     return result
 
 
