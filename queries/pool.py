@@ -13,6 +13,8 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
+from queries.loader import load
+
 # Anything that runs statements: the pool, or one connection (inside a transaction).
 Executor = asyncpg.Pool | asyncpg.Connection
 
@@ -116,8 +118,7 @@ async def create_pool(
     )
 
 
-# For the statements whose best plan depends on their values (see fetch_planned_per_execution).
-_PLAN_FOR_VALUES = "SET LOCAL plan_cache_mode = force_custom_plan"
+PLAN_FOR_VALUES = load("session/plan_for_values")
 
 
 async def fetch_planned_per_execution(
@@ -142,7 +143,7 @@ async def _fetch_in_custom_plan_transaction(
     args: tuple[object, ...],
 ) -> list[asyncpg.Record]:
     async with connection.transaction():
-        await connection.execute(_PLAN_FOR_VALUES)
+        await connection.execute(PLAN_FOR_VALUES)
         return await connection.fetch(query, *args)
 
 

@@ -88,7 +88,7 @@ async def check_all(
     try:
         database = await describe(custom)
         outcomes = [Outcome(b.name, problems=[b.error]) for b in bad if not _is_tooling(b.name)]
-        for number, statement in enumerate(s for s in statements if not s.is_tooling):
+        for number, statement in enumerate(s for s in statements if s.is_planned):
             outcome = await _check(custom, generic, statement, f"sqlcheck_{number}")
             outcome.problems.extend(_judge(statement.header, outcome, database, large_table_rows))
             outcomes.append(outcome)

@@ -10,6 +10,9 @@ from queries.loader import all_statement_names, load
 # Statements under sql/tooling/ serve these commands, not the service: the catalog lists them
 # apart and `sql check` does not plan them.
 TOOLING_PREFIX = "tooling/"
+# Statements under sql/session/ change a setting (SET LOCAL): the service runs them, but they
+# have no plan for `sql check` to check.
+SESSION_PREFIX = "session/"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,11 @@ class Statement:
     @property
     def is_tooling(self) -> bool:
         return self.name.startswith(TOOLING_PREFIX)
+
+    @property
+    def is_planned(self) -> bool:
+        """Whether `sql check` plans it: every service statement but the settings."""
+        return not self.is_tooling and not self.name.startswith(SESSION_PREFIX)
 
 
 @dataclass(frozen=True)
