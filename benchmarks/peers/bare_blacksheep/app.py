@@ -2,9 +2,10 @@
 
 No authentication, no access log, no request id, no validation beyond what it takes to call the
 statement: the difference between this and the items API is what those cost. The statements are
-the files in sql/items/ (loaded by queries.loader), rows become the service's own Item Struct and
-are encoded with one module-level msgspec encoder, and jsonb passes through as raw bytes: the pool
-comes from queries.pool, exactly as in the service.
+the files in sql/items/ (loaded by queries.loader). A single item's row becomes the service's own
+Item Struct, encoded with one module-level msgspec encoder; list and search rows are the items'
+JSON (item_json()) and pass through as raw bytes, as jsonb does. The pool comes from queries.pool,
+exactly as in the service.
 
 Run: DATABASE_URL=... BENCH_OWNER_ID=<uuid> uvicorn benchmarks.peers.bare_blacksheep.app:app
 """
