@@ -16,9 +16,13 @@ import random
 import re
 import statistics
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+
+from api.sqltools.statements import tooling
 from benchmarks import seed as seeding
 from queries.pool import PLANNER_SETTINGS
 
@@ -44,7 +48,13 @@ def parameter_types(sql: str) -> dict[int, str]:
     return {int(n): kind.replace(" ", "") for n, kind in _PARAM_TYPE.findall(sql)}
 
 
+class Expression(str):
+    """SQL put in place of a parameter as it is, not as a literal."""
+
+
 def _literal(value: object, kind: str) -> str:
+    if isinstance(value, Expression):
+        return f"({value})::{kind}"
     if value is None:
         return f"NULL::{kind}"
     if kind == "jsonb":
@@ -150,20 +160,51 @@ def write_scripts(
     rng = random.Random(f"pgbench-{endpoint}")
     paths = []
     if endpoint == "bulk_upsert_1000":
-        sources = batches[: min(count, MAX_SCRIPTS)]
-        for number, batch in enumerate(sources):
-            body = json.loads(batch.read_text())
-            text = substitute(statement, {1: body, 2: owner, 3: True})
-            # The service runs the batch in a transaction; so does this script.
-            path = out / f"{number:03d}.sql"
-            path.write_text("BEGIN;\n" + text + "\nCOMMIT;\n")
-            paths.append(path)
-        return paths
+        # The service runs the batch in a transaction; so does this script.
+        take = _statement_text(tooling("bench_batch_next")).replace("$1", str(len(batches)))
+        body = Expression(_statement_text(tooling("bench_batch_body")).replace("$1", ":batch"))
+        text = substitute(statement, {1: body, 2: owner, 3: True})
+        path = out / "in_order.sql"
+        path.write_text(f"{take} \\gset\nBEGIN;\n{text}\nCOMMIT;\n")
+        return [path]
     for number in range(min(count, MAX_SCRIPTS)):
         path = out / f"{number:03d}.sql"
         path.write_text(substitute(statement, _values(endpoint, rng, ids, owner, queries)) + "\n")
         paths.append(path)
     return paths
+
+
+def _statement_text(sql: str) -> str:
+    """One line of SQL without comments or the final semicolon, for `\\gset` to follow."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return " ".join(" ".join(lines).split()).rstrip(";")
+
+
+async def load_batches(dsn: str, batches: Sequence[Path]) -> None:
+    """Store the bulk bodies, in the order the wrk script walks them, for the bulk script."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(tooling("bench_batches_create"))
+        await connection.execute(tooling("bench_batch_position_create"))
+        await connection.execute(
+            tooling("bench_batches_load"),
+            list(range(len(batches))),
+            [path.read_text() for path in batches],
+        )
+    finally:
+        await connection.close()
+
+
+async def batch_position(dsn: str, start: int | None = None) -> int:
+    """The position of pgbench's next bulk body; set to `start` first when given."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        if start is not None:
+            await connection.fetchval(tooling("bench_batch_position_set"), start)
+        position: int = await connection.fetchval(tooling("bench_batch_position_get"))
+        return position
+    finally:
+        await connection.close()
 
 
 @dataclass
