@@ -12,7 +12,6 @@ from typing import Any, cast
 import asyncpg
 import msgspec
 from blacksheep import Application, Request, Response
-from blacksheep.server.routing import Router
 
 from api import logs
 from api.auth.accounts import LoginThrottle
@@ -23,6 +22,7 @@ from api.handlers.site import SiteHandlers
 from api.middleware import make_middleware
 from api.openapi import build_openapi
 from api.problems import ProblemError
+from api.routing import Router
 from api.settings import Settings
 from queries.pool import create_pool
 
