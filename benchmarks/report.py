@@ -95,6 +95,16 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def _rounds(args: dict[str, Any]) -> str:
+    rounds = args.get("rounds", 1)
+    if rounds == 1:
+        return f"{args['duration']} s per server and endpoint."
+    return (
+        f"{rounds} rounds of {args['duration']} s per server and endpoint, the servers taking "
+        "turns; each figure is the median of the rounds (the worst for max ms)."
+    )
+
+
 def markdown(document: dict[str, Any]) -> str:
     results = document["results"]
     by = _index(results)
@@ -109,8 +119,8 @@ def markdown(document: dict[str, Any]) -> str:
         f"{env['cpu']} ({env['cpus']} CPUs), {env['postgres']}, Python {env['python']}. "
         f"{args['items']:,} items; {args['workers']} worker(s) and a pool of {args['pool_size']} "
         f"per server; wrk {args['threads']} threads x {args['connections']} connections "
-        f"({args['bulk_connections']} for bulk upserts), {args['duration']} s per endpoint; "
-        f"pgbench with the same number of clients.",
+        f"({args['bulk_connections']} for bulk upserts); pgbench with the same number of "
+        f"clients. {_rounds(args)}",
         "",
         "| endpoint | server | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|",

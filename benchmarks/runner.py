@@ -9,6 +9,7 @@ import os
 import platform
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -21,8 +22,8 @@ from typing import Any
 import asyncpg
 
 from api.sqltools.statements import tooling
+from benchmarks import instructions, report, seed, servers, tools
 from benchmarks import pgbench as pgb
-from benchmarks import report, seed, servers, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -43,8 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="seed a fresh database and benchmark every server")
     run.add_argument("--scenario", choices=sorted(SCENARIOS), default="all")
     run.add_argument("--endpoints", help="comma-separated subset of the scenario's endpoints")
-    run.add_argument("--duration", type=int, default=15, help="seconds per endpoint (default 15)")
-    run.add_argument("--warmup", type=int, default=2, help="unrecorded seconds before each run")
+    run.add_argument("--duration", type=int, default=5, help="seconds per round (default 5)")
+    run.add_argument(
+        "--warmup", type=int, default=2, help="unrecorded seconds before a server's first round"
+    )
+    run.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="turns each server takes per endpoint, interleaved; the median round is reported",
+    )
     run.add_argument("--items", type=int, default=100_000, help="items to seed (default 100000)")
     run.add_argument("--connections", type=int, default=32, help="wrk connections / pgbench -c")
     run.add_argument(
@@ -89,6 +98,17 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="re-render the Markdown table and the charts from a results JSON file"
     )
     again.add_argument("json", type=Path)
+    counted = commands.add_parser(
+        "instructions",
+        help="Python-side instructions per GET by id, items API and bare handler (callgrind)",
+    )
+    counted.add_argument("--requests", type=int, default=1000, help="N: runs N and 3N requests")
+    counted.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server of the database `run` seeded",
+    )
+    counted.add_argument("--db-name", default="bench_items", help="the database `run` seeded")
     return parser
 
 
@@ -191,6 +211,65 @@ def _check(url: str, auth: tuple[str, str] | None, item_id: str) -> None:
 
 
 # ------------------------------------------------------------------ load
+def _median_round(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One server's rounds on one endpoint as one result: the median of the throughputs and of
+    each latency percentile, the worst maximum, every request and error; the rounds kept too."""
+    combined = dict(runs[0])
+    for key in ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "mb_per_s"):
+        if key in combined:
+            combined[key] = statistics.median(run[key] for run in runs)
+    combined["max_ms"] = max(run["max_ms"] for run in runs)
+    for key in ("requests", "ok_requests", "errors", "seconds"):
+        combined[key] = sum(run[key] for run in runs)
+    combined["rounds"] = [
+        {key: run[key] for key in ("rps", "p50_ms", "p99_ms", "errors")} for run in runs
+    ]
+    return combined
+
+
+def _pgbench(
+    pgbench_path: str,
+    args: argparse.Namespace,
+    dsn: str,
+    endpoint: str,
+    connections: int,
+    samples: tuple[list[str], str, list[Path], list[str]],
+    batch_position: int,
+) -> dict[str, Any]:
+    """One pgbench run of the endpoint's statement, as a result like _wrk's. `samples`: item ids,
+    the owner's id, the bulk bodies and the search words the wrk scripts draw from too."""
+    work = HERE / ".work"
+    ids, owner, batches, queries = samples
+    scripts = pgb.write_scripts(work, endpoint, ids, owner, batches, 100, queries)
+    if endpoint == "bulk_upsert_1000":
+        asyncio.run(pgb.load_batches(dsn, batches))
+        asyncio.run(pgb.batch_position(dsn, start=batch_position))
+    measured = pgb.run(
+        pgbench_path,
+        args.db_name,
+        scripts,
+        clients=connections,
+        threads=args.threads,
+        seconds=args.duration,
+        log_dir=work / "pgbench-logs",
+        **_pg_connection(args.pg_url),
+    )
+    return {
+        "endpoint": endpoint,
+        "server": "pgbench",
+        "connections": connections,
+        "requests": measured.requests,
+        "ok_requests": measured.requests,
+        "seconds": measured.seconds,
+        "rps": round(measured.rps, 1),
+        "p50_ms": measured.p50_ms,
+        "p90_ms": measured.p90_ms,
+        "p99_ms": measured.p99_ms,
+        "max_ms": measured.max_ms,
+        "errors": measured.errors,
+    }
+
+
 def _past(batch_position: int, endpoint: str, requests: int, connections: int) -> int:
     """Where the next bulk run starts: after every body this run sent.
 
@@ -335,7 +414,8 @@ def _environment(pg_version: str) -> dict[str, str | int]:
 
 def run(args: argparse.Namespace) -> int:
     if args.smoke:
-        args.duration = min(args.duration, 2)
+        args.duration = 1
+        args.rounds = 2
         args.items = min(args.items, 2_000)
         args.warmup = 0
         args.connections = min(args.connections, 8)
@@ -419,96 +499,83 @@ def run(args: argparse.Namespace) -> int:
             connections = (
                 args.bulk_connections if endpoint == "bulk_upsert_1000" else (args.connections)
             )
-            for name, server in running.items():
-                if args.warmup:
-                    warm = _wrk(
+            # Servers take turns, round after round, so that a slow spell of the machine lands on
+            # all of them instead of on whichever was measured then; each reports its median round.
+            rounds: dict[str, list[dict[str, Any]]] = {}
+            for round_number in range(args.rounds):
+                for name, server in running.items():
+                    if args.warmup and round_number == 0:
+                        warm = _wrk(
+                            wrk,
+                            server.url,
+                            endpoint,
+                            args.warmup,
+                            connections,
+                            args.threads,
+                            data,
+                            server.spec.auth,
+                            batch_start=batch_position,
+                        )
+                        batch_position = _past(
+                            batch_position, endpoint, warm["requests"], connections
+                        )
+                        asyncio.run(_quiesce(dsn))
+                    outcome = _wrk(
                         wrk,
                         server.url,
                         endpoint,
-                        args.warmup,
+                        args.duration,
                         connections,
                         args.threads,
                         data,
                         server.spec.auth,
+                        timing=args.server_timing and name == "items-api",
                         batch_start=batch_position,
                     )
-                    batch_position = _past(batch_position, endpoint, warm["requests"], connections)
-                    asyncio.run(_quiesce(dsn))
-                outcome = _wrk(
-                    wrk,
-                    server.url,
-                    endpoint,
-                    args.duration,
-                    connections,
-                    args.threads,
-                    data,
-                    server.spec.auth,
-                    timing=args.server_timing and name == "items-api",
-                    batch_start=batch_position,
-                )
-                batch_position = _past(batch_position, endpoint, outcome["requests"], connections)
-                outcome.update(endpoint=endpoint, server=name, connections=connections)
-                results.append(outcome)
-                timing = outcome["server_timing"]
-                log(
-                    f"{endpoint:17} {name:19} {outcome['rps']:>9,.1f} req/s  "
-                    f"p50 {outcome['p50_ms']:7.2f}  p99 {outcome['p99_ms']:8.2f} ms  "
-                    f"errors {outcome['errors']}"
-                    + (
-                        f"  (server: db {timing['db_ms']:.2f} of {timing['total_ms']:.2f} ms)"
-                        if timing
-                        else ""
+                    batch_position = _past(
+                        batch_position, endpoint, outcome["requests"], connections
                     )
-                )
-                if outcome["ok_requests"] == 0:
-                    failures.append(
-                        f"{name} answered only errors on {endpoint}; see "
-                        f"{server.log} and {outcome['error_detail']}"
+                    outcome.update(endpoint=endpoint, server=name, connections=connections)
+                    rounds.setdefault(name, []).append(outcome)
+                    timing = outcome["server_timing"]
+                    log(
+                        f"{endpoint:17} {name:19} {outcome['rps']:>9,.1f} req/s  "
+                        f"p50 {outcome['p50_ms']:7.2f}  p99 {outcome['p99_ms']:8.2f} ms  "
+                        f"errors {outcome['errors']}"
+                        + (
+                            f"  (server: db {timing['db_ms']:.2f} of {timing['total_ms']:.2f} ms)"
+                            if timing
+                            else ""
+                        )
                     )
-                tail = asyncio.run(_quiesce(dsn))
-                if tail > 1:
-                    log(f"  ({name} finished its last requests {tail:.1f}s after wrk stopped)")
-                if endpoint in WRITE:
-                    asyncio.run(_vacuum(dsn))
-            if "pgbench" in chosen and endpoint in pgb.ENDPOINTS:
-                scripts = pgb.write_scripts(work, endpoint, id_texts, owner, batches, 100, queries)
-                if endpoint == "bulk_upsert_1000":
-                    asyncio.run(pgb.load_batches(dsn, batches))
-                    asyncio.run(pgb.batch_position(dsn, start=batch_position))
-                measured = pgb.run(
-                    pgbench_path,
-                    args.db_name,
-                    scripts,
-                    clients=connections,
-                    threads=args.threads,
-                    seconds=args.duration,
-                    log_dir=work / "pgbench-logs",
-                    **_pg_connection(args.pg_url),
-                )
-                outcome = {
-                    "endpoint": endpoint,
-                    "server": "pgbench",
-                    "connections": connections,
-                    "requests": measured.requests,
-                    "ok_requests": measured.requests,
-                    "seconds": measured.seconds,
-                    "rps": round(measured.rps, 1),
-                    "p50_ms": measured.p50_ms,
-                    "p90_ms": measured.p90_ms,
-                    "p99_ms": measured.p99_ms,
-                    "max_ms": measured.max_ms,
-                    "errors": measured.errors,
-                }
-                results.append(outcome)
-                log(
-                    f"{endpoint:17} {'pgbench':19} {outcome['rps']:>9,.1f} tps    "
-                    f"p50 {outcome['p50_ms']:7.2f}  p99 {outcome['p99_ms']:8.2f} ms  "
-                    f"errors {outcome['errors']}"
-                )
-                if measured.requests == 0:
-                    failures.append(f"pgbench ran no transaction on {endpoint}:\n{measured.raw}")
-                if endpoint in WRITE:
-                    asyncio.run(_vacuum(dsn))
+                    if outcome["ok_requests"] == 0:
+                        failures.append(
+                            f"{name} answered only errors on {endpoint}; see "
+                            f"{server.log} and {outcome['error_detail']}"
+                        )
+                    tail = asyncio.run(_quiesce(dsn))
+                    if tail > 1:
+                        log(f"  ({name} finished its last requests {tail:.1f}s after wrk stopped)")
+                    if endpoint in WRITE:
+                        asyncio.run(_vacuum(dsn))
+                if "pgbench" in chosen and endpoint in pgb.ENDPOINTS:
+                    samples = (id_texts, owner, batches, queries)
+                    outcome = _pgbench(
+                        pgbench_path, args, dsn, endpoint, connections, samples, batch_position
+                    )
+                    if endpoint == "bulk_upsert_1000":
+                        batch_position = asyncio.run(pgb.batch_position(dsn))
+                    rounds.setdefault("pgbench", []).append(outcome)
+                    log(
+                        f"{endpoint:17} {'pgbench':19} {outcome['rps']:>9,.1f} tps    "
+                        f"p50 {outcome['p50_ms']:7.2f}  p99 {outcome['p99_ms']:8.2f} ms  "
+                        f"errors {outcome['errors']}"
+                    )
+                    if outcome["requests"] == 0:
+                        failures.append(f"pgbench ran no transaction on {endpoint}")
+                    if endpoint in WRITE:
+                        asyncio.run(_vacuum(dsn))
+            results.extend(_median_round(runs) for runs in rounds.values())
     finally:
         for server in running.values():
             servers.stop(server)
@@ -521,6 +588,7 @@ def run(args: argparse.Namespace) -> int:
         "settings": {
             "scenario": args.scenario,
             "duration": args.duration,
+            "rounds": args.rounds,
             "items": args.items,
             "connections": args.connections,
             "bulk_connections": args.bulk_connections,
@@ -573,10 +641,24 @@ def rerender(path: Path) -> int:
     return 0
 
 
+def count_instructions(args: argparse.Namespace) -> int:
+    dsn = f"{args.pg_url}/{args.db_name}"
+    data = HERE / ".work" / "data"
+    counts = {
+        name: instructions.count(name, args.requests, dsn, data) for name in instructions.SERVERS
+    }
+    for name, value in counts.items():
+        print(f"{name:16} {value:>9,} instructions per GET /api/v1/items/{{id}}")
+    print(f"items-api / bare: {counts['items-api'] / counts['bare-blacksheep']:.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "report":
         return rerender(args.json)
+    if args.command == "instructions":
+        return count_instructions(args)
     try:
         return run(args)
     except tools.MissingTool as missing:

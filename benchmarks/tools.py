@@ -33,3 +33,13 @@ def find_pgbench() -> str:
             "  macOS: brew install libpq && brew link --force libpq"
         )
     return path
+
+
+def find_valgrind() -> str:
+    path = shutil.which("valgrind")
+    if path is None:
+        raise MissingTool(
+            "valgrind is not installed; its callgrind tool counts instructions.\n"
+            "  Debian/Ubuntu: sudo apt-get install -y valgrind"
+        )
+    return path

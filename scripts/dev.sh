@@ -64,6 +64,7 @@ ensure_test_tools() {
     [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null \
         || { log "installing pgbouncer (the transaction-pooling test)"; apt_install pgbouncer; }
     command -v pg_isready >/dev/null || apt_install postgresql-client
+    command -v valgrind >/dev/null || { log "installing valgrind (instruction counts)"; apt_install valgrind; }
 }
 
 case "${1:-}" in
@@ -91,6 +92,8 @@ test)
         .venv/bin/python -m api sql check
     log "benchmark harness smoke run (a few seconds per server and endpoint)"
     .venv/bin/python -m benchmarks run --smoke
+    log "instructions per GET by id under callgrind, on the smoke run's database"
+    .venv/bin/python -m benchmarks instructions --requests 20
     log "pytest"
     .venv/bin/pytest -q
     ;;

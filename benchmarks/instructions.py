@@ -1,0 +1,174 @@
+"""Instructions per GET /api/v1/items/{id}, counted by callgrind: the Python-side cost of a request,
+repeatable on a machine whose timings are not.
+
+Each server's app runs inside this process and takes its requests through ASGI, without a socket,
+and the pool's `fetchrow` hands back one row fetched beforehand, without a round trip. So what is
+counted is the framework, the middleware, auth, the access log and the encoding: the work that
+the items API adds to the bare handler, not PostgreSQL's or the network's. Counting N and 3N
+requests and dividing the difference by 2N takes start-up out.
+
+    python -m benchmarks instructions [--requests 1000]
+
+It needs valgrind and the database that `python -m benchmarks run` seeded (its user, its items).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+import uuid
+from pathlib import Path
+from typing import Any
+
+from benchmarks import tools
+
+SERVERS = ("items-api", "bare-blacksheep")
+CONCURRENCY = 8
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def count(server: str, requests: int, dsn: str, data: Path) -> int:
+    """Instructions per request of one server, from two callgrind runs."""
+    valgrind = tools.find_valgrind()
+
+    def total(n: int) -> int:
+        command = [sys.executable, "-m", "benchmarks.instructions", server, str(n), dsn, str(data)]
+        done = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found = _COLLECTED.search(done.stderr)
+        if done.returncode != 0 or found is None:
+            raise RuntimeError(f"callgrind run of {server} failed:\n{done.stderr[-3000:]}")
+        return int(found[1])
+
+    return (total(3 * requests) - total(requests)) // (2 * requests)
+
+
+async def _call(app: Any, method: str, path: str, headers: Headers, body: bytes = b"") -> bytes:
+    """One request through the app's ASGI interface; the response body (a 2xx is required)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    received = False
+    status = 0
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if received:
+            await asyncio.Event().wait()  # the client never disconnects
+        received = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        else:
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    if not 200 <= status < 300:
+        raise RuntimeError(f"{method} {path} answered {status}: {b''.join(chunks)[:300]!r}")
+    return b"".join(chunks)
+
+
+async def _drive(app: Any, headers: Headers, ids: list[str], requests: int) -> None:
+    numbers = iter(range(requests))
+
+    async def client() -> None:
+        for number in numbers:
+            await _call(app, "GET", f"/api/v1/items/{ids[number % len(ids)]}", headers)
+
+    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+
+
+async def _api_key(app: Any) -> bytes:
+    from benchmarks.runner import EMAIL, PASSWORD
+
+    form = {"grant_type": "password", "username": EMAIL, "password": PASSWORD}
+    token = json.loads(
+        await _call(
+            app,
+            "POST",
+            "/api/v1/auth/token",
+            [(b"content-type", b"application/x-www-form-urlencoded")],
+            urllib.parse.urlencode(form).encode(),
+        )
+    )["access_token"]
+    made = await _call(
+        app,
+        "POST",
+        "/api/v1/api-keys",
+        [(b"content-type", b"application/json"), (b"authorization", f"Bearer {token}".encode())],
+        b'{"name":"instructions"}',
+    )
+    return str(json.loads(made)["key"]).encode()
+
+
+async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
+    """The measured process: start one app, warm it up, stub fetchrow, run the requests."""
+    os.environ["DATABASE_URL"] = dsn
+    from api import logs
+    from api.app import create_app
+    from api.settings import Settings
+    from benchmarks.peers.bare_blacksheep import app as bare
+    from benchmarks.runner import SECRET_KEY
+    from queries.loader import load
+
+    ids = [line for line in (data / "ids.txt").read_text().split() if line]
+    logs.configure("info", stream=Path(os.devnull).open("wb"))  # noqa: ASYNC230, SIM115
+    headers: Headers = []
+    if server == "items-api":
+        settings = Settings(
+            environment="production",
+            secret_key=SECRET_KEY,
+            database_url=dsn,
+            db_pool_min_size=2,
+            db_pool_max_size=2,
+            auth_cache_seconds=3600,  # callgrind is ~50x slower: the key must stay cached
+        )
+        app = create_app(settings)
+        await app.start()
+        headers = [(b"x-api-key", await _api_key(app))]
+        pool = app.state.pool
+    else:
+        app = bare.app
+        await app.start()
+        pool = bare.pool
+    await _drive(app, headers, ids, 200)
+    row = await pool.fetchrow(load("items/get_by_id"), uuid.UUID(ids[0]))
+
+    async def fetchrow(self: Any, query: str, *args: Any, **options: Any) -> Any:
+        return row
+
+    type(pool).fetchrow = fetchrow  # the pool class uses __slots__: patch the class
+    await _drive(app, headers, ids, requests)
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    name, count_text, database, data_dir = sys.argv[1:5]
+    uvloop.run(_inside(name, int(count_text), database, Path(data_dir)))
