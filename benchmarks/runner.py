@@ -44,14 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="seed a fresh database and benchmark every server")
     run.add_argument("--scenario", choices=sorted(SCENARIOS), default="all")
     run.add_argument("--endpoints", help="comma-separated subset of the scenario's endpoints")
-    run.add_argument("--duration", type=int, default=5, help="seconds per round (default 5)")
+    run.add_argument("--duration", type=int, default=3, help="seconds per round (default 3)")
     run.add_argument(
         "--warmup", type=int, default=2, help="unrecorded seconds before a server's first round"
     )
     run.add_argument(
         "--rounds",
         type=int,
-        default=3,
+        default=5,
         help="turns each server takes per endpoint, interleaved; the median round is reported",
     )
     run.add_argument("--items", type=int, default=100_000, help="items to seed (default 100000)")
@@ -520,6 +520,7 @@ def run(args: argparse.Namespace) -> int:
                             batch_position, endpoint, warm["requests"], connections
                         )
                         asyncio.run(_quiesce(dsn))
+                        servers.settle(server)
                     outcome = _wrk(
                         wrk,
                         server.url,
@@ -553,7 +554,7 @@ def run(args: argparse.Namespace) -> int:
                             f"{name} answered only errors on {endpoint}; see "
                             f"{server.log} and {outcome['error_detail']}"
                         )
-                    tail = asyncio.run(_quiesce(dsn))
+                    tail = asyncio.run(_quiesce(dsn)) + servers.settle(server)
                     if tail > 1:
                         log(f"  ({name} finished its last requests {tail:.1f}s after wrk stopped)")
                     if endpoint in WRITE:

@@ -199,3 +199,30 @@ def pids(running: Running) -> list[int]:
         return [int(p) for p in out.split()] or [running.process.pid]
     except FileNotFoundError:
         return [running.process.pid]
+
+
+def cpu_seconds(running: Running) -> float | None:
+    """User and system CPU time the server's processes have used; None without /proc."""
+    total = 0.0
+    for pid in pids(running):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def settle(running: Running, limit_seconds: float = 30.0) -> float:
+    """Wait until the server is idle (under 5% of a core over 0.2 s): after wrk stops, a slow
+    server may still be working through requests it had queued, on the CPU the next measurement
+    needs, with no statement in the database to show for it. Returns the seconds waited."""
+    begun = time.monotonic()
+    before = cpu_seconds(running)
+    while before is not None and time.monotonic() - begun < limit_seconds:
+        time.sleep(0.2)
+        now = cpu_seconds(running)
+        if now is None or now - before < 0.01:
+            break
+        before = now
+    return time.monotonic() - begun
