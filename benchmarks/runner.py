@@ -221,6 +221,13 @@ def _median_round(runs: list[dict[str, Any]]) -> dict[str, Any]:
     combined["max_ms"] = max(run["max_ms"] for run in runs)
     for key in ("requests", "ok_requests", "errors", "seconds"):
         combined[key] = sum(run[key] for run in runs)
+    timings = [run["server_timing"] for run in runs if run.get("server_timing")]
+    if timings:
+        combined["server_timing"] = {
+            "timed": sum(timing["timed"] for timing in timings),
+            "db_ms": statistics.median(timing["db_ms"] for timing in timings),
+            "total_ms": statistics.median(timing["total_ms"] for timing in timings),
+        }
     combined["rounds"] = [
         {key: run[key] for key in ("rps", "p50_ms", "p99_ms", "errors")} for run in runs
     ]
