@@ -163,7 +163,7 @@ def markdown(document: dict[str, Any]) -> str:
     if timed:
         lines += [
             "",
-            "## Server-Timing (mean of what the items API's responses say)",
+            "## Server-Timing (the items API's responses: mean per round, median of the rounds)",
             "",
             "| endpoint | db ms | total ms in the app | client-side mean ms |",
             "|---|---:|---:|---:|",
