@@ -234,33 +234,10 @@ def _median_round(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return combined
 
 
-def _pgbench(
-    pgbench_path: str,
-    args: argparse.Namespace,
-    dsn: str,
-    endpoint: str,
-    connections: int,
-    samples: tuple[list[str], str, list[Path], list[str]],
-    batch_position: int,
+def _pgbench_outcome(
+    endpoint: str, connections: int, measured: pgb.PgbenchResult
 ) -> dict[str, Any]:
-    """One pgbench run of the endpoint's statement, as a result like _wrk's. `samples`: item ids,
-    the owner's id, the bulk bodies and the search words the wrk scripts draw from too."""
-    work = HERE / ".work"
-    ids, owner, batches, queries = samples
-    scripts = pgb.write_scripts(work, endpoint, ids, owner, batches, 100, queries)
-    if endpoint == "bulk_upsert_1000":
-        asyncio.run(pgb.load_batches(dsn, batches))
-        asyncio.run(pgb.batch_position(dsn, start=batch_position))
-    measured = pgb.run(
-        pgbench_path,
-        args.db_name,
-        scripts,
-        clients=connections,
-        threads=args.threads,
-        seconds=args.duration,
-        log_dir=work / "pgbench-logs",
-        **_pg_connection(args.pg_url),
-    )
+    """A pgbench run as a result like _wrk's."""
     return {
         "endpoint": endpoint,
         "server": "pgbench",
@@ -509,6 +486,11 @@ def run(args: argparse.Namespace) -> int:
             # Servers take turns, round after round, so that a slow spell of the machine lands on
             # all of them instead of on whichever was measured then; each reports its median round.
             rounds: dict[str, list[dict[str, Any]]] = {}
+            measure_pgbench = "pgbench" in chosen and endpoint in pgb.ENDPOINTS
+            if measure_pgbench:
+                scripts = pgb.write_scripts(work, endpoint, id_texts, owner, batches, 100, queries)
+                if endpoint == "bulk_upsert_1000":
+                    asyncio.run(pgb.load_batches(dsn, batches))
             for round_number in range(args.rounds):
                 for name, server in running.items():
                     if args.warmup and round_number == 0:
@@ -566,21 +548,32 @@ def run(args: argparse.Namespace) -> int:
                         log(f"  ({name} finished its last requests {tail:.1f}s after wrk stopped)")
                     if endpoint in WRITE:
                         asyncio.run(_vacuum(dsn))
-                if "pgbench" in chosen and endpoint in pgb.ENDPOINTS:
-                    samples = (id_texts, owner, batches, queries)
-                    outcome = _pgbench(
-                        pgbench_path, args, dsn, endpoint, connections, samples, batch_position
+                if measure_pgbench:
+                    if endpoint == "bulk_upsert_1000":
+                        asyncio.run(pgb.batch_position(dsn, start=batch_position))
+                    measured = pgb.run(
+                        pgbench_path,
+                        args.db_name,
+                        scripts,
+                        clients=connections,
+                        threads=args.threads,
+                        seconds=args.duration,
+                        log_dir=work / "pgbench-logs",
+                        **_pg_connection(args.pg_url),
                     )
                     if endpoint == "bulk_upsert_1000":
                         batch_position = asyncio.run(pgb.batch_position(dsn))
+                    outcome = _pgbench_outcome(endpoint, connections, measured)
                     rounds.setdefault("pgbench", []).append(outcome)
                     log(
                         f"{endpoint:17} {'pgbench':19} {outcome['rps']:>9,.1f} tps    "
                         f"p50 {outcome['p50_ms']:7.2f}  p99 {outcome['p99_ms']:8.2f} ms  "
                         f"errors {outcome['errors']}"
                     )
-                    if outcome["requests"] == 0:
-                        failures.append(f"pgbench ran no transaction on {endpoint}")
+                    if measured.requests == 0:
+                        failures.append(
+                            f"pgbench ran no transaction on {endpoint}:\n{measured.raw}"
+                        )
                     if endpoint in WRITE:
                         asyncio.run(_vacuum(dsn))
             results.extend(_median_round(runs) for runs in rounds.values())
