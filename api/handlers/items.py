@@ -66,9 +66,9 @@ class ItemHandlers:
         item = await items.get_by_id(self.pool, item_id)
         if item is None:
             raise _not_found(item_id)
-        etag = etag_for(item.updated_at)
         if_none_match = request.get_first_header(b"if-none-match")
         if if_none_match is not None:
+            etag = etag_for(item.updated_at)
             tags = parse_tags(if_none_match)
             if "*" in tags or etag in tags:
                 return Response(304, [(b"etag", etag.encode())], None)
