@@ -129,6 +129,7 @@ async def _api_key(app: Any) -> bytes:
 
 async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
     """The measured process: start one app, warm it up, stub fetchrow, run the requests."""
+    # The bare handler's module reads DATABASE_URL when imported; the runner imports this module.
     os.environ["DATABASE_URL"] = dsn
     from api import logs
     from api.app import create_app
@@ -137,7 +138,7 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
     from benchmarks.runner import SECRET_KEY
     from queries.loader import load
 
-    ids = [line for line in (data / "ids.txt").read_text().split() if line]
+    ids = (data / "ids.txt").read_text().split()
     logs.configure("info", stream=Path(os.devnull).open("wb"))  # noqa: ASYNC230, SIM115
     headers: Headers = []
     if server == "items-api":

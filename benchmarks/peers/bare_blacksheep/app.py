@@ -178,12 +178,12 @@ async def list_items(request: Request) -> Response:
     if len(rows) > limit:
         rows = rows[:limit]
         # Rows are the items' JSON, after the score when searching.
-        last = decode_any(rows[-1][-1])
-        position = rows[-1][0] if "q" in query else last["created_at"]
+        last_item = decode_any(rows[-1][-1])
+        position = rows[-1][0] if "q" in query else last_item["created_at"]
         params = (
             "&".join(f"{k}={v[0]}" for k, v in query.items() if k != "cursor")
             + "&cursor="
-            + _cursor(position, last["id"])
+            + _cursor(position, last_item["id"])
         )
         headers = [(b"link", f'<{PREFIX}?{params}>; rel="next"'.encode())]
     return Response(200, headers, Content(JSON, encode([row[-1] for row in rows])))
