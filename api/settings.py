@@ -42,6 +42,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_max_failures: PositiveInt = 5
     login_window_seconds: PositiveInt = 300
 
+    # Request budget, load shedding, readiness and start-up (README "Operations").
+
+    # Identity and edge limits: throttling, keys, header limits (README "Security").
+
+    # HTTP semantics: CORS and Idempotency-Key (README "HTTP semantics").
+
+    # Data and search (README "Search").
+
+    # Operators: metrics, docs, logs (README "Operations").
+
     def __post_init__(self) -> None:
         if self.db_pool_min_size > self.db_pool_max_size:
             raise SettingsError(
