@@ -156,4 +156,6 @@ def _add_routes(
     router.add_get("/readyz", site.readyz)
     router.add_get("/openapi.json", site.openapi_json)
     router.add_get("/docs", site.docs_page)
+    for path in site.docs_assets:
+        router.add_get(path, site.docs_asset)
     router.add_get("/", site.home)

@@ -9,37 +9,30 @@ from pathlib import Path
 import asyncpg
 from blacksheep import Content, Request, Response
 
+from api import docs
 from api.http import json_response
 from api.problems import ProblemError
 from queries import health
-
-_DOCS_PAGE = b"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Items API docs</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head>
-<body>
-<div id="docs"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#docs"});</script>
-</body>
-</html>
-"""
 
 
 class StaticDocument:
     """A file read once at start-up, answered with a strong ETag and 304 when unchanged."""
 
-    def __init__(self, body: bytes, content_type: bytes, max_age: int) -> None:
+    def __init__(
+        self,
+        body: bytes,
+        content_type: bytes,
+        max_age: int,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
         self.body = body
         self.content_type = content_type
         self.etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'.encode()
         self.cache_control = f"public, max-age={max_age}".encode()
+        self.headers = headers
 
     def respond(self, request: Request) -> Response:
-        headers = [(b"etag", self.etag), (b"cache-control", self.cache_control)]
+        headers = [(b"etag", self.etag), (b"cache-control", self.cache_control), *self.headers]
         if_none_match = request.get_first_header(b"if-none-match")
         if if_none_match is not None and self.etag in if_none_match.replace(b"W/", b""):
             return Response(304, headers, None)
@@ -50,7 +43,17 @@ class SiteHandlers:
     def __init__(self, pool: asyncpg.Pool, openapi: bytes, static_dir: Path) -> None:
         self.pool = pool
         self.openapi = StaticDocument(openapi, b"application/json", 300)
-        self.docs = StaticDocument(_DOCS_PAGE, b"text/html; charset=utf-8", 300)
+        self.docs = StaticDocument(
+            docs.PAGE,
+            b"text/html; charset=utf-8",
+            300,
+            ((b"content-security-policy", docs.CONTENT_SECURITY_POLICY),),
+        )
+        # Swagger UI's files, by their fixed URL path; a day in caches (the ETag revalidates).
+        self.docs_assets = {
+            path: StaticDocument(body, media_type, 86400)
+            for path, (body, media_type) in docs.load_assets().items()
+        }
         index = static_dir / "index.html"
         self.index = (
             StaticDocument(index.read_bytes(), b"text/html; charset=utf-8", 300)
@@ -75,6 +78,13 @@ class SiteHandlers:
 
     async def docs_page(self, request: Request) -> Response:
         return self.docs.respond(request)
+
+    async def docs_asset(self, request: Request) -> Response:
+        """One of Swagger UI's files. Only their fixed paths are routed here."""
+        asset = self.docs_assets.get(request.path)
+        if asset is None:
+            raise ProblemError(404, f"no docs file {request.path}")
+        return asset.respond(request)
 
     async def home(self, request: Request) -> Response:
         if self.index is None:
