@@ -65,6 +65,8 @@ ensure_test_tools() {
         || { log "installing pgbouncer (the transaction-pooling test)"; apt_install pgbouncer; }
     command -v pg_isready >/dev/null || apt_install postgresql-client
     command -v valgrind >/dev/null || { log "installing valgrind (instruction counts)"; apt_install valgrind; }
+    # The browser test drives Debian's Chromium through Playwright (no browser download).
+    [ -x /usr/bin/chromium ] || { log "installing chromium (the /docs browser test)"; apt_install chromium; }
 }
 
 case "${1:-}" in
