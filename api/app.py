@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 from blacksheep import Application, Request, Response
 
-from api import logs
+from api import logs, metrics
 from api.auth.accounts import LoginThrottle
 from api.auth.service import Authenticator
 from api.handlers.identity import IdentityHandlers
@@ -50,6 +50,8 @@ def create_app(settings: Settings) -> Application:
         log.warning("no SECRET_KEY set: signing with the development key (development only)")
     openapi = msgspec.json.encode(build_openapi())
     static_dir = Path(settings.static_dir)
+    request_metrics = metrics.RequestMetrics() if settings.metrics_enabled else None
+    publisher = metrics.Publisher()
 
     async def start(application: Application) -> None:
         pool = await create_pool(
@@ -59,7 +61,8 @@ def create_app(settings: Settings) -> Application:
             statement_timeout_ms=settings.db_statement_timeout_ms,
             statement_cache_size=settings.db_statement_cache_size,
             session_parameters=settings.db_session_parameters,
-            timed=settings.server_timing,
+            # Timed connections feed Server-Timing and the statement-duration metrics.
+            timed=settings.server_timing or settings.metrics_enabled,
         )
         state.pool = pool
         auth = Authenticator(pool, secret_key, settings.auth_cache_seconds)
@@ -73,6 +76,10 @@ def create_app(settings: Settings) -> Application:
             ),
             SiteHandlers(pool, openapi, static_dir),
         )
+        if request_metrics is not None:
+            _Router(application).add_get("/metrics", publisher.handler)
+            request_metrics.attach(application.router)
+            publisher.start(pool)
         # BlackSheep applied the registered routes just before on_start; apply the new ones.
         application.router.apply_routes()
         # Everything allocated so far (modules, routes, the pool) lives as long as the process:
@@ -85,6 +92,8 @@ def create_app(settings: Settings) -> Application:
         )
 
     async def stop(application: Application) -> None:
+        if request_metrics is not None:
+            await publisher.stop()
         if state.pool is not None:
             await state.pool.close()
         log.info("stopped")
@@ -93,7 +102,11 @@ def create_app(settings: Settings) -> Application:
     app.on_start += start
     app.on_stop += stop
     app.middlewares.append(
-        make_middleware(access_log=settings.access_log, server_timing=settings.server_timing)
+        make_middleware(
+            access_log=settings.access_log,
+            server_timing=settings.server_timing,
+            metrics=request_metrics,
+        )
     )
     if static_dir.is_dir():
         app.serve_files(static_dir, root_path="static", cache_time=3600)

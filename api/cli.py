@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
+import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -117,6 +123,35 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     logs.route_stdlib_logging(settings.log_level)
     if not args.no_migrate:
         _migrate(settings, "up", False)
+    with _metrics_folder(settings):
+        _run_uvicorn(uvicorn, settings, args)
+    return 0
+
+
+@contextlib.contextmanager
+def _metrics_folder(settings: Settings) -> Iterator[None]:
+    """Prometheus-client's multiprocess mode for every worker: a folder where each writes its
+    values and where one scrape reads them all. A fresh one per run, removed at the end; a
+    PROMETHEUS_MULTIPROC_DIR given is emptied of earlier runs' files first (as prometheus-client
+    requires) and kept. Set before anything imports prometheus_client, which reads it once."""
+    if not settings.metrics_enabled:
+        yield
+        return
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="items-api-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_uvicorn(uvicorn: Any, settings: Settings, args: argparse.Namespace) -> None:
     uvicorn.run(
         "api.asgi:app",
         host=args.host or settings.host,
@@ -131,7 +166,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         proxy_headers=True,
         timeout_graceful_shutdown=30,
     )
-    return 0
 
 
 def _read_password() -> str:

@@ -14,6 +14,7 @@ from blacksheep.exceptions import HTTPException
 
 from api import logs
 from api.logs import get_logger
+from api.metrics import RequestMetrics
 from api.problems import ProblemError, from_error, problem_response
 from queries.pool import DatabaseTimer, current_timer
 
@@ -34,10 +35,12 @@ def request_id_of(request: Request) -> str:
 
 
 def make_middleware(
-    *, access_log: bool, server_timing: bool
+    *, access_log: bool, server_timing: bool, metrics: RequestMetrics | None = None
 ) -> Callable[[Request, Handler], Awaitable[Response]]:
     async def middleware(request: Request, handler: Handler) -> Response:
         start = perf_counter()
+        if metrics is not None:
+            metrics.started()
         request_id = request_id_of(request)
         # Every log line of this request carries its id (and, once known, the principal).
         fields = {"request_id": request_id}
@@ -73,10 +76,18 @@ def make_middleware(
         except Exception:
             _errors.exception("unhandled error", path=request.path)
             response = problem_response(500, f"internal error; request id {request_id}")
+        except BaseException:  # cancelled: no response, but no longer in flight either
+            if metrics is not None:
+                metrics.abandoned()
+            raise
         finally:
             if token is not None:
                 current_timer.reset(token)
         elapsed = perf_counter() - start
+        if metrics is not None:
+            # _path: the raw bytes BlackSheep matched the route with (its match cache's key).
+            path = request._path  # type: ignore[attr-defined]
+            metrics.finished(request.method, path, response.status, elapsed)
         response.add_header(b"x-request-id", request_id.encode())
         if timer is not None:
             response.add_header(

@@ -51,6 +51,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Data and search (README "Search").
 
     # Operators: metrics, docs, logs (README "Operations").
+    # GET /metrics in the Prometheus text format, and the counting behind it.
+    metrics_enabled: bool = True
 
     def __post_init__(self) -> None:
         if self.db_pool_min_size > self.db_pool_max_size:

@@ -6,10 +6,16 @@ from pathlib import Path
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
 
+# Statement text -> its name, for every statement loaded: how statement timings find the sql/
+# file they belong to (a dict lookup of a string whose hash is cached).
+STATEMENT_NAMES: dict[str, str] = {}
+
 
 def load(name: str) -> str:
     """Return the text of `sql/<name>.sql`, e.g. `load("items/get_by_id")`."""
-    return (SQL_ROOT / f"{name}.sql").read_text(encoding="utf-8")
+    text = (SQL_ROOT / f"{name}.sql").read_text(encoding="utf-8")
+    STATEMENT_NAMES[text] = name
+    return text
 
 
 def all_statement_names() -> list[str]:

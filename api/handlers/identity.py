@@ -11,6 +11,7 @@ import asyncpg
 from blacksheep import Request, Response
 from msgspec import Meta, Struct
 
+from api import metrics
 from api.auth import keys, tokens
 from api.auth.accounts import (
     LoginThrottle,
@@ -98,6 +99,7 @@ class IdentityHandlers:
         credentials = await check_password(self.pool, email, password)
         if credentials is None:
             await self.throttle.failed(subjects)
+            metrics.login_failed()
             raise oauth_error(400, "invalid_grant", "invalid username or password")
         granted = set(credentials.scopes)
         requested = form.get("scope")

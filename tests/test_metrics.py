@@ -1,0 +1,234 @@
+"""GET /metrics: the Prometheus families with their labels, their values after known requests,
+METRICS_ENABLED=false, and one scrape covering every worker of `python -m api serve`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from api import metrics
+from api.app import create_app
+from api.settings import Settings
+from tests.conftest import TEST_SECRET_KEY, Account
+from tests.test_serve import free_port
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples(text: str) -> Samples:
+    """Every sample of an exposition: (name, sorted labels) -> value."""
+    found: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def value(found: Samples, name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def scrape(client: httpx.AsyncClient) -> Samples:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    assert response.headers["cache-control"] == "no-store"
+    return samples(response.text)
+
+
+async def test_requests_are_counted_by_route_template_and_status(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = await client.post("/api/v1/items", json={"name": "counted"}, headers=alice.headers)
+    item = created.json()["id"]
+    before = await scrape(client)
+    for _ in range(3):
+        assert (await client.get(f"/api/v1/items/{item}", headers=alice.headers)).status_code == 200
+    missing = "/api/v1/items/00000000-0000-4000-8000-000000000000"
+    assert (await client.get(missing, headers=alice.headers)).status_code == 404
+    assert (await client.get("/no/such/path/7f3a")).status_code == 404
+    after = await scrape(client)
+
+    route = "/api/v1/items/{id}"
+    counted = "http_requests_total"
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta(counted, method="GET", route=route, status="200") == 3
+    assert delta(counted, method="GET", route=route, status="404") == 1
+    # An unknown path is one label value, never the path itself (bounded cardinality).
+    assert delta(counted, method="GET", route="unmatched", status="404") == 1
+    assert not [key for key in after if "/no/such/path/7f3a" in str(key)]
+    histogram = "http_request_duration_seconds"
+    assert delta(f"{histogram}_count", method="GET", route=route) == 4
+    assert delta(f"{histogram}_bucket", method="GET", route=route, le="+Inf") == 4
+    assert delta(f"{histogram}_sum", method="GET", route=route) > 0
+    # The statement that ran, by its sql/ file name.
+    statement = "db_statement_duration_seconds"
+    assert delta(f"{statement}_count", statement="items/get_by_id") == 4
+    assert delta(f"{statement}_sum", statement="items/get_by_id") > 0
+    # The scrape itself is in flight while it is answered.
+    assert value(after, "http_requests_in_flight") >= 1
+    for state in ("in_use", "idle", "waiting"):
+        assert ("db_pool_connections", (("state", state),)) in after
+    assert (
+        value(after, "db_pool_connections", state="in_use")
+        + value(after, "db_pool_connections", state="idle")
+        >= 1
+    )
+
+
+async def test_login_failures_shed_and_timed_out_requests_are_counted(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    before = await scrape(client)
+    refused = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": alice.email, "password": "wrong password!"},
+    )
+    assert refused.status_code == 400
+    metrics.shed()
+    metrics.shed()
+    metrics.timed_out()
+    after = await scrape(client)
+    for name, expected in (
+        ("login_failures_total", 1),
+        ("http_requests_shed_total", 2),
+        ("http_requests_timed_out_total", 1),
+    ):
+        assert value(after, name) - value(before, name) == expected, name
+
+
+async def test_histogram_buckets_hold_what_was_observed(client: httpx.AsyncClient) -> None:
+    """The tallies reach prometheus-client's histogram exactly (bounds are `le`, inclusive)."""
+    before = await scrape(client)
+    recorder = metrics.RequestMetrics()  # no router: every request is "unmatched"
+    for seconds in (0.0004, 0.001, 0.003, 0.003, 7.0, 99.0):
+        recorder.started()
+        recorder.finished("TEST", b"/x", 200, seconds)
+    after = await scrape(client)
+    name = "http_request_duration_seconds"
+
+    def bucket(le: str) -> float:
+        labels = {"method": "TEST", "route": "unmatched", "le": le}
+        return value(after, f"{name}_bucket", **labels) - value(before, f"{name}_bucket", **labels)
+
+    assert bucket("0.001") == 2
+    assert bucket("0.0025") == 2
+    assert bucket("0.005") == 4
+    assert bucket("5.0") == 4
+    assert bucket("10.0") == 5
+    assert bucket("+Inf") == 6
+    total = value(after, f"{name}_sum", method="TEST", route="unmatched") - value(
+        before, f"{name}_sum", method="TEST", route="unmatched"
+    )
+    assert total == pytest.approx(0.0004 + 0.001 + 0.003 + 0.003 + 7.0 + 99.0)
+
+
+async def test_metrics_enabled_false_turns_the_endpoint_and_the_counting_off(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(msgspec.structs.replace(settings, metrics_enabled=False))
+    await app.start()
+    try:
+        # A tally of this test's own, which the session app's publisher leaves alone meanwhile.
+        fresh = metrics.Tally()
+        monkeypatch.setattr(metrics, "tally", fresh)
+        monkeypatch.setattr(metrics.Publisher, "publish", lambda self: None)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            assert (await http.get("/healthz")).status_code == 200
+            response = await http.get("/metrics")
+            assert response.status_code == 404
+            assert response.headers["content-type"] == "application/problem+json"
+        assert fresh.requests == {}
+        assert fresh.durations == {}
+    finally:
+        await app.stop()
+
+
+@pytest.fixture
+def two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`python -m api serve --workers 2`, with the multiprocess folder given so it can be seen."""
+    port = free_port()
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "LOG_LEVEL": "warning",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api", "serve", "--no-migrate", "--port", str(port), "--workers=2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while len(list(folder.glob("*.db"))) < 2 or not _answers(url):
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail("the server did not start two workers")
+            time.sleep(0.2)
+        yield url, folder
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _pids(folder: Path, kind: str) -> set[str]:
+    return {path.stem.rsplit("_", 1)[-1] for path in folder.glob(f"{kind}_*.db")}
+
+
+def test_one_scrape_covers_every_worker(two_workers: tuple[str, Path]) -> None:
+    url, folder = two_workers
+    sent = 0
+    deadline = time.monotonic() + 20
+    # New connections until both workers have answered some (the kernel spreads them).
+    while len(_pids(folder, "counter")) < 2 or sent < 40:
+        with httpx.Client() as fresh:
+            assert fresh.get(f"{url}/api/v1/items").status_code == 401
+        sent += 1
+        assert time.monotonic() < deadline, "one worker got every connection"
+    assert httpx.get(f"{url}/readyz").status_code == 200  # runs a statement: health/ping
+    time.sleep(metrics.PUBLISH_SECONDS * 2)  # every worker published its tallies
+    with httpx.Client() as fresh:
+        text = fresh.get(f"{url}/metrics").text
+    found = samples(text)
+    labels: dict[str, Any] = {"method": "GET", "route": "/api/v1/items", "status": "401"}
+    assert value(found, "http_requests_total", **labels) == sent
+    assert value(found, "http_request_duration_seconds_count", method="GET", route="/api/v1/items")
+    assert value(found, "db_pool_connections", state="idle") >= 2  # both pools, summed
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {
+        "http_requests",
+        "http_request_duration_seconds",
+        "http_requests_in_flight",
+        "http_requests_shed",
+        "http_requests_timed_out",
+        "db_pool_connections",
+        "db_statement_duration_seconds",
+        "login_failures",
+    } <= names
