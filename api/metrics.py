@@ -103,12 +103,12 @@ LOGIN_FAILURES = Counter(
 class Tally:
     """What this process counted since it last published. Plain ints and lists: the hot path."""
 
-    __slots__ = ("durations", "in_flight", "login_failures", "requests", "shed", "timed_out")
+    __slots__ = ("in_flight", "login_failures", "requests", "shed", "timed_out")
 
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, int], int] = {}
-        # (method, route) -> [count per REQUEST_BUCKETS bound..., sum of seconds]
-        self.durations: dict[tuple[str, str], list[float]] = {}
+        # (method, route, status) -> [count per REQUEST_BUCKETS bound..., sum of seconds]: one
+        # lookup per request feeds both the counter and the histogram (summed over statuses).
+        self.requests: dict[tuple[str, str, int], list[float]] = {}
         self.in_flight = 0
         self.shed = 0
         self.timed_out = 0
@@ -162,13 +162,10 @@ class RequestMetrics:
 
     def finished(self, method: str, path: bytes, status: int, seconds: float) -> None:
         tally.in_flight -= 1
-        route = self.route_of(method, path)
-        key = (method, route, status)
-        requests = tally.requests
-        requests[key] = requests.get(key, 0) + 1
-        counts = tally.durations.get((method, route))
+        key = (method, self.route_of(method, path), status)
+        counts = tally.requests.get(key)
         if counts is None:
-            counts = tally.durations[(method, route)] = [0.0] * (len(REQUEST_BUCKETS) + 1)
+            counts = tally.requests[key] = [0.0] * (len(REQUEST_BUCKETS) + 1)
         counts[bisect_left(REQUEST_BUCKETS, seconds)] += 1
         counts[-1] += seconds
 
@@ -196,9 +193,12 @@ class Publisher:
 
     def publish(self) -> None:
         requests, tally.requests = tally.requests, {}
-        durations, tally.durations = tally.durations, {}
-        for (method, route, status), count in requests.items():
-            REQUESTS.labels(method, route, str(status)).inc(count)
+        durations: dict[tuple[str, str], list[float]] = {}
+        for (method, route, status), counts in requests.items():
+            REQUESTS.labels(method, route, str(status)).inc(sum(counts[:-1]))
+            summed = durations.setdefault((method, route), [0.0] * len(counts))
+            for index, count in enumerate(counts):
+                summed[index] += count
         for (method, route), counts in durations.items():
             _add_histogram(REQUEST_DURATION.labels(method, route), counts)
         for name, counts in statement_times.take().items():
