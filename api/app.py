@@ -40,7 +40,7 @@ class AppState:
 
 
 def create_app(settings: Settings) -> Application:
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, console=logs.wants_console(settings.environment))
     log = logs.get_logger("api")
     # Its own Router: BlackSheep's default router is shared by every app in the process.
     app = Application(router=Router(), show_error_details=False)

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -67,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command in ("serve", "migrate"):
+        # Their progress is log lines: JSON, or colored text on a terminal in development.
+        logs.configure(settings.log_level, console=logs.wants_console(settings.environment))
+        logs.route_stdlib_logging(settings.log_level)
     try:
         if args.command == "serve":
             return _serve(settings, args)
@@ -101,16 +106,22 @@ def _no_database_message(settings: Settings, exc: Exception) -> str:
 
 def _migrate(settings: Settings, action: str, everything: bool) -> int:
     url = settings.database_url
+    log = logs.get_logger("api.migrate")
+    database = urlsplit(url).path.lstrip("/")  # never the URL: it may hold a password
     if action == "up":
         if migrate.ensure_database(url):
-            print("created the database")
+            log.info("database created", database=database)
         applied = migrate.up(url)
-        print(
-            f"applied {len(applied)} migrations: {', '.join(applied)}" if applied else "up to date"
-        )
+        if applied:
+            log.info("migrations applied", database=database, migrations=applied)
+        else:
+            log.info("migrations up to date", database=database)
     elif action == "down":
         rolled_back = migrate.down(url, everything=everything)
-        print(f"rolled back: {', '.join(rolled_back)}" if rolled_back else "nothing to roll back")
+        if rolled_back:
+            log.info("migrations rolled back", database=database, migrations=rolled_back)
+        else:
+            log.info("nothing to roll back", database=database)
     else:
         for state in migrate.status(url):
             print(f"{'applied' if state.applied else 'pending'}  {state.id}")

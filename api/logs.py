@@ -7,7 +7,8 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import MutableMapping
+import traceback
+from collections.abc import Mapping, MutableMapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -108,6 +109,33 @@ def _merge_request_fields(
     return {**fields, **event} if fields else event
 
 
+def _fallback(value: object) -> str:
+    """How a value JSON has no type for is written: its repr (an exception, a socket...)."""
+    return repr(value)
+
+
+_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+
+def dumps(event: Mapping[str, Any]) -> bytes:
+    """One JSON object for any event, whatever its values: unknown types become their repr,
+    and a value orjson still refuses (an integer beyond 64 bits) turns the event into reprs."""
+    try:
+        return orjson.dumps(event, default=_fallback, option=_JSON_OPTIONS)
+    except TypeError:
+        return orjson.dumps({str(k): repr(v) for k, v in event.items()}, option=_JSON_OPTIONS)
+
+
+# Set by configure(): how a finished event dict becomes a line.
+_console: structlog.dev.ConsoleRenderer | None = None
+
+
+def _render(event: dict[str, Any]) -> bytes:
+    if _console is not None:
+        return _console(None, "", event).encode()
+    return dumps(event)
+
+
 def access(method: str, path: str, status: int, duration_ms: float, fields: dict[str, str]) -> None:
     """Write the access line of a request. It is rendered here directly with orjson, the same
     JSON as a structlog line, because structlog's processor chain was a measurable share of
@@ -124,7 +152,10 @@ def access(method: str, path: str, status: int, duration_ms: float, fields: dict
             "level": "info",
             "timestamp": datetime.now(UTC),
         }
-        _writer.msg(orjson.dumps(line, option=orjson.OPT_UTC_Z))
+        if _console is None:
+            _writer.msg(orjson.dumps(line, option=orjson.OPT_UTC_Z))
+        else:
+            _writer.msg(_render(line))
 
 
 def flush() -> None:
@@ -132,47 +163,117 @@ def flush() -> None:
         _writer.flush()
 
 
-def configure(level: str = "info", stream: BinaryIO | None = None) -> None:
+def wants_console(environment: str, stream: Any = None) -> bool:
+    """Colored, human-readable lines: in development, when stdout is a terminal. JSON lines
+    everywhere else (a pipe, a file, a container log, production)."""
+    out = sys.stdout if stream is None else stream
+    try:
+        return environment == "development" and bool(out.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def configure(level: str = "info", stream: BinaryIO | None = None, console: bool = False) -> None:
     """Set up structlog. Lines go to `stream` (stdout by default); a later call without a stream
-    keeps the current one."""
-    global _writer
+    keeps the current one. `console` renders lines for a person (structlog's ConsoleRenderer,
+    colored) instead of JSON."""
+    global _writer, _console
     if _writer is None:
         _writer = QueuedLineWriter(stream or sys.stdout.buffer)
         atexit.register(_writer.close)
     elif stream is not None:
         _writer.redirect(stream)
     writer = _writer
+    _console = structlog.dev.ConsoleRenderer(colors=True) if console else None
+    renderer: Any = (
+        _console
+        if _console is not None
+        else structlog.processors.JSONRenderer(
+            serializer=lambda event, **_: dumps(event),
+        )
+    )
     structlog.configure(
         processors=[
             _merge_request_fields,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=orjson.dumps),
+            *([] if console else [structlog.processors.format_exc_info]),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=lambda *_: writer,
+        logger_factory=lambda *_: _EncodingWriter(writer) if console else writer,
         cache_logger_on_first_use=True,
     )
 
 
+class _EncodingWriter:
+    """The writer for the console renderer, which returns str where JSONRenderer gives bytes."""
+
+    def __init__(self, writer: QueuedLineWriter) -> None:
+        self._writer = writer
+
+    def msg(self, line: str | bytes) -> None:
+        self._writer.msg(line.encode() if isinstance(line, str) else line)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class LineHandler(logging.Handler):
+    """Every stdlib record (uvicorn, asyncpg, yoyo, warnings) as one line through the same
+    writer as structlog's: JSON, or the console rendering. A record whose message cannot be
+    formatted (arguments that do not fit it), with an exception, or with values JSON has no
+    type for is still one line, never a raw traceback on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        writer = _writer
+        if writer is None:
+            return
+        try:
+            writer.msg(_render(record_event(record)))
+        except Exception:  # never logging's "--- Logging error ---" on stderr
+            writer.msg(dumps({"event": "unrenderable log record", "logger": record.name}))
+
+
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+def record_event(record: logging.LogRecord) -> dict[str, Any]:
+    """A stdlib record as the event dict a structlog line carries."""
+    try:
+        message = record.getMessage()
+    except Exception:  # e.g. "%s %s" with one argument
+        message = f"{record.msg!r} % {record.args!r}"
+    event: dict[str, Any] = {
+        **(request_fields.get() or {}),
+        "event": message,
+        "logger": record.name,
+        "level": record.levelname.lower(),
+        "timestamp": datetime.fromtimestamp(record.created, UTC),
+    }
+    for name, value in record.__dict__.items():
+        if name not in _RECORD_ATTRIBUTES and name not in event:
+            event[name] = value  # what the caller passed as extra=
+    if record.exc_info and record.exc_info[0] is not None:
+        event["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+    elif record.exc_text:
+        event["exception"] = record.exc_text
+    if record.stack_info:
+        event["stack"] = record.stack_info
+    return event
+
+
 def route_stdlib_logging(level: str) -> None:
-    """Render uvicorn's and other libraries' stdlib log records as the same JSON lines."""
-    formatter = structlog.stdlib.ProcessorFormatter(
-        processor=structlog.processors.JSONRenderer(
-            serializer=lambda event, **_: orjson.dumps(event).decode()
-        ),
-        foreign_pre_chain=[
-            structlog.stdlib.add_logger_name,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-        ],
-    )
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(formatter)
+    """Send every stdlib logger's records, and Python's warnings, through LineHandler. Quiet
+    libraries' step-by-step info (yoyo logs each migration step) unless LOG_LEVEL=debug."""
     root = logging.getLogger()
-    root.handlers = [handler]
+    root.handlers = [LineHandler()]
     root.setLevel(_LEVELS[level])
+    logging.captureWarnings(True)
+    logging.getLogger("yoyo").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
 
 
 def get_logger(name: str) -> Any:

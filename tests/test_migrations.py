@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -99,6 +101,13 @@ def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def events(stdout: str) -> list[dict[str, Any]]:
+    """The command's log lines; each must be one JSON object, and none may name a password."""
+    lines = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    assert all(isinstance(line, dict) and "event" in line for line in lines), stdout
+    return lines
+
+
 @pytest.fixture
 def empty_database(server_url: str) -> Iterator[str]:
     """A database of this test alone, never touched by the shared app's fixtures."""
@@ -124,13 +133,16 @@ def test_cli_up_status_down_all_and_up_again(empty_database: str) -> None:
 
     up = cli(url, "up")
     assert up.returncode == 0, up.stderr
-    assert f"applied {len(MIGRATION_IDS)} migrations" in up.stdout
+    # Progress is log lines, each one JSON object (stdout is not a terminal here).
+    assert events(up.stdout)[-1]["event"] == "migrations applied"
+    assert events(up.stdout)[-1]["migrations"] == MIGRATION_IDS
+    assert "database created" not in up.stdout  # the fixture made it
     assert public_tables(url) >= APP_TABLES
     migrated = schema_of(url)
 
     again = cli(url, "up")
     assert again.returncode == 0, again.stderr
-    assert "up to date" in again.stdout
+    assert [e["event"] for e in events(again.stdout)] == ["migrations up to date"]
     assert schema_of(url) == migrated
 
     status = cli(url, "status")
@@ -138,13 +150,13 @@ def test_cli_up_status_down_all_and_up_again(empty_database: str) -> None:
 
     down_all = cli(url, "down", "--all")
     assert down_all.returncode == 0, down_all.stderr
-    assert down_all.stdout.strip() == "rolled back: " + ", ".join(reversed(MIGRATION_IDS))
+    assert events(down_all.stdout)[-1]["migrations"] == list(reversed(MIGRATION_IDS))
     assert public_tables(url) == set()  # no app table, and none of yoyo's either
     assert schema_of(url) == pristine  # no function, trigger, type or extension left over
 
     again = cli(url, "down", "--all")
     assert again.returncode == 0, again.stderr
-    assert "nothing to roll back" in again.stdout
+    assert [e["event"] for e in events(again.stdout)] == ["nothing to roll back"]
     assert public_tables(url) == set()
 
     up = cli(url, "up")
@@ -177,7 +189,7 @@ def test_down_via_cli_rolls_back_the_latest_without_prompting(empty_database: st
     migrate.up(url)
     down = cli(url, "down")
     assert down.returncode == 0, down.stderr
-    assert down.stdout.strip() == f"rolled back: {MIGRATION_IDS[-1]}"
+    assert events(down.stdout)[-1]["migrations"] == [MIGRATION_IDS[-1]]
     assert [s.id for s in migrate.status(url) if not s.applied] == [MIGRATION_IDS[-1]]
 
 
@@ -232,7 +244,9 @@ def test_up_creates_a_missing_database(server_url: str) -> None:
         try:
             up = cli(missing, "up")
             assert up.returncode == 0, up.stderr
-            assert "created the database" in up.stdout
+            created = events(up.stdout)[0]
+            assert created["event"] == "database created"
+            assert created["database"] == name[0] + "_new"
             assert public_tables(missing) >= APP_TABLES
         finally:
             with psycopg.connect(url, autocommit=True) as conn:
