@@ -9,7 +9,8 @@ requests and dividing the difference by 2N takes start-up out.
 
     python -m benchmarks instructions [--requests 1000]
 
-It needs valgrind and the database that `python -m benchmarks run` seeded (its user, its items).
+It needs valgrind. It seeds a database of its own (unique to the run, dropped afterwards), or
+uses one that `python -m benchmarks run --db-name NAME` seeded and kept (`--db-name NAME`).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -15,6 +16,8 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ ALL_SERVERS = [*HTTP_SERVERS, "pgbench"]
 SECRET_KEY = "benchmark-secret-key-not-for-production-0123456789"
 EMAIL = "bench@example.com"
 PASSWORD = "benchmark-password-0123"
+INSTRUCTION_ITEMS = 2_000
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,8 +95,16 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
         help="PostgreSQL server to use, without a database name",
     )
-    run.add_argument("--db-name", default="bench_items", help="database to (re)create")
-    run.add_argument("--base-port", type=int, default=18000, help="servers listen on +1, +2, +3")
+    run.add_argument(
+        "--db-name",
+        help="database to (re)create and keep (default: a fresh bench_items_<run id>, "
+        "dropped at the end)",
+    )
+    run.add_argument(
+        "--base-port",
+        type=int,
+        help="servers listen on +1, +2, +3 (default: free ports the kernel picks for this run)",
+    )
     run.add_argument("--seed", type=int, default=42, help="random seed of the data")
     again = commands.add_parser(
         "report", help="re-render the Markdown table and the charts from a results JSON file"
@@ -108,7 +120,11 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
         help="PostgreSQL server of the database `run` seeded",
     )
-    counted.add_argument("--db-name", default="bench_items", help="the database `run` seeded")
+    counted.add_argument(
+        "--db-name",
+        help="a database `run --db-name` seeded and kept (default: a fresh one of "
+        f"{INSTRUCTION_ITEMS:,} items, made for this count and dropped afterwards)",
+    )
     return parser
 
 
@@ -124,6 +140,44 @@ async def _recreate_database(pg_url: str, name: str) -> None:
         await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
+
+
+async def _drop_database(pg_url: str, name: str) -> None:
+    connection = await asyncpg.connect(f"{pg_url}/postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def run_id() -> str:
+    """A name part unique to this run, so that two runs on one machine never share a database,
+    a port or a folder (`scripts/dev.sh test` may run twice at once)."""
+    return uuid.uuid4().hex[:10]
+
+
+def prepare_database(
+    pg_url: str, name: str, items: int, rng_seed: int, data: Path
+) -> tuple[str, list[uuid.UUID]]:
+    """A fresh database `name`: migrated, the benchmark user, `items` seeded items, and the
+    sample files in `data`. Returns the owner's id and the items' ids."""
+    dsn = f"{pg_url}/{name}"
+    log(f"fresh database {name}; migrations")
+    asyncio.run(_recreate_database(pg_url, name))
+    _api(["migrate", "up"], dsn)
+    made = _api(
+        ["users", "create", EMAIL, "--scopes", "items:read,items:write,admin"],
+        dsn,
+        stdin=PASSWORD + "\n",
+    )
+    owner_id = re.search(r"\(([0-9a-f-]{36})\)", made)
+    assert owner_id is not None, made
+    log(f"seeding {items:,} items with COPY")
+    begun = time.perf_counter()
+    ids = seed.run_seed(dsn, uuid.UUID(owner_id[1]), items, rng_seed)
+    log(f"seeded in {time.perf_counter() - begun:.1f}s")
+    seed.write_samples(data, ids, rng_seed, batch_bodies=32)
+    return owner_id[1], ids
 
 
 def _api(args: list[str], dsn: str, stdin: str | None = None) -> str:
@@ -414,29 +468,65 @@ def run(args: argparse.Namespace) -> int:
         endpoints = [e for e in endpoints if e in wanted]
     wrk = tools.find_wrk() if set(chosen) & set(HTTP_SERVERS) else ""
     pgbench_path = tools.find_pgbench() if "pgbench" in chosen else ""
-    output = args.output or (HERE / (".work/smoke-results" if args.smoke else "results"))
-    work = HERE / ".work"
+    this_run = run_id()
+    db_name = args.db_name or f"bench_items_{this_run}"
+    work = HERE / ".work" / f"run-{this_run}"
     data = work / "data"
-    dsn = f"{args.pg_url}/{args.db_name}"
+    output = args.output or (work / "smoke-results" if args.smoke else HERE / "results")
+    ports = (
+        (args.base_port + 1, args.base_port + 2, args.base_port + 3)
+        if args.base_port is not None
+        else tuple(servers.free_ports(3))
+    )
+    dsn = f"{args.pg_url}/{db_name}"
     started = datetime.now(UTC)
     command = "python -m benchmarks " + " ".join(sys.argv[1:])
+    outcome = 1
+    try:
+        outcome = _run(
+            args,
+            Plan(chosen, endpoints, wrk, pgbench_path, db_name, dsn, work, data, output, ports),
+            started,
+            command,
+        )
+        return outcome
+    finally:
+        if args.db_name is None:
+            asyncio.run(_drop_database(args.pg_url, db_name))
+            log(f"dropped {db_name}")
+        if outcome != 0:
+            log(f"kept {work.relative_to(ROOT)} for its server logs")
+        elif args.smoke:
+            shutil.rmtree(work, ignore_errors=True)
 
-    log(f"fresh database {args.db_name}; migrations")
-    asyncio.run(_recreate_database(args.pg_url, args.db_name))
-    _api(["migrate", "up"], dsn)
-    made = _api(
-        ["users", "create", EMAIL, "--scopes", "items:read,items:write,admin"],
-        dsn,
-        stdin=PASSWORD + "\n",
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run uses: its servers and endpoints, tools, and its own database and folders."""
+
+    chosen: list[str]
+    endpoints: list[str]
+    wrk: str
+    pgbench_path: str
+    db_name: str
+    dsn: str
+    work: Path
+    data: Path
+    output: Path
+    ports: tuple[int, ...]
+
+
+def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) -> int:
+    chosen, endpoints, wrk, pgbench_path = plan.chosen, plan.endpoints, plan.wrk, plan.pgbench_path
+    db_name, dsn, work, data, output, ports = (
+        plan.db_name,
+        plan.dsn,
+        plan.work,
+        plan.data,
+        plan.output,
+        plan.ports,
     )
-    owner_id = re.search(r"\(([0-9a-f-]{36})\)", made)
-    assert owner_id is not None, made
-    owner = owner_id[1]
-    log(f"seeding {args.items:,} items with COPY")
-    begun = time.perf_counter()
-    ids = seed.run_seed(dsn, __import__("uuid").UUID(owner), args.items, args.seed)
-    log(f"seeded in {time.perf_counter() - begun:.1f}s")
-    seed.write_samples(data, ids, args.seed, batch_bodies=32)
+    owner, _ = prepare_database(args.pg_url, db_name, args.items, args.seed, data)
     batches = sorted((data / "batches").glob("*.json"))
     id_texts = (data / "ids.txt").read_text().split()
     queries = (data / "queries.txt").read_text().split("\n")[:-1]
@@ -456,7 +546,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             pool_size=args.pool_size,
             access_log=not args.no_access_log,
-            base_port=args.base_port,
+            ports=ports,
             server_timing=args.server_timing,
         )
         if http:
@@ -553,7 +643,7 @@ def run(args: argparse.Namespace) -> int:
                         asyncio.run(pgb.batch_position(dsn, start=batch_position))
                     measured = pgb.run(
                         pgbench_path,
-                        args.db_name,
+                        db_name,
                         scripts,
                         clients=connections,
                         threads=args.threads,
@@ -643,11 +733,25 @@ def rerender(path: Path) -> int:
 
 
 def count_instructions(args: argparse.Namespace) -> int:
-    dsn = f"{args.pg_url}/{args.db_name}"
-    data = HERE / ".work" / "data"
-    counts = {
-        name: instructions.count(name, args.requests, dsn, data) for name in instructions.SERVERS
-    }
+    this_run = run_id()
+    work = HERE / ".work" / f"instructions-{this_run}"
+    if args.db_name is None:
+        name = f"bench_instructions_{this_run}"
+        data = work / "data"
+    else:
+        name, data = args.db_name, HERE / ".work" / "data"
+    dsn = f"{args.pg_url}/{name}"
+    try:
+        if args.db_name is None:
+            prepare_database(args.pg_url, name, INSTRUCTION_ITEMS, 42, data)
+        counts = {
+            server: instructions.count(server, args.requests, dsn, data)
+            for server in instructions.SERVERS
+        }
+    finally:
+        if args.db_name is None:
+            asyncio.run(_drop_database(args.pg_url, name))
+        shutil.rmtree(work, ignore_errors=True)
     for name, value in counts.items():
         print(f"{name:16} {value:>9,} instructions per GET /api/v1/items/{{id}}")
     print(f"items-api / bare: {counts['items-api'] / counts['bare-blacksheep']:.2f}")

@@ -70,7 +70,7 @@ def specs(
     workers: int,
     pool_size: int,
     access_log: bool,
-    base_port: int,
+    ports: tuple[int, int, int],
     server_timing: bool = False,
 ) -> dict[str, ServerSpec]:
     common = {
@@ -84,7 +84,7 @@ def specs(
         "items-api": ServerSpec(
             "items-api",
             "items API (production settings, API key)",
-            base_port + 1,
+            ports[0],
             [
                 sys.executable,
                 "-m",
@@ -94,7 +94,7 @@ def specs(
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(base_port + 1),
+                str(ports[0]),
                 "--workers",
                 str(workers),
             ],
@@ -110,22 +110,34 @@ def specs(
         "fastapi-sqlalchemy": ServerSpec(
             "fastapi-sqlalchemy",
             "FastAPI + SQLAlchemy 2.0 ORM + Pydantic v2 (API key)",
-            base_port + 2,
-            _uvicorn(
-                "benchmarks.peers.fastapi_sqlalchemy.app:app", base_port + 2, workers, access_log
-            ),
+            ports[1],
+            _uvicorn("benchmarks.peers.fastapi_sqlalchemy.app:app", ports[1], workers, access_log),
             common,
             ("X-API-Key", api_key),
         ),
         "bare-blacksheep": ServerSpec(
             "bare-blacksheep",
             "bare BlackSheep + asyncpg, same SQL (no auth, logs, validation)",
-            base_port + 3,
-            _uvicorn("benchmarks.peers.bare_blacksheep.app:app", base_port + 3, workers, False),
+            ports[2],
+            _uvicorn("benchmarks.peers.bare_blacksheep.app:app", ports[2], workers, False),
             {**common, "BENCH_OWNER_ID": owner_id},
             None,
         ),
     }
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free right now, chosen by the kernel: unique to this run."""
+    import socket
+
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def _port_free(port: int) -> bool:

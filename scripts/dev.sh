@@ -94,7 +94,7 @@ test)
         .venv/bin/python -m api sql check
     log "benchmark harness smoke run (a few seconds per server and endpoint)"
     .venv/bin/python -m benchmarks run --smoke
-    log "instructions per GET by id under callgrind, on the smoke run's database"
+    log "instructions per GET by id under callgrind (on a database of its own)"
     .venv/bin/python -m benchmarks instructions --requests 20
     log "pytest"
     .venv/bin/pytest -q
