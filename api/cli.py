@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -20,11 +20,31 @@ import msgspec
 import psycopg
 
 from api import logs, migrate
-from api.auth.accounts import NewUser, create_user, normalize_email
+from api.auth.accounts import (
+    DEFAULT_SCOPES,
+    NewUser,
+    Password,
+    Scope,
+    create_user,
+    normalize_email,
+)
+from api.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from api.settings import Settings, SettingsError, load_settings
 from api.sqltools import cli as sql_cli
 from queries import users
 from queries.pool import create_pool
+
+ALL_SCOPES = get_args(Scope)
+PASSWORD_SOURCE = (
+    "The password is read from standard input: the first line when piped "
+    "(echo 'a long passphrase' | python -m api users ...), or asked for twice, without echo, "
+    f"on a terminal; {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters. It never comes "
+    "from an argument or the environment, where other users and shell history could read it."
+)
+
+
+class NewPassword(msgspec.Struct):
+    password: Password
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,11 +66,39 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("--all", action="store_true", help="roll back every migration")
     mig_commands.add_parser("status", help="list migrations and whether each is applied")
 
-    usr = commands.add_parser("users", help="manage users")
+    usr = commands.add_parser(
+        "users",
+        help="manage users",
+        description="Manage users in the database DATABASE_URL names. " + PASSWORD_SOURCE,
+    )
     usr_commands = usr.add_subparsers(dest="action", required=True)
-    create = usr_commands.add_parser("create", help="create a user; the password comes from stdin")
+    create = usr_commands.add_parser(
+        "create",
+        help="create a user; the password comes from stdin",
+        description="Create a user. " + PASSWORD_SOURCE,
+    )
     create.add_argument("email")
-    create.add_argument("--scopes", default="items:read,items:write", help="comma-separated scopes")
+    create.add_argument(
+        "--scopes",
+        default=",".join(DEFAULT_SCOPES),
+        help=f"comma-separated, out of {', '.join(ALL_SCOPES)} (admin stands for every scope); "
+        f"default: {','.join(DEFAULT_SCOPES)}",
+    )
+    usr_commands.add_parser(
+        "list",
+        help="list users: email, scopes, disabled, created",
+        description="Every user in email order: email, scopes, whether disabled, when created. "
+        "Never a password or its hash.",
+    )
+    set_password = usr_commands.add_parser(
+        "set-password",
+        help="set a user's password; the new one comes from stdin",
+        description="Replace a user's password. "
+        + PASSWORD_SOURCE
+        + " Tokens issued before stay valid until they expire (ACCESS_TOKEN_TTL_SECONDS); "
+        "to cut a user off at once, use disable.",
+    )
+    set_password.add_argument("email")
     disable = usr_commands.add_parser(
         "disable", help="disable a user: tokens and keys stop working"
     )
@@ -213,6 +261,10 @@ async def _users(settings: Settings, args: argparse.Namespace) -> int:
                 return 1
             print(f"created user {user.email} ({user.id}) with scopes {','.join(user.scopes)}")
             return 0
+        if args.action == "list":
+            return await _list_users(pool)
+        if args.action == "set-password":
+            return await _set_password(pool, args.email)
         disabled = args.action == "disable"
         user_id = await users.set_disabled(pool, normalize_email(args.email), disabled)
         if user_id is None:
@@ -222,3 +274,37 @@ async def _users(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await pool.close()
+
+
+async def _list_users(pool: asyncpg.Pool) -> int:
+    """Print every user, a page of LIST_PAGE_SIZE at a time (keyset, by email)."""
+    print(f"{'email':40} {'scopes':32} {'disabled':8} created")
+    after = ""
+    while True:
+        page = await users.list_page(pool, after, LIST_PAGE_SIZE)
+        for user in page:
+            print(
+                f"{user.email:40} {','.join(user.scopes):32} "
+                f"{'yes' if user.disabled else 'no':8} "
+                f"{user.created_at.isoformat(timespec='seconds')}"
+            )
+        if len(page) < LIST_PAGE_SIZE:
+            return 0
+        after = page[-1].email
+
+
+LIST_PAGE_SIZE = 500
+
+
+async def _set_password(pool: asyncpg.Pool, email: str) -> int:
+    try:
+        new = msgspec.convert({"password": _read_password()}, NewPassword)
+    except msgspec.ValidationError as exc:
+        print(f"invalid password: {exc}", file=sys.stderr)
+        return 2
+    password_hash = await hash_password(new.password)  # in a worker thread
+    if await users.set_password(pool, normalize_email(email), password_hash) is None:
+        print(f"no user with email {email}", file=sys.stderr)
+        return 1
+    print(f"set the password of {normalize_email(email)}")
+    return 0

@@ -39,6 +39,8 @@ CREATE = load("users/create")
 GET_BY_ID = load("users/get_by_id")
 GET_CREDENTIALS = load("users/get_credentials")
 SET_DISABLED = load("users/set_disabled")
+LIST_PAGE = load("users/list_page")
+SET_PASSWORD = load("users/set_password")
 
 
 async def create(db: Executor, email: str, password_hash: str, scopes: Sequence[str]) -> User:
@@ -62,4 +64,15 @@ async def get_credentials(db: Executor, email: str) -> Credentials | None:
 
 async def set_disabled(db: Executor, email: str, disabled: bool) -> UUID | None:
     user_id: UUID | None = await db.fetchval(SET_DISABLED, email, disabled)
+    return user_id
+
+
+async def list_page(db: Executor, after_email: str, limit: int) -> list[User]:
+    """Up to `limit` users in email order, after `after_email` ('' for the first page)."""
+    return [User(*row) for row in await db.fetch(LIST_PAGE, after_email, limit)]
+
+
+async def set_password(db: Executor, email: str, password_hash: str) -> UUID | None:
+    """Store a new password hash; the user's id, or None when no user has that email."""
+    user_id: UUID | None = await db.fetchval(SET_PASSWORD, email, password_hash)
     return user_id

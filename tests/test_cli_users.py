@@ -1,0 +1,98 @@
+"""`python -m api users list` and `users set-password`, and what their --help texts say."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import httpx
+import psycopg
+
+from tests.conftest import PASSWORD, MakeUser
+from tests.test_full_flow import ROOT, run_cli
+
+
+def _login(password: str, email: str) -> dict[str, str]:
+    return {"grant_type": "password", "username": email, "password": password}
+
+
+async def test_users_list_shows_email_scopes_disabled_and_created(
+    database_url: str, make_user: MakeUser, password_hash: str
+) -> None:
+    await make_user("boss@example.com", scopes=("items:read", "items:write", "admin"))
+    await make_user("reader@example.com", scopes=("items:read",))
+    assert (await run_cli(database_url, "users", "disable", "reader@example.com"))[0] == 0
+    # More than one page (500), every one listed once, in email order.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (email, password_hash) "
+            "SELECT 'bulk' || lpad(n::text, 4, '0') || '@example.com', %s "
+            "FROM generate_series(1, 520) AS n",
+            (password_hash,),
+        )
+    code, out, err = await run_cli(database_url, "users", "list")
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert header.split() == ["email", "scopes", "disabled", "created"]
+    assert len(rows) == 522
+    emails = [row.split()[0] for row in rows]
+    assert emails == sorted(emails)
+    by_email = {row.split()[0]: row.split() for row in rows}
+    assert by_email["boss@example.com"][1:3] == ["admin,items:read,items:write", "no"]
+    assert by_email["reader@example.com"][1:3] == ["items:read", "yes"]
+    assert by_email["bulk0001@example.com"][1] == "items:read"  # the column's default
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", by_email["boss@example.com"][3]
+    )
+    assert "$argon2" not in out
+
+
+async def test_set_password_replaces_it_and_refuses_bad_input(
+    database_url: str, client: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    await make_user("carol@example.com")
+    new = "a new long passphrase + & = %"  # survives a form only URL-encoded
+    code, out, err = await run_cli(
+        database_url, "users", "set-password", "Carol@Example.com", stdin=new + "\n"
+    )
+    assert code == 0, err
+    assert "carol@example.com" in out
+    assert new not in out + err
+    token = "/api/v1/auth/token"
+    assert (await client.post(token, data=_login(new, "carol@example.com"))).status_code == 200
+    assert (await client.post(token, data=_login(PASSWORD, "carol@example.com"))).status_code == 400
+
+    code, _, err = await run_cli(
+        database_url, "users", "set-password", "carol@example.com", stdin="short\n"
+    )
+    assert code == 2
+    assert "password" in err
+    assert (await client.post(token, data=_login(new, "carol@example.com"))).status_code == 200
+    code, _, err = await run_cli(
+        database_url, "users", "set-password", "nobody@example.com", stdin=new + "\n"
+    )
+    assert code == 1
+    assert "no user" in err
+
+
+def _help(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "api", *args, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return " ".join(done.stdout.split())
+
+
+def test_help_says_where_passwords_come_from_and_the_default_scopes() -> None:
+    for command in (("users", "create"), ("users", "set-password"), ("users",)):
+        text = _help(*command)
+        assert "standard input" in text, command
+        assert "terminal" in text, command
+    create = _help("users", "create")
+    assert "default: items:read,items:write" in create
+    assert "admin" in create
+    assert "email, scopes" in _help("users", "list")
