@@ -11,54 +11,22 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 
+from api.demo import (
+    ADJECTIVES,
+    NOUNS,
+    TAGS,
+    copy_items,
+    item_records,
+    random_item,
+    random_metadata,
+    random_name,
+    random_tags,
+)
 from api.sqltools.statements import tooling
-
-
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
-ADJECTIVES = _words(
-    "red green blue black white silver golden wooden steel compact portable heavy light smart "
-    "classic modern vintage rustic deluxe premium basic ergonomic wireless cordless waterproof "
-    "foldable adjustable organic recycled handmade industrial mini mega ultra quiet rapid"
-)
-NOUNS = _words(
-    "chair table lamp desk shelf sofa mug kettle blender toaster drill hammer wrench saw ladder "
-    "backpack jacket boots scarf gloves watch camera speaker headphones keyboard mouse monitor "
-    "router charger cable notebook pen pencil marker stapler bottle pan pot knife fork spoon "
-    "bicycle helmet tent stove lantern rope hammock blanket pillow mattress curtain rug mirror"
-)
-SUFFIXES = _words("pro max plus lite mk2 mk3 xl s one air go neo 2000 3000 x")
-COLORS = _words("red green blue black white silver gold orange purple yellow grey brown")
-SIZES = _words("xs s m l xl xxl")
-MATERIALS = _words("wood steel aluminium plastic cotton wool leather glass ceramic bamboo")
-BRANDS = _words("acme globex initech umbrella hooli vandelay stark wayne wonka cyberdyne")
-TAG_COUNT = 200
-
-
-def tag_vocabulary() -> list[str]:
-    base = _words(
-        "kitchen garden office outdoor indoor sale new clearance eco gift kids pets sport travel "
-        "tools electronics furniture lighting storage decor camping fitness audio video home "
-        "winter summer spring autumn bestseller limited bundle refurbished imported local"
-    )
-    tags = list(base)
-    number = 0
-    while len(tags) < TAG_COUNT:
-        tags.append(f"{base[number % len(base)]}-{number // len(base) + 1}")
-        number += 1
-    return tags
-
-
-TAGS = tag_vocabulary()
-# Zipf-ish popularity: the k-th tag is picked with weight 1/(k+1).
-TAG_WEIGHTS = [1.0 / (rank + 1) for rank in range(TAG_COUNT)]
 
 
 @dataclass
@@ -68,89 +36,17 @@ class Seeded:
     ids: list[uuid.UUID]
 
 
-def _uuid(rng: random.Random) -> uuid.UUID:
-    return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-
-def random_name(rng: random.Random) -> str:
-    name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
-    if rng.random() < 0.5:
-        name += f" {rng.choice(SUFFIXES)}"
-    return name
-
-
-def random_tags(rng: random.Random) -> list[str]:
-    count = rng.randint(1, 5)
-    return sorted(set(rng.choices(TAGS, weights=TAG_WEIGHTS, k=count)))
-
-
-def random_metadata(rng: random.Random) -> dict[str, object]:
-    metadata: dict[str, object] = {
-        "color": rng.choice(COLORS),
-        "size": rng.choice(SIZES),
-        "price": round(rng.uniform(1, 500), 2),
-    }
-    if rng.random() < 0.5:
-        metadata["material"] = rng.choice(MATERIALS)
-    if rng.random() < 0.5:
-        metadata["brand"] = rng.choice(BRANDS)
-    if rng.random() < 0.2:
-        metadata["stock"] = rng.randint(0, 1000)
-    return metadata
-
-
-def random_item(rng: random.Random) -> dict[str, object]:
-    return {
-        "name": random_name(rng),
-        "description": f"A {random_name(rng)} for everyday use." if rng.random() < 0.7 else None,
-        "tags": random_tags(rng),
-        "metadata": random_metadata(rng),
-    }
-
-
 async def seed(dsn: str, owner_id: uuid.UUID, count: int, rng_seed: int) -> list[uuid.UUID]:
     """COPY `count` items owned by `owner_id`; returns their ids in insertion order."""
     rng = random.Random(rng_seed)
-    now = datetime.now(UTC)
-    ids: list[uuid.UUID] = []
-    records = []
-    for number in range(count):
-        item_id = _uuid(rng)
-        ids.append(item_id)
-        item = random_item(rng)
-        # Spread over a year, so that created_at ordering and keyset paging are realistic.
-        created = now - timedelta(seconds=(count - number) * 365 * 86400 / max(count, 1))
-        records.append(
-            (
-                item_id,
-                owner_id,
-                item["name"],
-                item["description"],
-                item["tags"],
-                json.dumps(item["metadata"]),
-                created,
-                created,
-            )
-        )
+    records = list(item_records(rng, count, owner_id))
+    ids = [record[0] for record in records]
     connection = await asyncpg.connect(dsn)
     try:
         # Index maintenance during COPY is slower than rebuilding; 100k rows take a few seconds
         # either way, so the indexes made by the migrations are kept and the load stays simple.
         await connection.execute(tooling("bench_empty_items"))
-        await connection.copy_records_to_table(
-            "items",
-            records=records,
-            columns=[
-                "id",
-                "owner_id",
-                "name",
-                "description",
-                "tags",
-                "metadata",
-                "created_at",
-                "updated_at",
-            ],
-        )
+        await copy_items(connection, iter(records))
         await connection.execute(tooling("bench_vacuum"))
         # Write out the load's dirty pages now, or a checkpoint lands in whichever measurement
         # comes first (always the items API's: it is measured first).

@@ -41,6 +41,7 @@ GET_CREDENTIALS = load("users/get_credentials")
 SET_DISABLED = load("users/set_disabled")
 LIST_PAGE = load("users/list_page")
 SET_PASSWORD = load("users/set_password")
+GET_ID_BY_EMAIL = load("users/get_id_by_email")
 
 
 async def create(db: Executor, email: str, password_hash: str, scopes: Sequence[str]) -> User:
@@ -75,4 +76,9 @@ async def list_page(db: Executor, after_email: str, limit: int) -> list[User]:
 async def set_password(db: Executor, email: str, password_hash: str) -> UUID | None:
     """Store a new password hash; the user's id, or None when no user has that email."""
     user_id: UUID | None = await db.fetchval(SET_PASSWORD, email, password_hash)
+    return user_id
+
+
+async def get_id_by_email(db: Executor, email: str) -> UUID | None:
+    user_id: UUID | None = await db.fetchval(GET_ID_BY_EMAIL, email)
     return user_id
