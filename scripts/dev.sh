@@ -3,7 +3,6 @@
 #   scripts/dev.sh serve   set up, create and migrate the database, run the API on :8000
 #   scripts/dev.sh test    set up, then run every check CI runs (lint, types, SQL, tests, bench smoke)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
@@ -29,11 +28,32 @@ ensure_python() {
     .venv/bin/pip install -q -e ".[$1]"
 }
 
+# The value of KEY in ./.env (as api/settings.py reads it: `KEY=value`, optionally `export `
+# and quotes), or nothing.
+dotenv_value() {
+    [ -f .env ] || return 0
+    sed -n -E "s/^[[:space:]]*(export[[:space:]]+)?$1[[:space:]]*=[[:space:]]*//p" .env | tail -n 1 \
+        | sed -E -e 's/[[:space:]]+$//' -e "s/^\"(.*)\"$/\1/" -e "s/^'(.*)'$/\1/"
+}
+
+# DATABASE_URL and TEST_DATABASE_URL from .env count as if set in the environment (which wins),
+# so that a database named there is used instead of installing and starting a local one.
+load_dotenv() {
+    local key value
+    for key in DATABASE_URL TEST_DATABASE_URL; do
+        if [ -z "${!key:-}" ]; then
+            value=$(dotenv_value "$key")
+            if [ -n "$value" ]; then export "$key=$value"; fi
+        fi
+    done
+}
+
 postgres_answers() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 
 ensure_postgres() {
-    # A given database URL is used as it is; otherwise a local server on 127.0.0.1:5432.
-    if [ -n "${DATABASE_URL:-}${TEST_DATABASE_URL:-}" ]; then return; fi
+    # A given database URL ($1 names the variable: DATABASE_URL to serve, TEST_DATABASE_URL to
+    # test) is used as it is; otherwise a local server on 127.0.0.1:5432.
+    if [ -n "${!1:-}" ]; then return; fi
     if ! command -v pg_isready >/dev/null; then
         log "installing PostgreSQL"
         apt_install postgresql postgresql-contrib
@@ -69,16 +89,21 @@ ensure_test_tools() {
     [ -x /usr/bin/chromium ] || { log "installing chromium (the /docs browser test)"; apt_install chromium; }
 }
 
+# Sourced (by tests): the functions only.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
+cd "$(dirname "$0")/.."
+load_dotenv
+
 case "${1:-}" in
 serve)
     shift
     ensure_python "server"
-    ensure_postgres
+    ensure_postgres DATABASE_URL
     exec .venv/bin/python -m api serve "$@"
     ;;
 test)
     ensure_python "test,dev,bench"
-    ensure_postgres
+    ensure_postgres TEST_DATABASE_URL
     ensure_test_tools
     log "ruff"
     .venv/bin/ruff check .
