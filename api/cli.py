@@ -9,6 +9,7 @@ import getpass
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -209,10 +210,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+METRICS_FOLDER_PREFIX = "items-api-metrics-"
+
+
 @contextlib.contextmanager
 def _metrics_folder(settings: Settings) -> Iterator[None]:
     """Prometheus-client's multiprocess mode for every worker: a folder where each writes its
-    values and where one scrape reads them all. A fresh one per run, removed at the end; a
+    values and where one scrape reads them all. A fresh one per run
+    (`items-api-metrics-<pid>-<random>` in the temporary directory), removed when serve ends,
+    also on SIGTERM; folders of runs whose process is gone (kill -9) are removed at start. A
     PROMETHEUS_MULTIPROC_DIR given is emptied of earlier runs' files first (as prometheus-client
     requires) and kept. Set before anything imports prometheus_client, which reads it once."""
     if not settings.metrics_enabled:
@@ -224,12 +230,48 @@ def _metrics_folder(settings: Settings) -> Iterator[None]:
             stale.unlink()
         yield
         return
-    folder = tempfile.mkdtemp(prefix="items-api-metrics-")
+    _remove_orphaned_metrics_folders()
+    folder = tempfile.mkdtemp(prefix=f"{METRICS_FOLDER_PREFIX}{os.getpid()}-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    # uvicorn re-raises SIGTERM once it has shut down, after restoring the handler it found: with
+    # the default one the process would die before the folder is removed. So the folder goes
+    # first, then SIGTERM ends the process as uvicorn meant it to.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    terminated = False
     try:
         yield
+    except _Terminated:
+        terminated = True
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        signal.raise_signal(signal.SIGTERM)
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived once uvicorn had shut down."""
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _remove_orphaned_metrics_folders() -> None:
+    for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_FOLDER_PREFIX}*-*"):
+        pid = folder.name.removeprefix(METRICS_FOLDER_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _run_uvicorn(uvicorn: Any, settings: Settings, args: argparse.Namespace) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,3 +233,44 @@ def test_one_scrape_covers_every_worker(two_workers: tuple[str, Path]) -> None:
         "db_statement_duration_seconds",
         "login_failures",
     } <= names
+
+
+def test_serve_removes_its_metrics_folder_and_those_of_killed_runs(database_url: str) -> None:
+    temp = Path(tempfile.gettempdir())
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    orphan = temp / f"items-api-metrics-{gone.stdout.strip()}-test"  # its process has ended
+    orphan.mkdir(exist_ok=True)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api", "serve", "--no-migrate", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(url):
+            assert time.monotonic() < deadline, "did not start"
+            assert process.poll() is None, "exited"
+            time.sleep(0.1)
+        own = list(temp.glob(f"items-api-metrics-{process.pid}-*"))
+        assert len(own) == 1
+        assert list(own[0].glob("*.db"))  # the worker writes its values there
+        assert not orphan.exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert not own[0].exists()
