@@ -14,7 +14,7 @@ from blacksheep.exceptions import HTTPException
 
 from api import logs
 from api.logs import get_logger
-from api.metrics import RequestMetrics
+from api.metrics import RequestMetrics, timed_out
 from api.problems import ProblemError, from_error, problem_response
 from queries.pool import DatabaseTimer, current_timer
 
@@ -70,6 +70,7 @@ def make_middleware(
                 headers={"Retry-After": "1"},
             )
         except asyncpg.QueryCanceledError:
+            timed_out()
             response = problem_response(
                 503, "the statement timed out", headers={"Retry-After": "1"}
             )

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -274,3 +275,27 @@ def test_serve_removes_its_metrics_folder_and_those_of_killed_runs(database_url:
         process.terminate()
         process.wait(timeout=30)
     assert not own[0].exists()
+
+
+async def test_a_statement_timeout_counts_as_timed_out(
+    settings: Settings, database_url: str, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """statement_timeout cancels a statement stuck behind a lock: a 503, counted as timed out."""
+    app = create_app(msgspec.structs.replace(settings, db_statement_timeout_ms=200))
+    await app.start()
+    try:
+        fresh = metrics.Tally()
+        monkeypatch.setattr(metrics, "tally", fresh)
+        monkeypatch.setattr(metrics.Publisher, "publish", lambda self: None)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            # Authenticated once first, so that only the item read meets the lock.
+            assert (await http.get("/api/v1/users/me", headers=alice.headers)).status_code == 200
+            with psycopg.connect(database_url) as locker:
+                locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+                response = await http.get("/api/v1/items", headers=alice.headers)
+                locker.rollback()
+        assert response.status_code == 503
+        assert fresh.timed_out == 1
+    finally:
+        await app.stop()
