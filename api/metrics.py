@@ -3,7 +3,8 @@
 Families (README "Operations" lists them with their labels):
 
 - `http_requests_total{method, route, status}`: requests answered; `route` is the route
-  template (`/api/v1/items/{id}`), `unmatched` when no route matched (bounded cardinality);
+  template (`/api/v1/items/{id}`), `unmatched` when no route matched, and a method outside
+  RFC 9110's is `other` (bounded cardinality, whatever clients send);
 - `http_request_duration_seconds{method, route}`: histogram of the time to the response;
 - `http_requests_in_flight`: requests being handled now;
 - `http_requests_shed_total`, `http_requests_timed_out_total`: refused by load shedding, past
@@ -43,6 +44,12 @@ REQUEST_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf")
 )  # fmt: skip
 UNMATCHED = "unmatched"
+# RFC 9110's methods (and PATCH): any other a client sends is counted as "other", so that no
+# client can grow the number of series.
+METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
+)
+OTHER_METHOD = "other"
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 _log = get_logger("api.metrics")
@@ -162,6 +169,8 @@ class RequestMetrics:
 
     def finished(self, method: str, path: bytes, status: int, seconds: float) -> None:
         tally.in_flight -= 1
+        if method not in METHODS:
+            method = OTHER_METHOD
         key = (method, self.route_of(method, path), status)
         counts = tally.requests.get(key)
         if counts is None:

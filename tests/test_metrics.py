@@ -72,6 +72,10 @@ async def test_requests_are_counted_by_route_template_and_status(
     # An unknown path is one label value, never the path itself (bounded cardinality).
     assert delta(counted, method="GET", route="unmatched", status="404") == 1
     assert not [key for key in after if "/no/such/path/7f3a" in str(key)]
+    # Nor can a client make up methods: any outside RFC 9110's is one label value.
+    for made_up in ("BREW", "X-7F3A"):
+        await client.request(made_up, "/no/such/path/7f3a")
+    assert not [key for key in await scrape(client) if "BREW" in str(key) or "X-7F3A" in str(key)]
     histogram = "http_request_duration_seconds"
     assert delta(f"{histogram}_count", method="GET", route=route) == 4
     assert delta(f"{histogram}_bucket", method="GET", route=route, le="+Inf") == 4
@@ -118,12 +122,12 @@ async def test_histogram_buckets_hold_what_was_observed(client: httpx.AsyncClien
     recorder = metrics.RequestMetrics()  # no router: every request is "unmatched"
     for seconds in (0.0004, 0.001, 0.003, 0.003, 7.0, 99.0):
         recorder.started()
-        recorder.finished("TEST", b"/x", 200, seconds)
+        recorder.finished("TRACE", b"/x", 200, seconds)
     after = await scrape(client)
     name = "http_request_duration_seconds"
 
     def bucket(le: str) -> float:
-        labels = {"method": "TEST", "route": "unmatched", "le": le}
+        labels = {"method": "TRACE", "route": "unmatched", "le": le}
         return value(after, f"{name}_bucket", **labels) - value(before, f"{name}_bucket", **labels)
 
     assert bucket("0.001") == 2
@@ -132,8 +136,8 @@ async def test_histogram_buckets_hold_what_was_observed(client: httpx.AsyncClien
     assert bucket("5.0") == 4
     assert bucket("10.0") == 5
     assert bucket("+Inf") == 6
-    total = value(after, f"{name}_sum", method="TEST", route="unmatched") - value(
-        before, f"{name}_sum", method="TEST", route="unmatched"
+    total = value(after, f"{name}_sum", method="TRACE", route="unmatched") - value(
+        before, f"{name}_sum", method="TRACE", route="unmatched"
     )
     assert total == pytest.approx(0.0004 + 0.001 + 0.003 + 0.003 + 7.0 + 99.0)
 
