@@ -8,6 +8,7 @@ import queue
 import sys
 import threading
 import traceback
+import types
 from collections.abc import Mapping, MutableMapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -266,6 +267,13 @@ def record_event(record: logging.LogRecord) -> dict[str, Any]:
     return event
 
 
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, trace: types.TracebackType | None
+) -> None:
+    logging.getLogger("api").critical("uncaught exception", exc_info=(kind, error, trace))
+    flush()
+
+
 def route_stdlib_logging(level: str) -> None:
     """Send every stdlib logger's records, and Python's warnings, through LineHandler. Quiet
     libraries' step-by-step info (yoyo logs each migration step) unless LOG_LEVEL=debug."""
@@ -273,6 +281,11 @@ def route_stdlib_logging(level: str) -> None:
     root.handlers = [LineHandler()]
     root.setLevel(_LEVELS[level])
     logging.captureWarnings(True)
+    # An exception nothing caught, in the main thread or another one: a line, not a traceback.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = lambda args: _log_uncaught(
+        args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback
+    )
     logging.getLogger("yoyo").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
 
 

@@ -55,6 +55,12 @@ ODD_RECORDS = textwrap.dedent(
         logging.getLogger("lib").exception("unprintable")
     warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=1)
     warnings.warn("a resource warning", ResourceWarning, stacklevel=1)
+    import threading
+    def fail():
+        raise RuntimeError("in a thread")
+    worker = threading.Thread(target=fail)
+    worker.start()
+    worker.join()
     logs.flush()
     """
 )
@@ -81,7 +87,7 @@ def test_library_records_with_odd_arguments_and_exceptions_stay_json_lines() -> 
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # no "--- Logging error ---", no raw traceback
     lines = json_lines(done.stdout)
-    assert len(lines) == 8, done.stdout  # none lost
+    assert len(lines) == 9, done.stdout  # none lost
     by_logger = {line["logger"]: line for line in lines}
     pool = by_logger["asyncpg.pool"]
     assert pool["level"] == "warning"
@@ -94,6 +100,8 @@ def test_library_records_with_odd_arguments_and_exceptions_stay_json_lines() -> 
     assert big["blob"] == {"1": "{2, 3}"}  # extra= fields are kept, in JSON's terms
     unprintable = [line for line in lines if line["event"] == "unprintable"]
     assert "Unprintable" in unprintable[0]["exception"]
+    uncaught = [line for line in lines if line["event"] == "uncaught exception"]
+    assert "RuntimeError: in a thread" in uncaught[0]["exception"]
     warned = [line for line in lines if line["logger"] == "py.warnings"]
     assert len(warned) == 2
     assert all("timestamp" in line and "level" in line for line in lines)
