@@ -471,7 +471,9 @@ def run(args: argparse.Namespace) -> int:
     this_run = run_id()
     db_name = args.db_name or f"bench_items_{this_run}"
     work = HERE / ".work" / f"run-{this_run}"
-    data = work / "data"
+    # A database kept (--db-name) keeps its sample files too, where locust and `instructions
+    # --db-name` read them; a run's own database takes its files with it.
+    data = HERE / ".work" / "data" if args.db_name else work / "data"
     output = args.output or (work / "smoke-results" if args.smoke else HERE / "results")
     ports = (
         (args.base_port + 1, args.base_port + 2, args.base_port + 3)
