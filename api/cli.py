@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
+import secrets
 import sys
 from collections.abc import Sequence
 
@@ -13,7 +15,9 @@ import msgspec
 import psycopg
 
 from api import logs, migrate
+from api.auth import throttle
 from api.auth.accounts import NewUser, create_user, normalize_email
+from api.auth.events import SecurityEvent, security_event
 from api.settings import Settings, SettingsError, load_settings
 from api.sqltools import cli as sql_cli
 from queries import users
@@ -43,13 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     usr_commands = usr.add_subparsers(dest="action", required=True)
     create = usr_commands.add_parser("create", help="create a user; the password comes from stdin")
     create.add_argument("email")
-    create.add_argument("--scopes", default="items:read,items:write", help="comma-separated scopes")
+    create.add_argument(
+        "--scopes", default="items:read,items:write,keys:manage", help="comma-separated scopes"
+    )
     disable = usr_commands.add_parser(
         "disable", help="disable a user: tokens and keys stop working"
     )
     disable.add_argument("email")
     enable = usr_commands.add_parser("enable", help="enable a disabled user again")
     enable.add_argument("email")
+    unlock = usr_commands.add_parser(
+        "unlock", help="lift a login lock: forget the account's failed logins"
+    )
+    unlock.add_argument("email")
     sql_cli.add_parser(commands)
     return parser
 
@@ -117,18 +127,26 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     logs.route_stdlib_logging(settings.log_level)
     if not args.no_migrate:
         _migrate(settings, "up", False)
+    workers = args.workers or settings.workers
+    if not settings.secret_key and workers > 1:
+        # Development without a key: one random key for all the workers, so that a token one
+        # of them signed is good in the others (they inherit the environment).
+        os.environ["SECRET_KEY"] = secrets.token_urlsafe(32)
     uvicorn.run(
         "api.asgi:app",
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         loop="uvloop",
         http="httptools",
         lifespan="on",
         access_log=False,  # the app writes its own structured access line
         log_config=None,  # keep the JSON logging that api.logs set up
         server_header=False,
-        proxy_headers=True,
+        # X-Forwarded-For is believed only from FORWARDED_ALLOW_IPS (no one by default): from
+        # anyone else it would let a client choose the address its failed logins count against.
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),
+        forwarded_allow_ips=settings.forwarded_allow_ips.strip() or None,
         timeout_graceful_shutdown=30,
     )
     return 0
@@ -143,7 +161,20 @@ def _read_password() -> str:
     return first
 
 
+async def _unlock(pool: asyncpg.Pool, email: str) -> int:
+    """Forget the account's attempts; works for an email nobody has too (its counter exists)."""
+    credentials = await users.get_credentials(pool, email)
+    had_attempts = await throttle.unlock(pool, email)
+    user_id = None if credentials is None else credentials.id
+    security_event("user_unlocked", client_address=None, user_id=user_id, actor="cli")
+    state = "unlocked" if had_attempts else "no failed logins to forget for"
+    print(f"{state} {email}" + ("" if credentials is not None else " (no such user)"))
+    return 0
+
+
 async def _users(settings: Settings, args: argparse.Namespace) -> int:
+    # Security events as JSON lines on stderr; stdout keeps the human answer.
+    logs.configure(settings.log_level, stream=sys.stderr.buffer)
     pool = await create_pool(
         settings.database_url, min_size=1, max_size=1, statement_timeout_ms=30_000
     )
@@ -166,14 +197,20 @@ async def _users(settings: Settings, args: argparse.Namespace) -> int:
             except ProblemError as exc:
                 print(f"cannot create the user: {exc}", file=sys.stderr)
                 return 1
+            security_event("user_created", client_address=None, user_id=user.id, actor="cli")
             print(f"created user {user.email} ({user.id}) with scopes {','.join(user.scopes)}")
             return 0
+        email = normalize_email(args.email)
+        if args.action == "unlock":
+            return await _unlock(pool, email)
         disabled = args.action == "disable"
-        user_id = await users.set_disabled(pool, normalize_email(args.email), disabled)
+        user_id = await users.set_disabled(pool, email, disabled)
         if user_id is None:
             print(f"no user with email {args.email}", file=sys.stderr)
             return 1
-        print(f"{'disabled' if disabled else 'enabled'} {normalize_email(args.email)}")
+        event: SecurityEvent = "user_disabled" if disabled else "user_enabled"
+        security_event(event, client_address=None, user_id=user_id, actor="cli")
+        print(f"{'disabled' if disabled else 'enabled'} {email}")
         return 0
     finally:
         await pool.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 from blacksheep import Content, Request, Response
 
+from api.handlers.static import CONTENT_SECURITY_POLICY
 from api.http import json_response
 from api.problems import ProblemError
 from queries import health
@@ -36,10 +37,15 @@ class StaticDocument:
         self.body = body
         self.content_type = content_type
         self.etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'.encode()
-        self.cache_control = f"public, max-age={max_age}".encode()
+        self.headers = [
+            (b"etag", self.etag),
+            (b"cache-control", f"public, max-age={max_age}".encode()),
+        ]
+        if content_type.startswith(b"text/html"):
+            self.headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
 
     def respond(self, request: Request) -> Response:
-        headers = [(b"etag", self.etag), (b"cache-control", self.cache_control)]
+        headers = list(self.headers)
         if_none_match = request.get_first_header(b"if-none-match")
         if if_none_match is not None and self.etag in if_none_match.replace(b"W/", b""):
             return Response(304, headers, None)
