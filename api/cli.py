@@ -124,6 +124,8 @@ def _migrate(settings: Settings, action: str, everything: bool) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.server import HeaderLimitedProtocol
+
     logs.route_stdlib_logging(settings.log_level)
     if not args.no_migrate:
         _migrate(settings, "up", False)
@@ -138,7 +140,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, with limits on the request head's size, fields and time (api.server).
+        http=HeaderLimitedProtocol,
         lifespan="on",
         access_log=False,  # the app writes its own structured access line
         log_config=None,  # keep the JSON logging that api.logs set up
