@@ -22,7 +22,8 @@ SecurityEvent = Literal[
     "user_unlocked",
 ]
 _WARNINGS = frozenset({"login_failed", "login_throttled"})
-_log = get_logger("api.security")
+_LOGGER = "api.security"
+_log = get_logger(_LOGGER)
 
 
 def security_event(
@@ -34,4 +35,4 @@ def security_event(
         name: str(value) if isinstance(value, UUID) else value for name, value in fields.items()
     }
     log = _log.warning if event in _WARNINGS else _log.info
-    log(event, client_address=client_address, **values)
+    log(event, logger=_LOGGER, client_address=client_address, **values)
