@@ -5,52 +5,23 @@ HEADER_READ_TIMEOUT_S answers 408 and closes; If-Match lists are capped."""
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET_KEY, Account
-from tests.test_serve import free_port
+from tests.conftest import Account
+from tests.live_server import live_server
 
 TIMEOUT_S = 1.5
 
 
 @pytest.fixture(scope="module")
 def port(database_url: str) -> Iterator[int]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ENVIRONMENT": "test",
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "HEADER_READ_TIMEOUT_S": str(TIMEOUT_S),
-        "LOG_LEVEL": "warning",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--no-migrate", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("server did not start")
-    yield port
-    process.kill()
-    process.wait()
+    with live_server(database_url, HEADER_READ_TIMEOUT_S=str(TIMEOUT_S)) as port:
+        yield port
 
 
 def connect(port: int) -> socket.socket:
