@@ -65,11 +65,11 @@ _NAMED_FIELD = re.compile(
     r"^Object (?P<kind>contains unknown|missing required) field `(?P<name>[^`]*)`$"
 )
 _MESSAGES: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"^Expected `str` matching regex .*@"), lambda m: "must be an email address"),
     (
         re.compile(r"^Expected `str` matching regex .*x00"),
         lambda m: "must not contain NUL characters",
     ),
-    (re.compile(r"^Expected `str` matching regex .*@"), lambda m: "must be an email address"),
     (re.compile(r"^Expected `str` matching regex "), lambda m: "does not have the expected form"),
     (
         re.compile(r"^Expected `(\w+)` of length (>=|<=) (\d+)$"),

@@ -97,14 +97,19 @@ class LoginThrottle:
     def _refuse(
         self, reserved: LoginReservation, limit: str, retry_after: int, client_ip: str
     ) -> None:
+        wait = max(1, retry_after)
         security_event(
-            "login_throttled", client_address=client_ip, user_id=reserved.user_id, limit=limit
+            "login_throttled",
+            client_address=client_ip,
+            user_id=reserved.user_id,
+            limit=limit,
+            retry_after=wait,
         )
         raise ProblemError(
             429,
             "too many failed logins; try again later",
             slug="too-many-login-attempts",
-            headers={"Retry-After": str(max(1, retry_after)), "Cache-Control": "no-store"},
+            headers={"Retry-After": str(wait), "Cache-Control": "no-store"},
         )
 
 
