@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 from blacksheep import Content, Request, Response
 
-from api.handlers.static import CONTENT_SECURITY_POLICY
+from api.handlers.static import CONTENT_SECURITY_POLICY, contained_file
 from api.http import json_response
 from api.problems import ProblemError
 from queries import health
@@ -57,10 +57,11 @@ class SiteHandlers:
         self.pool = pool
         self.openapi = StaticDocument(openapi, b"application/json", 300)
         self.docs = StaticDocument(_DOCS_PAGE, b"text/html; charset=utf-8", 300)
-        index = static_dir / "index.html"
+        # Read once at start-up, under the same containment rules as /static/ (no symlinks).
+        index = contained_file(static_dir.resolve(), "index.html") if static_dir.is_dir() else None
         self.index = (
             StaticDocument(index.read_bytes(), b"text/html; charset=utf-8", 300)
-            if index.is_file()
+            if index is not None
             else None
         )
 
