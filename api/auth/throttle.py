@@ -86,6 +86,12 @@ class LoginThrottle:
             await auth.release_login_attempt(self.pool, attempt.account)  # it was not verified
             self._refuse(reserved, "address", reserved.address_retry_after or 1, client_ip)
         if address is None:
+            security_event(
+                "login_failed",
+                client_address=client_ip[:64],
+                user_id=reserved.user_id,
+                reason="malformed client address",
+            )
             raise ProblemError(
                 400,
                 "the client address is not an IP address",
