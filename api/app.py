@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -14,11 +16,12 @@ import msgspec
 from blacksheep import Application, Request, Response
 
 from api import logs, metrics
-from api.auth.accounts import LoginThrottle
 from api.auth.service import Authenticator
+from api.auth.throttle import LoginThrottle
 from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
 from api.handlers.site import SiteHandlers
+from api.handlers.static import StaticFiles
 from api.middleware import make_middleware
 from api.openapi import build_openapi
 from api.problems import ProblemError
@@ -26,15 +29,13 @@ from api.routing import Router
 from api.settings import Settings
 from queries.pool import create_pool
 
-# Used only when ENVIRONMENT=development and no SECRET_KEY is set; other environments refuse it.
-DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0123456789"  # noqa: S105
-
 
 @dataclass
 class AppState:
     """What the handlers share; filled in at start-up."""
 
     settings: Settings
+    signing_key: str = ""  # SECRET_KEY, or the random key of a development process
     pool: asyncpg.Pool | None = None
     authenticator: Authenticator | None = None
 
@@ -44,10 +45,14 @@ def create_app(settings: Settings) -> Application:
     log = logs.get_logger("api")
     # Its own Router: BlackSheep's default router is shared by every app in the process.
     app = Application(router=Router(), show_error_details=False)
-    state = AppState(settings)
-    secret_key = settings.secret_key or DEVELOPMENT_SECRET_KEY
+    # Without SECRET_KEY (development only: Settings refuses it elsewhere) a random key per
+    # process: nothing signed with it can be forged, nor outlives the process.
+    secret_key = settings.secret_key or secrets.token_urlsafe(32)
     if not settings.secret_key:
-        log.warning("no SECRET_KEY set: signing with the development key (development only)")
+        log.warning(
+            "no SECRET_KEY set: signing with a random key that lasts as long as the process"
+        )
+    state = AppState(settings, secret_key)
     openapi = msgspec.json.encode(build_openapi())
     static_dir = Path(settings.static_dir)
     request_metrics = metrics.RequestMetrics() if settings.metrics_enabled else None
@@ -65,16 +70,29 @@ def create_app(settings: Settings) -> Application:
             timed=settings.server_timing or settings.metrics_enabled,
         )
         state.pool = pool
-        auth = Authenticator(pool, secret_key, settings.auth_cache_seconds)
+        auth = Authenticator(
+            pool, secret_key, settings.auth_cache_seconds, settings.api_key_max_ttl_days
+        )
         state.authenticator = auth
-        throttle = LoginThrottle(pool, settings.login_max_failures, settings.login_window_seconds)
+        throttle = LoginThrottle(
+            pool,
+            settings.login_max_failures,
+            settings.login_max_failures_per_address,
+            settings.login_window_seconds,
+        )
         _add_routes(
             application,
             ItemHandlers(pool, auth, settings.max_body_bytes),
             IdentityHandlers(
-                pool, auth, throttle, settings.access_token_ttl_seconds, settings.max_body_bytes
+                pool,
+                auth,
+                throttle,
+                settings.access_token_ttl_seconds,
+                settings.max_body_bytes,
+                timedelta(days=settings.api_key_max_ttl_days),
             ),
             SiteHandlers(pool, openapi, static_dir),
+            StaticFiles(static_dir),
         )
         if request_metrics is not None:
             _Router(application).add_get("/metrics", publisher.handler)
@@ -108,8 +126,6 @@ def create_app(settings: Settings) -> Application:
             metrics=request_metrics,
         )
     )
-    if static_dir.is_dir():
-        app.serve_files(static_dir, root_path="static", cache_time=3600)
     app.router.fallback = _not_found
     app.state = state  # type: ignore[attr-defined]
     return app
@@ -149,7 +165,11 @@ async def _not_found(request: Request) -> Response:
 
 
 def _add_routes(
-    app: Application, items: ItemHandlers, identity: IdentityHandlers, site: SiteHandlers
+    app: Application,
+    items: ItemHandlers,
+    identity: IdentityHandlers,
+    site: SiteHandlers,
+    static: StaticFiles,
 ) -> None:
     router = _Router(app)
     router.add_post("/api/v1/items", items.create)
@@ -172,3 +192,4 @@ def _add_routes(
     for path in site.docs_assets:
         router.add_get(path, site.docs_asset)
     router.add_get("/", site.home)
+    router.add_get("/static/*", static.get)

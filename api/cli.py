@@ -8,6 +8,7 @@ import contextlib
 import getpass
 import os
 import random
+import secrets
 import shutil
 import signal
 import sys
@@ -23,6 +24,7 @@ import msgspec
 import psycopg
 
 from api import logs, migrate
+from api.auth import throttle
 from api.auth.accounts import (
     DEFAULT_SCOPES,
     NewUser,
@@ -31,6 +33,7 @@ from api.auth.accounts import (
     create_user,
     normalize_email,
 )
+from api.auth.events import SecurityEvent, security_event
 from api.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from api.settings import Settings, SettingsError, load_settings
 from api.sqltools import cli as sql_cli
@@ -126,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="random seed, for the same items again (default: new ones on every run)",
     )
+    unlock = usr_commands.add_parser(
+        "unlock", help="lift a login lock: forget the account's failed logins"
+    )
+    unlock.add_argument("email")
     sql_cli.add_parser(commands)
     return parser
 
@@ -205,8 +212,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     logs.route_stdlib_logging(settings.log_level)
     if not args.no_migrate:
         _migrate(settings, "up", False)
+    workers = args.workers or settings.workers
+    if not settings.secret_key and workers > 1:
+        # Development without a key: one random key for all the workers, so that a token one
+        # of them signed is good in the others (they inherit the environment).
+        os.environ["SECRET_KEY"] = secrets.token_urlsafe(32)
     with _metrics_folder(settings):
-        _run_uvicorn(uvicorn, settings, args)
+        _run_uvicorn(uvicorn, settings, args, workers)
     return 0
 
 
@@ -274,19 +286,25 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _run_uvicorn(uvicorn: Any, settings: Settings, args: argparse.Namespace) -> None:
+def _run_uvicorn(uvicorn: Any, settings: Settings, args: argparse.Namespace, workers: int) -> None:
+    from api.server import HeaderLimitedProtocol
+
     uvicorn.run(
         "api.asgi:app",
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, with limits on the request head's size, fields and time (api.server).
+        http=HeaderLimitedProtocol,
         lifespan="on",
         access_log=False,  # the app writes its own structured access line
         log_config=None,  # keep the JSON logging that api.logs set up
         server_header=False,
-        proxy_headers=True,
+        # X-Forwarded-For is believed only from FORWARDED_ALLOW_IPS (no one by default): from
+        # anyone else it would let a client choose the address its failed logins count against.
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),
+        forwarded_allow_ips=settings.forwarded_allow_ips.strip() or None,
         timeout_graceful_shutdown=30,
     )
 
@@ -300,7 +318,20 @@ def _read_password() -> str:
     return first
 
 
+async def _unlock(pool: asyncpg.Pool, email: str) -> int:
+    """Forget the account's attempts; works for an email nobody has too (its counter exists)."""
+    credentials = await users.get_credentials(pool, email)
+    had_attempts = await throttle.unlock(pool, email)
+    user_id = None if credentials is None else credentials.id
+    security_event("user_unlocked", client_address=None, user_id=user_id, actor="cli")
+    state = "unlocked" if had_attempts else "no failed logins to forget for"
+    print(f"{state} {email}" + ("" if credentials is not None else " (no such user)"))
+    return 0
+
+
 async def _users(settings: Settings, args: argparse.Namespace) -> int:
+    # Security events as JSON lines on stderr; stdout keeps the human answer.
+    logs.configure(settings.log_level, stream=sys.stderr.buffer)
     pool = await create_pool(
         settings.database_url, min_size=1, max_size=1, statement_timeout_ms=30_000
     )
@@ -323,18 +354,24 @@ async def _users(settings: Settings, args: argparse.Namespace) -> int:
             except ProblemError as exc:
                 print(f"cannot create the user: {exc}", file=sys.stderr)
                 return 1
+            security_event("user_created", client_address=None, user_id=user.id, actor="cli")
             print(f"created user {user.email} ({user.id}) with scopes {','.join(user.scopes)}")
             return 0
         if args.action == "list":
             return await _list_users(pool)
         if args.action == "set-password":
             return await _set_password(pool, args.email)
+        email = normalize_email(args.email)
+        if args.action == "unlock":
+            return await _unlock(pool, email)
         disabled = args.action == "disable"
-        user_id = await users.set_disabled(pool, normalize_email(args.email), disabled)
+        user_id = await users.set_disabled(pool, email, disabled)
         if user_id is None:
             print(f"no user with email {args.email}", file=sys.stderr)
             return 1
-        print(f"{'disabled' if disabled else 'enabled'} {normalize_email(args.email)}")
+        event: SecurityEvent = "user_disabled" if disabled else "user_enabled"
+        security_event(event, client_address=None, user_id=user_id, actor="cli")
+        print(f"{'disabled' if disabled else 'enabled'} {email}")
         return 0
     finally:
         await pool.close()

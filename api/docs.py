@@ -1,22 +1,15 @@
 """The /docs page: Swagger UI served by the service itself, from the files of a pinned package.
 
 No CDN and no inline script, so the page works offline and under a Content-Security-Policy of
-`script-src 'self'`. Swagger UI's files come from the `swagger-ui-py` wheel (pinned in
-pyproject.toml), read once at start-up from a fixed list: no part of a request's path names a
-file.
+`script-src 'self'` (api.handlers.static.CONTENT_SECURITY_POLICY, sent with every HTML page).
+Swagger UI's files come from the `swagger-ui-py` wheel (pinned in pyproject.toml), read once at
+start-up from a fixed list: no part of a request's path names a file.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-
-# The policy the docs page is built to work under (and sends itself; see README "Operations").
-CONTENT_SECURITY_POLICY = (
-    b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    b"form-action 'self'"
-)
 
 _JAVASCRIPT = b"text/javascript; charset=utf-8"
 # URL path -> (file in the package's static folder, media type). The only files served.

@@ -18,7 +18,8 @@ encode = msgspec.json.Encoder().encode
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 _JSON_MEDIA_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;|$)", re.IGNORECASE)
 _FORM_MEDIA_TYPE = re.compile(rb"^application/x-www-form-urlencoded\s*(;|$)", re.IGNORECASE)
-_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
+_BODY_MEMBER = re.compile(r"^\$(\[\d+\])?(\.[^.\[]+)?")
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
@@ -29,14 +30,90 @@ def json_response(
 
 
 def field_error(error: msgspec.ValidationError, root: str = "$") -> FieldError:
-    """Split msgspec's "Expected `int`, got `str` - at `$.limit`" into a path and a message."""
+    """Split msgspec's "Expected `int`, got `str` - at `$.limit`" into a path and a message in
+    plain words ("must be an integer, got a string"): no library wording, no regex."""
     match = _AT_PATH.match(str(error))
     assert match is not None  # the pattern matches any text
     path, message = match["path"] or "$", match["message"]
-    unknown = _UNKNOWN_FIELD.match(message)
-    if unknown is not None:  # name the unknown field itself, not the object holding it
-        path, message = f"{path}.{unknown['name']}", "unknown field"
+    named = _NAMED_FIELD.match(message)
+    if named is not None:  # name the unknown or missing field itself, not the object holding it
+        path = f"{path}.{named['name']}"
+        message = "unknown field" if named["kind"] == "contains unknown" else "is required"
+    else:
+        message = plain_message(message)
     return FieldError(field=root + path[1:], message=message)
+
+
+_TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
+    "datetime": "an RFC 3339 date-time",
+    "date": "an RFC 3339 date",
+    "time": "an RFC 3339 time",
+    "uuid": "a UUID",
+    "bytes": "base64 bytes",
+    "decimal": "a decimal number",
+}
+_UNITS = {"str": "characters", "array": "entries", "object": "members", "bytes": "bytes"}
+_BOUNDS = {">=": "at least", "<=": "at most", ">": "greater than", "<": "less than"}
+_NAMED_FIELD = re.compile(
+    r"^Object (?P<kind>contains unknown|missing required) field `(?P<name>[^`]*)`$"
+)
+_MESSAGES: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"^Expected `str` matching regex .*@"), lambda m: "must be an email address"),
+    (
+        re.compile(r"^Expected `str` matching regex .*x00"),
+        lambda m: "must not contain NUL characters",
+    ),
+    (re.compile(r"^Expected `str` matching regex "), lambda m: "does not have the expected form"),
+    (
+        re.compile(r"^Expected `(\w+)` of length (>=|<=) (\d+)$"),
+        lambda m: f"must have {_BOUNDS[m[2]]} {m[3]} {_UNITS.get(m[1], 'items')}",
+    ),
+    (re.compile(r"^Expected `array` of .*length"), lambda m: "has the wrong number of entries"),
+    (
+        re.compile(r"^Expected `(?:int|float)` (>=|<=|>|<) (\S+)$"),
+        lambda m: f"must be {_BOUNDS[m[1]]} {m[2]}",
+    ),
+    (
+        re.compile(r"^Expected `int` that's a multiple of (\d+)$"),
+        lambda m: f"must be a multiple of {m[1]}",
+    ),
+    (
+        re.compile(r"^Expected `\w+` with a timezone"),
+        lambda m: "must include a UTC offset (Z or +hh:mm)",
+    ),
+    (re.compile(r"^Expected `\w+` with no timezone"), lambda m: "must not include a UTC offset"),
+    (
+        re.compile(r"^Expected `([^`]+)`, got `([^`]+)`$"),
+        lambda m: f"must be {_types(m[1])}, got {_types(m[2])}",
+    ),
+    (re.compile(r"^Expected `([^`]+)`$"), lambda m: f"must be {_types(m[1])}"),
+    (re.compile(r"^Invalid RFC3339 encoded (\w+)$"), lambda m: f"must be an RFC 3339 {m[1]}"),
+    (re.compile(r"^Invalid UUID"), lambda m: "must be a UUID"),
+    (re.compile(r"^Invalid (?:enum )?value"), lambda m: "is not one of the allowed values"),
+    (re.compile(r"out of range$"), lambda m: "is out of range"),
+    (re.compile(r"^Invalid base64"), lambda m: "must be base64"),
+]
+
+
+def _types(text: str) -> str:
+    return " or ".join(_TYPE_WORDS.get(part.strip(), "another type") for part in text.split("|"))
+
+
+def plain_message(message: str) -> str:
+    """msgspec's validation message in plain words; "is not valid" for one it has not seen."""
+    for pattern, word in _MESSAGES:
+        found = pattern.search(message)
+        if found is not None:
+            text: str = word(found)
+            return text
+    return "is not valid"
 
 
 def validation_problem(error: msgspec.ValidationError, root: str = "$") -> ProblemError:
@@ -85,10 +162,50 @@ def decode(body: bytes, kind: type[T]) -> T:
     except msgspec.ValidationError as exc:
         raise validation_problem(exc) from None
     except msgspec.DecodeError as exc:
-        raise ProblemError(400, f"malformed JSON: {exc}", slug="malformed-json") from None
+        at = _AT_BYTE.search(str(exc))
+        where = f" (at byte {at[1]})" if at is not None else ""
+        raise ProblemError(
+            400, f"the body is not valid JSON{where}", slug="malformed-json"
+        ) from None
     except UnicodeDecodeError:
         raise ProblemError(400, "malformed JSON: not valid UTF-8", slug="malformed-json") from None
+    # JSON can carry a NUL only as \u0000, and PostgreSQL stores it in neither text nor jsonb:
+    # refuse it here, naming where it is, instead of as the database's error.
+    if b"\\u0000" in body:
+        try:
+            path = nul_path(msgspec.to_builtins(result))
+        except RecursionError:  # nested too deep to walk: refuse the whole body
+            path = "$"
+        if path is not None:
+            # The field is the body's own member ($.metadata, $[3].metadata); the message
+            # says where inside its free-form JSON the NUL is.
+            field = _BODY_MEMBER.match(path)[0]  # type: ignore[index]  # matches any path
+            message = "must not contain NUL characters" + (f" (at {path})" if path != field else "")
+            raise ProblemError(
+                422,
+                f"{field}: {message}",
+                slug="validation-error",
+                errors=[FieldError(field=field, message=message)],
+            )
     return result
+
+
+def nul_path(value: Any) -> str | None:
+    """The JSON path of the first string (or object key) in `value` that holds a NUL. Walked
+    with a stack, not recursion, so that no nesting depth can overflow Python's."""
+    stack: list[tuple[str, Any]] = [("$", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, dict):
+            if any("\x00" in key for key in item):
+                return path
+            stack.extend((f"{path}.{key}", member) for key, member in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", member) for i, member in reversed(list(enumerate(item))))
+    return None
 
 
 async def read_json(request: Request, kind: type[T], max_bytes: int) -> T:

@@ -15,7 +15,7 @@ from blacksheep.exceptions import HTTPException
 from api import logs
 from api.logs import get_logger
 from api.metrics import RequestMetrics, timed_out
-from api.problems import ProblemError, from_error, problem_response
+from api.problems import FieldError, ProblemError, from_error, problem_response
 from queries.pool import DatabaseTimer, current_timer
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -24,6 +24,11 @@ _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _ID_PREFIX = uuid4().hex[:20]
 _ID_COUNTER = itertools.count()
 _errors = get_logger("api.errors")
+# Security headers, pre-encoded: every response is nosniff (a JSON body is never run as a script
+# or page), every authenticated one no-store (RFC 9111 section 5.2.2.5).
+_NOSNIFF_NAME, _NOSNIFF = b"x-content-type-options", b"nosniff"
+_CACHE_CONTROL, _NO_STORE = b"cache-control", b"no-store"
+_REFUSED_VALUE = FieldError(field="$", message="holds a value the database cannot store")
 
 
 def request_id_of(request: Request) -> str:
@@ -51,12 +56,17 @@ def make_middleware(
             response = await handler(request)
         except ProblemError as error:
             response = from_error(error)
-        except HTTPException as error:  # raised by BlackSheep itself, e.g. for static files
-            response = problem_response(error.status, str(error))
+        except HTTPException as error:  # raised by BlackSheep itself: its status, not its text
+            response = problem_response(error.status)
         except asyncpg.DataError as error:
-            # Input that passed validation but that PostgreSQL still refuses, e.g. a NUL in JSON.
+            # Input that passed validation but that PostgreSQL still refuses. Its text stays in
+            # the log: it names the driver's parameters and the database's rules, not a field.
+            _errors.warning("the database refused a value", error=type(error).__name__)
             response = problem_response(
-                422, f"the database refused a value: {error}", slug="validation-error"
+                422,
+                "a value in the request cannot be stored",
+                slug="validation-error",
+                errors=[_REFUSED_VALUE],
             )
         except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as error:
             _errors.error("database unavailable", error=repr(error))
@@ -90,6 +100,9 @@ def make_middleware(
             path = request._path  # type: ignore[attr-defined]
             metrics.finished(request.method, path, response.status, elapsed)
         response.add_header(b"x-request-id", request_id.encode())
+        response.add_header(_NOSNIFF_NAME, _NOSNIFF)
+        if "principal" in fields:  # an answer for one principal: never stored by a cache
+            response.add_header(_CACHE_CONTROL, _NO_STORE)
         if timer is not None:
             response.add_header(
                 b"server-timing",

@@ -300,7 +300,7 @@ def build_openapi() -> dict[str, Any]:
             "post": {
                 "tags": ["api-keys"],
                 "summary": "Create an API key; its secret is shown only in this response",
-                "security": _security(),
+                "security": _security("keys:manage"),
                 "requestBody": body("NewApiKey"),
                 "responses": {
                     "201": _json(refs["CreatedApiKey"], "Created"),
@@ -311,7 +311,7 @@ def build_openapi() -> dict[str, Any]:
             "get": {
                 "tags": ["api-keys"],
                 "summary": "The caller's API keys, without secrets",
-                "security": _security(),
+                "security": _security("keys:manage"),
                 "responses": {"200": _json(refs["ApiKeyList"], "Keys"), "401": _AUTH_ERRORS["401"]},
             },
         },
@@ -321,8 +321,8 @@ def build_openapi() -> dict[str, Any]:
             ],
             "delete": {
                 "tags": ["api-keys"],
-                "summary": "Revoke an API key at once",
-                "security": _security(),
+                "summary": "Revoke an API key and every key created with it, at once",
+                "security": _security("keys:manage"),
                 "responses": {
                     "204": {"description": "Revoked"},
                     "401": _AUTH_ERRORS["401"],
@@ -368,6 +368,7 @@ def build_openapi() -> dict[str, Any]:
                             "scopes": {
                                 "items:read": "Read items",
                                 "items:write": "Create, change and delete items",
+                                "keys:manage": "Create, list and revoke one's API keys",
                                 "admin": "Change any item, create users",
                             },
                         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -45,6 +46,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Request budget, load shedding, readiness and start-up (README "Operations").
 
     # Identity and edge limits: throttling, keys, header limits (README "Security").
+    # Failed logins one client address may make per LOGIN_WINDOW_SECONDS, over all accounts.
+    login_max_failures_per_address: PositiveInt = 100
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated addresses or
+    # networks, or "*". Empty (the default) believes no one: the client is the TCP peer.
+    forwarded_allow_ips: str = ""
+    # The longest lifetime of an API key, from its creation; also the default expiry.
+    api_key_max_ttl_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 365
+    # A request's line and header fields: at most this many bytes and fields (431 above), and
+    # complete within this many seconds of its first byte (or of the connection) or closed.
+    max_header_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 16 * 1024
+    max_header_fields: Annotated[int, msgspec.Meta(ge=10, le=1000)] = 100
+    header_read_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
 
     # HTTP semantics: CORS and Idempotency-Key (README "HTTP semantics").
 
@@ -55,6 +68,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_enabled: bool = True
 
     def __post_init__(self) -> None:
+        self._check_secret_key()
         if self.db_pool_min_size > self.db_pool_max_size:
             raise SettingsError(
                 f"DB_POOL_MIN_SIZE ({self.db_pool_min_size}) must not exceed "
@@ -62,15 +76,71 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if not self.database_url.startswith(("postgresql://", "postgres://")):
             raise SettingsError("DATABASE_URL must be a postgresql:// URL")
-        # Checked here, not only in load_settings, so that no Settings however built can run
-        # production on the development key that create_app falls back to.
-        if self.environment != "development" and len(self.secret_key.encode()) < 32:
-            raise SettingsError(
-                f"SECRET_KEY must be set to at least 32 bytes outside development "
-                f"(ENVIRONMENT={self.environment})"
-            )
-        if self.secret_key and len(self.secret_key.encode()) < 32:
-            raise SettingsError("SECRET_KEY must be at least 32 bytes long")
+        for entry in self.forwarded_allow_ips.split(","):
+            if entry.strip() not in ("", "*") and not _is_ip_or_network(entry.strip()):
+                raise SettingsError(
+                    "FORWARDED_ALLOW_IPS must list IP addresses or networks (or be *),"
+                    f" got {entry.strip()[:64]!r}"
+                )
+
+    def _check_secret_key(self) -> None:
+        """Checked here, not only in load_settings, so that no Settings however built can sign
+        with a guessable key. Development without a key signs with a random one per process."""
+        if not self.secret_key:
+            if self.environment != "development":
+                raise SettingsError(
+                    f"SECRET_KEY must be set outside development (ENVIRONMENT={self.environment});"
+                    f" make one with: {SECRET_KEY_RECIPE}"
+                )
+            return
+        problem = secret_key_problem(self.secret_key)
+        if problem is not None:
+            raise SettingsError(f"SECRET_KEY {problem}; make one with: {SECRET_KEY_RECIPE}")
+
+
+SECRET_KEY_RECIPE = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
+MIN_SECRET_KEY_BYTES = 32
+_MIN_DISTINCT_CHARACTERS = 8
+# Keys that are or were printed in this repository (code, README, docker-compose, tests,
+# benchmarks) and anyone can read: a token signed with one of them would be forged by anyone.
+KNOWN_SECRET_KEYS = frozenset(
+    {
+        "development-only-secret-key-change-me-0123456789",
+        "change-me-change-me-change-me-change-me-0123",
+        "test-only-secret-key-0123456789abcdef-0123456789",
+        "benchmark-secret-key-not-for-production-0123456789",
+    }
+)
+# Placeholders that say "replace me": a key containing one was copied from an example.
+_PLACEHOLDERS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "not-for-production",
+    "example",
+)
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` must not sign tokens (too short, publicly known, a placeholder, too uniform),
+    or None when it may. The message never repeats the key."""
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        return f"must be at least {MIN_SECRET_KEY_BYTES} bytes long"
+    lowered = key.lower()
+    if key in KNOWN_SECRET_KEYS or any(word in lowered for word in _PLACEHOLDERS):
+        return "is a publicly known example value"
+    if len(set(key)) < _MIN_DISTINCT_CHARACTERS:
+        return f"has fewer than {_MIN_DISTINCT_CHARACTERS} distinct characters"
+    return None
+
+
+def _is_ip_or_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

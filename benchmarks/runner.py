@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -36,7 +37,8 @@ WRITE = ["create", "upsert", "patch", "bulk_upsert_1000"]
 SCENARIOS = {"read": READ, "write": WRITE, "mixed": ["mixed"], "all": [*READ, *WRITE, "mixed"]}
 HTTP_SERVERS = ["items-api", "fastapi-sqlalchemy", "bare-blacksheep"]
 ALL_SERVERS = [*HTTP_SERVERS, "pgbench"]
-SECRET_KEY = "benchmark-secret-key-not-for-production-0123456789"
+# Random per run unless given: Settings refuses keys that are written in the repository.
+SECRET_KEY = os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(32)
 EMAIL = "bench@example.com"
 PASSWORD = "benchmark-password-0123"
 INSTRUCTION_ITEMS = 2_000

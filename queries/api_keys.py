@@ -30,8 +30,8 @@ class KeyOwner(Struct):
     key_id: UUID
     user_id: UUID
     scopes: list[str]
-    expires_at: datetime | None
     user_scopes: list[str]
+    expires_at: datetime
 
 
 CREATE = load("api_keys/create")
@@ -47,9 +47,12 @@ async def create(
     prefix: str,
     secret_hash: bytes,
     scopes: list[str],
-    expires_at: datetime | None,
+    expires_at: datetime,
+    parent_id: UUID | None,
 ) -> ApiKey:
-    row = await db.fetchrow(CREATE, user_id, name, prefix, secret_hash, scopes, expires_at)
+    row = await db.fetchrow(
+        CREATE, user_id, name, prefix, secret_hash, scopes, expires_at, parent_id
+    )
     assert row is not None  # INSERT ... RETURNING yields the row
     return ApiKey(*row)
 
@@ -58,11 +61,12 @@ async def list_by_user(db: Executor, user_id: UUID) -> list[ApiKey]:
     return [ApiKey(*row) for row in await db.fetch(LIST_BY_USER, user_id)]
 
 
-async def revoke(db: Executor, key_id: UUID, caller_id: UUID, is_admin: bool) -> bool:
-    """Revoke the key; False when there is no such key the caller may revoke."""
-    return await db.fetchval(REVOKE, key_id, caller_id, is_admin) is not None
+async def revoke(db: Executor, key_id: UUID, caller_id: UUID, is_admin: bool) -> list[UUID]:
+    """Revoke the key and the keys created with it, down the chain; their ids, or [] when there
+    is no such key the caller may revoke."""
+    return [row[0] for row in await db.fetch(REVOKE, key_id, caller_id, is_admin)]
 
 
-async def authenticate(db: Executor, secret_hash: bytes) -> KeyOwner | None:
-    row = await db.fetchrow(AUTHENTICATE, secret_hash)
+async def authenticate(db: Executor, secret_hash: bytes, max_ttl_days: int) -> KeyOwner | None:
+    row = await db.fetchrow(AUTHENTICATE, secret_hash, max_ttl_days)
     return None if row is None else KeyOwner(*row)

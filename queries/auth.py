@@ -1,8 +1,8 @@
-"""Query functions for `sql/auth/`: failed-login throttling."""
+"""Query functions for `sql/auth/`: login throttling, keyed by SHA-256 hashes of subjects."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from uuid import UUID
 
 from msgspec import Struct
 
@@ -10,27 +10,57 @@ from queries.loader import load
 from queries.pool import Executor
 
 
-class ThrottleState(Struct):
-    subject: str
-    failures: int
-    window_ends_at: datetime
+class LoginReservation(Struct):
+    """One reserved login attempt: the counts after it (address_attempts is None when the
+    account was over its limit and the address was not counted), seconds until each window
+    ends, and the account's credentials when it exists."""
+
+    account_attempts: int
+    address_attempts: int | None
+    user_id: UUID | None
+    password_hash: str | None
+    scopes: list[str] | None
+    disabled: bool | None
+    account_retry_after: int
+    address_retry_after: int | None
 
 
-THROTTLE_STATUS = load("auth/throttle_status")
-RECORD_FAILURE = load("auth/record_failure")
-CLEAR_FAILURES = load("auth/clear_failures")
+RESERVE_LOGIN_ATTEMPT = load("auth/reserve_login_attempt")
+RECORD_LOGIN_SUCCESS = load("auth/record_login_success")
+RELEASE_LOGIN_ATTEMPT = load("auth/release_login_attempt")
+CLEAR_LOGIN_ATTEMPTS = load("auth/clear_login_attempts")
 
 
-async def throttle_status(
-    db: Executor, subjects: list[str], window_seconds: int
-) -> list[ThrottleState]:
-    rows = await db.fetch(THROTTLE_STATUS, subjects, window_seconds)
-    return [ThrottleState(*row) for row in rows]
+async def reserve_login_attempt(
+    db: Executor,
+    account: bytes,
+    address: bytes,
+    window_seconds: float,
+    max_failures: int,
+    max_failures_per_address: int,
+    email: str | None,
+) -> LoginReservation:
+    row = await db.fetchrow(
+        RESERVE_LOGIN_ATTEMPT,
+        account,
+        address,
+        window_seconds,
+        max_failures,
+        max_failures_per_address,
+        email,
+    )
+    assert row is not None  # the account's upsert always returns its row
+    return LoginReservation(*row)
 
 
-async def record_failure(db: Executor, subjects: list[str], window_seconds: int) -> None:
-    await db.execute(RECORD_FAILURE, subjects, window_seconds)
+async def record_login_success(db: Executor, account: bytes, address: bytes) -> None:
+    await db.execute(RECORD_LOGIN_SUCCESS, account, address)
 
 
-async def clear_failures(db: Executor, subject: str) -> None:
-    await db.execute(CLEAR_FAILURES, subject)
+async def release_login_attempt(db: Executor, subject: bytes) -> None:
+    await db.execute(RELEASE_LOGIN_ATTEMPT, subject)
+
+
+async def clear_login_attempts(db: Executor, subject: bytes) -> bool:
+    """Forget the subject's attempts; False when it had none."""
+    return await db.fetchval(CLEAR_LOGIN_ATTEMPTS, subject) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,8 @@ from queries import users
 from tests.database import fresh_database, postgres_server
 
 PASSWORD = "correct horse battery staple"
-TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789"
+# A fresh key each run: a key written here would be public (and Settings refuses known keys).
+TEST_SECRET_KEY = secrets.token_urlsafe(32)
 ALL_TABLES = "items, item_tags, item_words, name_words, api_keys, users, login_throttle"
 
 
@@ -115,7 +117,8 @@ def make_user(app: Any, password_hash: str) -> MakeUser:
     counter = iter(range(1_000_000))
 
     async def make(
-        email: str | None = None, scopes: tuple[str, ...] = ("items:read", "items:write")
+        email: str | None = None,
+        scopes: tuple[str, ...] = ("items:read", "items:write", "keys:manage"),
     ) -> Account:
         address = email or f"user{next(counter)}@example.com"
         user = await users.create(app.state.pool, address, password_hash, sorted(scopes))

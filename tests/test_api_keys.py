@@ -52,12 +52,13 @@ async def test_create_answers_the_secret_once_with_a_recognisable_prefix(
     assert created["prefix"] == secret[:12]
     assert created["name"] == "deploy"
     assert created["scopes"] == ["items:read"]
-    assert created["expires_at"] is None
+    assert created["expires_at"] is not None  # API_KEY_MAX_TTL_DAYS ahead by default
     assert uuid.UUID(created["id"])
 
     other = await create_key(client, alice, "second")
     assert other["key"] != secret
-    assert other["scopes"] == ["items:read", "items:write"]  # the caller's scopes by default
+    # the caller's scopes by default
+    assert other["scopes"] == ["items:read", "items:write", "keys:manage"]
 
     listing = await client.get(KEYS, headers=alice.headers)
     assert listing.status_code == 200
@@ -183,7 +184,7 @@ async def test_an_expiry_in_the_past_or_without_zone_is_422(
         ({"name": "x" * 101}, "$.name"),
         ({"name": "x", "scopes": ["root"]}, "$.scopes[0]"),
         ({"name": "x", "secret": "itk_mine"}, "$.secret"),
-        ({}, "$"),
+        ({}, "$.name"),  # the missing field itself
     ],
 )
 async def test_invalid_new_keys_are_422(
@@ -325,3 +326,96 @@ async def test_a_key_made_with_a_key_cannot_outlive_it(
     assert child.json()["expires_at"] == parent["expires_at"]
     # A key made with a login token may live as long as asked: tokens are short by design.
     assert (await create_key(client, alice, "long", expires_at=later))["expires_at"] is not None
+
+
+# --- key management needs keys:manage; revocation follows the chain; lifetimes are bounded ----
+
+
+async def test_managing_keys_needs_the_keys_manage_scope(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Finding: a read-only key revoked its owner's read-write key."""
+    read_write = await create_key(client, alice, "rw", scopes=["items:read", "items:write"])
+    read_only = x_api_key((await create_key(client, alice, "ro", scopes=["items:read"]))["key"])
+    revoke = await client.delete(f"{KEYS}/{read_write['id']}", headers=read_only)
+    assert problem(revoke, 403)["type"] == "/problems/insufficient-scope"
+    assert "keys:manage" in revoke.headers["www-authenticate"]
+    problem(await client.get(KEYS, headers=read_only), 403)
+    problem(await client.post(KEYS, json={"name": "x"}, headers=read_only), 403)
+    # The read-write key still works.
+    assert (await client.get(ITEMS, headers=x_api_key(read_write["key"]))).status_code == 200
+
+
+async def test_a_user_without_keys_manage_cannot_manage_keys_but_admin_can(
+    client: httpx.AsyncClient, make_user: MakeUser, admin: Account
+) -> None:
+    plain = await make_user("plain@example.com", scopes=("items:read", "items:write"))
+    problem(await client.post(KEYS, json={"name": "x"}, headers=plain.headers), 403)
+    problem(await client.get(KEYS, headers=plain.headers), 403)
+    assert (await client.get(KEYS, headers=admin.headers)).status_code == 200  # admin implies it
+    made = await create_key(client, admin, "by admin")
+    assert (await client.delete(f"{KEYS}/{made['id']}", headers=admin.headers)).status_code == 204
+
+
+async def test_revoking_a_key_revokes_the_keys_created_with_it(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Finding: keys created with a key survived the revocation of their parent."""
+    parent = await create_key(client, alice, "parent")
+    child = await client.post(KEYS, json={"name": "child"}, headers=x_api_key(parent["key"]))
+    assert child.status_code == 201
+    grandchild = await client.post(
+        KEYS, json={"name": "grandchild"}, headers=x_api_key(child.json()["key"])
+    )
+    assert grandchild.status_code == 201
+    sibling = await create_key(client, alice, "unrelated")
+    for key in (child.json()["key"], grandchild.json()["key"]):  # cached as live
+        assert (await client.get(ITEMS, headers=x_api_key(key))).status_code == 200
+
+    assert (await client.delete(f"{KEYS}/{parent['id']}", headers=alice.headers)).status_code == 204
+    for key in (parent["key"], child.json()["key"], grandchild.json()["key"]):
+        unauthorized(await client.get(ITEMS, headers=x_api_key(key)))
+    assert (await client.get(ITEMS, headers=x_api_key(sibling["key"]))).status_code == 200
+    listed = {
+        k["name"]: k["revoked_at"] for k in (await client.get(KEYS, headers=alice.headers)).json()
+    }
+    assert listed["child"] is not None
+    assert listed["grandchild"] is not None
+    assert listed["unrelated"] is None
+
+
+async def test_a_key_lives_at_most_api_key_max_ttl_days(
+    client: httpx.AsyncClient, alice: Account, settings: Any
+) -> None:
+    """Finding: a one-hour token minted a key that never expires."""
+    limit = timedelta(days=settings.api_key_max_ttl_days)
+    made = await create_key(client, alice, "default")
+    expires = datetime.fromisoformat(made["expires_at"])
+    assert limit - timedelta(minutes=1) < expires - datetime.now(UTC) <= limit
+    too_late = (datetime.now(UTC) + limit + timedelta(days=1)).isoformat()
+    body = problem(
+        await client.post(KEYS, json={"name": "x", "expires_at": too_late}, headers=alice.headers),
+        422,
+    )
+    assert body["errors"][0]["field"] == "$.expires_at"
+    assert "API_KEY_MAX_TTL_DAYS" in body["errors"][0]["message"]
+    # A key minted by a key is bounded the same way (and by its parent).
+    child = await client.post(
+        KEYS, json={"name": "x", "expires_at": too_late}, headers=x_api_key(made["key"])
+    )
+    problem(child, 422)
+
+
+async def test_a_key_older_than_the_maximum_is_refused_even_without_expiry(
+    client: httpx.AsyncClient, alice: Account, app: Any, database_url: str, settings: Any
+) -> None:
+    """Keys made before the maximum existed (expires_at null) are bounded by their age."""
+    made = await create_key(client, alice, "legacy")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE api_keys SET expires_at = NULL, created_at = now() - make_interval(days => %s)"
+            " WHERE id = %s",
+            (settings.api_key_max_ttl_days + 1, made["id"]),
+        )
+    app.state.authenticator.forget_everything()
+    unauthorized(await client.get(ITEMS, headers=x_api_key(made["key"])))

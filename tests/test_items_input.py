@@ -22,7 +22,7 @@ async def count_items(client: httpx.AsyncClient, user: Account) -> int:
         ({"name": ""}, "$.name"),
         ({"name": "x" * 101}, "$.name"),
         ({"name": "nul\u0000byte"}, "$.name"),
-        ({}, "$"),
+        ({}, "$.name"),  # the missing field itself
         ({"name": "ok", "description": 5}, "$.description"),
         ({"name": "ok", "description": "nul\u0000"}, "$.description"),
         ({"name": "ok", "tags": "solo"}, "$.tags"),

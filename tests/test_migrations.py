@@ -264,19 +264,15 @@ def test_item_tags_and_name_words_are_backfilled_from_existing_items(empty_datab
     url = empty_database
     migrate.up(url)
     # Back to before the sync trigger, to write items it does not see.
-    assert migrate.down(url) == ["0011_sync_item_search_plain_inserts"]
-    assert migrate.down(url) == ["0010_item_json"]
-    assert migrate.down(url) == ["0009_item_tags_and_words"]
+    later = MIGRATION_IDS[MIGRATION_IDS.index("0009_item_tags_and_words") :]
+    for migration_id in reversed(later):
+        assert migrate.down(url) == [migration_id]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO items (name, tags) VALUES"
             " ('Red chair', '{home,sale}'), ('blue-lamp 2000', '{home}'), ('plain', '{}')"
         )
-    assert migrate.up(url) == [
-        "0009_item_tags_and_words",
-        "0010_item_json",
-        "0011_sync_item_search_plain_inserts",
-    ]
+    assert migrate.up(url) == later
     with psycopg.connect(url) as conn:
         pairs = conn.execute(
             "SELECT t.tag, i.name FROM item_tags AS t JOIN items AS i ON i.id = t.item_id"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import secrets
 from pathlib import Path
 
 import pytest
 
 from api.settings import Settings, SettingsError, load_settings
 
-LONG_SECRET = "s" * 32
+LONG_SECRET = secrets.token_urlsafe(32)
 
 
 def load(**environ: str) -> Settings:
@@ -77,12 +79,12 @@ def test_production_accepts_a_long_enough_secret_key() -> None:
     assert settings.environment == "production"
     assert settings.secret_key == LONG_SECRET
     # Bytes count, not characters: 11 three-byte characters are 33 bytes.
-    assert load(ENVIRONMENT="production", SECRET_KEY="€" * 11).secret_key == "€" * 11
+    euros = "€₩₹₽₪₫₭₮₱₲₴"
+    assert load(ENVIRONMENT="production", SECRET_KEY=euros).secret_key == euros
 
 
 def test_settings_built_in_code_are_checked_too() -> None:
-    """create_app falls back to the development key when SECRET_KEY is empty; production must
-    never get there, however its Settings were made."""
+    """Production must never run without a key, however its Settings were made."""
     with pytest.raises(SettingsError, match="SECRET_KEY"):
         Settings(environment="production")
     with pytest.raises(SettingsError, match="SECRET_KEY"):
@@ -145,3 +147,52 @@ def test_the_process_environment_is_read_when_none_is_given(
     monkeypatch.setenv("PORT", "8765")
     monkeypatch.setenv("ENVIRONMENT", "development")
     assert load_settings(dotenv=tmp_path / "absent.env").port == 8765
+
+
+KNOWN_KEYS = [
+    # The fallback the service used to sign with in development, in the repository.
+    "development-only-secret-key-change-me-0123456789",
+    # docker-compose.yml's default.
+    "change-me-change-me-change-me-change-me-0123",
+    # The benchmark runner's and the tests' former keys.
+    "benchmark-secret-key-not-for-production-0123456789",
+    "test-only-secret-key-0123456789abcdef-0123456789",
+    # Any other copied placeholder, and keys that are long but not random.
+    "please-change-me-before-going-live-0123456789",
+    "example-secret-key-for-the-readme-0123456789",
+    "a" * 64,
+    "abababababababababababababababababab",
+]
+
+
+@pytest.mark.parametrize("key", KNOWN_KEYS)
+@pytest.mark.parametrize("environment", ["production", "test", "development"])
+def test_a_publicly_known_or_weak_secret_key_is_refused(key: str, environment: str) -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY") as raised:
+        load(ENVIRONMENT=environment, SECRET_KEY=key)
+    assert key not in str(raised.value)
+    assert "token_urlsafe" in str(raised.value)  # says how to make a good one
+
+
+def test_development_without_a_key_signs_with_a_random_key_per_process(
+    log_stream: io.BytesIO,
+) -> None:
+    """The app signs with a fresh random key: a token signed with any key in the repository
+    (or with another process's key) is refused."""
+    from api.app import create_app
+
+    first = create_app(Settings())
+    second = create_app(Settings())
+    assert first.state.settings.secret_key == ""
+    keys = {first.state.signing_key, second.state.signing_key}
+    assert len(keys) == 2
+    assert not keys & set(KNOWN_KEYS)
+    assert all(len(key.encode()) >= 32 for key in keys)
+
+
+def test_forwarded_allow_ips_must_be_addresses_or_networks() -> None:
+    assert load(FORWARDED_ALLOW_IPS="10.0.0.0/8, ::1").forwarded_allow_ips == "10.0.0.0/8, ::1"
+    assert load(FORWARDED_ALLOW_IPS="*").forwarded_allow_ips == "*"
+    assert load().forwarded_allow_ips == ""  # trusts no proxy by default
+    with pytest.raises(SettingsError, match="FORWARDED_ALLOW_IPS"):
+        load(FORWARDED_ALLOW_IPS="10.0.0.1,proxy.example.com")

@@ -1,9 +1,7 @@
-"""Accounts: creating users and checking passwords, with failed-login throttling."""
+"""Accounts: creating users and checking passwords."""
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import asyncpg
@@ -14,23 +12,24 @@ from api.auth.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     hash_password,
+    password_problem,
     verify_password,
 )
-from api.problems import ProblemError
-from queries import auth as throttle
+from api.problems import FieldError, ProblemError
 from queries import users
+from queries.auth import LoginReservation
 from queries.users import Credentials, User
 
-Scope = Literal["items:read", "items:write", "admin"]
+Scope = Literal["items:read", "items:write", "keys:manage", "admin"]
 Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
 Password = Annotated[str, Meta(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
-DEFAULT_SCOPES: list[Scope] = ["items:read", "items:write"]
+DEFAULT_SCOPES: list[Scope] = ["items:read", "items:write", "keys:manage"]
 
 
 class NewUser(Struct, forbid_unknown_fields=True):
     email: Email
     password: Password
-    scopes: Annotated[list[Scope], Meta(max_length=3)] = msgspec.field(
+    scopes: Annotated[list[Scope], Meta(max_length=4)] = msgspec.field(
         default_factory=lambda: list(DEFAULT_SCOPES)
     )
 
@@ -40,7 +39,16 @@ def normalize_email(email: str) -> str:
 
 
 async def create_user(pool: asyncpg.Pool, new: NewUser) -> User:
-    """Hash the password off the loop and store the user; 409 when the email is taken."""
+    """Hash the password off the loop and store the user; 422 naming `$.password` for a
+    common or breached password, 409 when the email is taken."""
+    problem = password_problem(new.password, new.email)
+    if problem is not None:
+        raise ProblemError(
+            422,
+            f"$.password: {problem}",
+            slug="validation-error",
+            errors=[FieldError(field="$.password", message=problem)],
+        )
     password_hash = await hash_password(new.password)
     scopes = sorted(set(new.scopes))
     try:
@@ -51,44 +59,14 @@ async def create_user(pool: asyncpg.Pool, new: NewUser) -> User:
         ) from None
 
 
-class LoginThrottle:
-    """Counts failed logins per account and per client address in PostgreSQL, so every process
-    and every instance shares the same counters."""
-
-    def __init__(self, pool: asyncpg.Pool, max_failures: int, window_seconds: int) -> None:
-        self.pool = pool
-        self.max_failures = max_failures
-        self.window_seconds = window_seconds
-
-    async def check(self, subjects: list[str]) -> None:
-        """Answer 429 with Retry-After while any subject has used up its failures."""
-        states = await throttle.throttle_status(self.pool, subjects, self.window_seconds)
-        blocked = [s for s in states if s.failures >= self.max_failures]
-        if blocked:
-            ends = max(s.window_ends_at for s in blocked)
-            wait = max(1, math.ceil((ends - datetime.now(UTC)).total_seconds()))
-            raise ProblemError(
-                429,
-                "too many failed logins; try again later",
-                slug="too-many-login-attempts",
-                headers={"Retry-After": str(wait)},
-            )
-
-    async def failed(self, subjects: list[str]) -> None:
-        await throttle.record_failure(self.pool, subjects, self.window_seconds)
-
-    async def succeeded(self, account_subject: str) -> None:
-        await throttle.clear_failures(self.pool, account_subject)
-
-
-async def check_password(pool: asyncpg.Pool, email: str, password: str) -> Credentials | None:
-    """The user's credentials when the password is right and the user is enabled, else None.
+async def check_password(reserved: LoginReservation, password: str) -> Credentials | None:
+    """The account's credentials when the password is right and the user is enabled, else None.
 
     An unknown email costs the same hashing work as a wrong password, so timing tells nothing.
     """
-    credentials = await users.get_credentials(pool, normalize_email(email))
-    password_hash = None if credentials is None else credentials.password_hash
-    matches = await verify_password(password_hash, password[:MAX_PASSWORD_LENGTH])
-    if credentials is None or not matches or credentials.disabled:
+    matches = await verify_password(reserved.password_hash, password[:MAX_PASSWORD_LENGTH])
+    if reserved.user_id is None or reserved.password_hash is None or not matches:
         return None
-    return credentials
+    if reserved.disabled:
+        return None
+    return Credentials(reserved.user_id, reserved.password_hash, reserved.scopes or [], False)

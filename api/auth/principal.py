@@ -11,8 +11,9 @@ from api.problems import ProblemError
 
 READ = "items:read"
 WRITE = "items:write"
+KEYS_MANAGE = "keys:manage"
 ADMIN = "admin"
-ALL_SCOPES = (READ, WRITE, ADMIN)
+ALL_SCOPES = (READ, WRITE, KEYS_MANAGE, ADMIN)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,21 +36,28 @@ class ExpiringCache(Generic[K, V]):
         self._entries: dict[K, tuple[float, V]] = {}
 
     def get(self, key: K) -> V | None:
+        entry = self.entry(key)
+        return None if entry is None else entry[1]
+
+    def entry(self, key: K) -> tuple[float, V] | None:
+        """(the time.monotonic() at which it expires, the value), or None."""
         entry = self._entries.get(key)
         if entry is None:
             return None
         if entry[0] <= time.monotonic():
             del self._entries[key]
             return None
-        return entry[1]
+        return entry
 
-    def put(self, key: K, value: V, seconds: float | None = None) -> None:
-        ttl = self.seconds if seconds is None else min(self.seconds, seconds)
-        if ttl <= 0:
+    def put(self, key: K, value: V, until: float | None = None) -> None:
+        """Keep `value` for `seconds`, or until the time.monotonic() `until` when sooner."""
+        now = time.monotonic()
+        deadline = now + self.seconds if until is None else min(now + self.seconds, until)
+        if deadline <= now:
             return
         if len(self._entries) >= _MAX_CACHED:
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = (time.monotonic() + ttl, value)
+        self._entries[key] = (deadline, value)
 
     def discard(self, key: K) -> None:
         self._entries.pop(key, None)
@@ -72,8 +79,11 @@ def unauthorized(detail: str, *, invalid: bool = True) -> ProblemError:
 
 
 class Authenticator:
-    def __init__(self, pool: asyncpg.Pool, secret_key: str, cache_seconds: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, secret_key: str, cache_seconds: float, key_max_ttl_days: int
+    ) -> None:
         self.pool = pool
+        self.key_max_ttl_days = key_max_ttl_days
         self.secret_key = secret_key
         self.pepper = keys.derive_pepper(secret_key)
         # Only live credentials are cached: user id -> scopes of an enabled user, a verified
@@ -116,26 +126,35 @@ class Authenticator:
         current = await self._current_scopes(claims.user_id)
         if current is None:
             raise unauthorized("the user of this token is disabled or no longer exists")
-        principal = Principal(claims.user_id, claims.scopes & current, "token")
-        lifetime = claims.expires_at + tokens.LEEWAY_SECONDS - time.time()
-        self.token_principals.put(token, principal, lifetime)
+        scopes, scopes_until = current
+        principal = Principal(claims.user_id, scopes & claims.scopes, "token")
+        # Never beyond the user entry it was built from: a disable or a scope change reaches
+        # this token within AUTH_CACHE_SECONDS, not twice that.
+        token_until = time.monotonic() + claims.expires_at + tokens.LEEWAY_SECONDS - time.time()
+        self.token_principals.put(token, principal, min(scopes_until, token_until))
         return principal
 
-    async def _current_scopes(self, user_id: UUID) -> frozenset[str] | None:
-        scopes = self.user_scopes.get(user_id)
-        if scopes is None:
-            user = await users.get_by_id(self.pool, user_id)
-            if user is None or user.disabled:
-                return None
-            scopes = frozenset(user.scopes)
-            self.user_scopes.put(user_id, scopes)
-        return scopes
+    async def _current_scopes(self, user_id: UUID) -> tuple[frozenset[str], float] | None:
+        """The scopes of an enabled user and the time.monotonic() until which they are
+        trusted; None for a disabled or deleted user."""
+        entry = self.user_scopes.entry(user_id)
+        if entry is not None:
+            return entry[1], entry[0]
+        user = await users.get_by_id(self.pool, user_id)
+        if user is None or user.disabled:
+            return None
+        scopes = frozenset(user.scopes)
+        until = time.monotonic() + self.user_scopes.seconds
+        self.user_scopes.put(user_id, scopes, until)
+        return scopes, until
 
     async def _from_key(self, key: str) -> Principal:
         principal = self.key_principals.get(key)
         if principal is None:
             revocations = self.revocations
-            owner = await api_keys.authenticate(self.pool, keys.hash_key(self.pepper, key))
+            owner = await api_keys.authenticate(
+                self.pool, keys.hash_key(self.pepper, key), self.key_max_ttl_days
+            )
             if owner is None:
                 raise unauthorized("the API key is unknown, revoked or expired")
             principal = Principal(
@@ -145,11 +164,9 @@ class Authenticator:
                 owner.key_id,
                 owner.expires_at,
             )
-            lifetime = None
-            if owner.expires_at is not None:
-                lifetime = (owner.expires_at - datetime.now(UTC)).total_seconds()
+            lifetime = (owner.expires_at - datetime.now(UTC)).total_seconds()
             if revocations == self.revocations:
-                self.key_principals.put(key, principal, lifetime)
+                self.key_principals.put(key, principal, time.monotonic() + lifetime)
         return principal
 
     def forget_key(self, key_id: UUID) -> None:

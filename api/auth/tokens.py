@@ -61,5 +61,20 @@ def verify(secret_key: str, token: str) -> TokenClaims:
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("the token has expired") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidToken(f"the token lacks the {exc.claim} claim") from None
     except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
-        raise InvalidToken(f"the token is not valid: {exc}") from None
+        # PyJWT's own words ("Not enough segments", ...) describe its parser, not the client's
+        # mistake: each kind gets a message of ours.
+        raise InvalidToken(_REASONS.get(type(exc), "the token is not valid")) from None
+
+
+_REASONS: dict[type[Exception], str] = {
+    jwt.InvalidSignatureError: "the token's signature does not match",
+    jwt.DecodeError: "the token is malformed",
+    jwt.InvalidAlgorithmError: "the token is not signed with HS256",
+    jwt.InvalidIssuerError: "the token was issued by someone else",
+    jwt.ImmatureSignatureError: "the token is not valid yet",
+    jwt.InvalidIssuedAtError: "the token's iat claim is not a time in the past",
+    ValueError: "the token's sub claim is not a user id",
+}

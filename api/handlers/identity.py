@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import parse_qs
 from uuid import UUID
@@ -13,16 +13,11 @@ from msgspec import Meta, Struct
 
 from api import metrics
 from api.auth import keys, tokens
-from api.auth.accounts import (
-    LoginThrottle,
-    NewUser,
-    Scope,
-    check_password,
-    create_user,
-    normalize_email,
-)
-from api.auth.principal import ADMIN
+from api.auth.accounts import NewUser, Scope, check_password, create_user, normalize_email
+from api.auth.events import security_event
+from api.auth.principal import ADMIN, KEYS_MANAGE
 from api.auth.service import Authenticator
+from api.auth.throttle import LoginThrottle
 from api.http import encode, json_response, path_uuid, read_body, read_json
 from api.problems import FieldError, ProblemError
 from queries import api_keys, users
@@ -42,7 +37,7 @@ class TokenResponse(Struct):
 
 class NewApiKey(Struct, forbid_unknown_fields=True):
     name: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
-    scopes: Annotated[list[Scope], Meta(max_length=3)] | None = None
+    scopes: Annotated[list[Scope], Meta(max_length=4)] | None = None
     expires_at: Annotated[datetime, Meta(tz=True)] | None = None
 
 
@@ -77,8 +72,10 @@ class IdentityHandlers:
         throttle: LoginThrottle,
         token_ttl_seconds: int,
         max_body_bytes: int,
+        key_max_ttl: timedelta,
     ) -> None:
         self.pool = pool
+        self.key_max_ttl = key_max_ttl
         self.auth = auth
         self.throttle = throttle
         self.token_ttl_seconds = token_ttl_seconds
@@ -94,22 +91,25 @@ class IdentityHandlers:
         if not username or not password:
             raise oauth_error(400, "invalid_request", "username and password are required")
         email = normalize_email(username)
-        subjects = [f"email:{email}", f"ip:{request.client_ip}"]
-        await self.throttle.check(subjects)
-        credentials = await check_password(self.pool, email, password)
+        client_ip = client_address(request)
+        attempt = await self.throttle.reserve(email, client_ip)
+        assert attempt.reservation is not None
+        credentials = await check_password(attempt.reservation, password)
         if credentials is None:
-            await self.throttle.failed(subjects)
+            security_event(
+                "login_failed", client_address=client_ip, user_id=attempt.reservation.user_id
+            )
             metrics.login_failed()
             raise oauth_error(400, "invalid_grant", "invalid username or password")
+        await attempt.succeeded()
         granted = set(credentials.scopes)
         requested = form.get("scope")
         if requested is not None:
             wanted = set(requested.split())
             if not wanted <= granted:
-                extra = " ".join(sorted(wanted - granted))
+                extra = " ".join(sorted(wanted - granted))[:200]
                 raise oauth_error(400, "invalid_scope", f"scopes not granted to this user: {extra}")
             granted = wanted
-        await self.throttle.succeeded(subjects[0])
         scopes = sorted(granted)
         token = tokens.issue(self.auth.secret_key, credentials.id, scopes, self.token_ttl_seconds)
         body_out = TokenResponse(token, "bearer", self.token_ttl_seconds, " ".join(scopes))
@@ -123,15 +123,22 @@ class IdentityHandlers:
         return json_response(200, encode(user))
 
     async def create_user(self, request: Request) -> Response:
-        (await self.auth.authenticate(request)).require(ADMIN)
+        admin = (await self.auth.authenticate(request)).require(ADMIN)
         new = await read_json(request, NewUser, self.max_body_bytes)
         user = await create_user(self.pool, new)
+        security_event(
+            "user_created",
+            client_address=client_address(request),
+            user_id=user.id,
+            actor_id=admin.user_id,
+            key_id=admin.key_id,
+        )
         return json_response(
             201, encode(user), [(b"location", b"/api/v1/users/" + str(user.id).encode())]
         )
 
     async def create_api_key(self, request: Request) -> Response:
-        principal = await self.auth.authenticate(request)
+        principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
         new = await read_json(request, NewApiKey, self.max_body_bytes)
         scopes = sorted(set(new.scopes if new.scopes is not None else principal.scopes))
         beyond = [scope for scope in scopes if not principal.has(scope)]
@@ -141,23 +148,23 @@ class IdentityHandlers:
                 f"an API key cannot have scopes its creator lacks: {', '.join(beyond)}",
                 slug="scope-escalation",
             )
-        if new.expires_at is not None and new.expires_at <= datetime.now(UTC):
-            raise ProblemError(
-                422,
-                "expires_at must be in the future",
-                slug="validation-error",
-                errors=[FieldError(field="$.expires_at", message="must be in the future")],
-            )
-        expires_at = new.expires_at
+        now = datetime.now(UTC)
+        latest = now + self.key_max_ttl
+        if new.expires_at is not None and new.expires_at <= now:
+            raise _expiry_problem("must be in the future")
+        if new.expires_at is not None and new.expires_at > latest:
+            days = self.key_max_ttl.days
+            raise _expiry_problem(f"must be at most {days} days ahead (API_KEY_MAX_TTL_DAYS)")
+        expires_at = new.expires_at or latest
         limit = principal.key_expires_at
         if limit is not None:  # a key made with a key may not outlive it
-            if expires_at is not None and expires_at > limit:
+            if new.expires_at is not None and new.expires_at > limit:
                 raise ProblemError(
                     403,
                     f"an API key cannot outlive the key that creates it ({limit.isoformat()})",
                     slug="lifetime-escalation",
                 )
-            expires_at = expires_at or limit
+            expires_at = min(expires_at, limit)
         secret = keys.new_key()
         stored = await api_keys.create(
             self.pool,
@@ -167,6 +174,14 @@ class IdentityHandlers:
             keys.hash_key(self.auth.pepper, secret),
             scopes,
             expires_at,
+            principal.key_id,
+        )
+        security_event(
+            "api_key_created",
+            client_address=client_address(request),
+            user_id=principal.user_id,
+            key_id=stored.id,
+            parent_key_id=principal.key_id,
         )
         created = CreatedApiKey(
             stored.id,
@@ -177,16 +192,43 @@ class IdentityHandlers:
             stored.created_at,
             secret,
         )
-        return json_response(201, encode(created), list(_NO_STORE_RAW))
+        # Cache-Control: no-store comes with every authenticated answer (api.middleware).
+        return json_response(201, encode(created), [(b"pragma", b"no-cache")])
 
     async def list_api_keys(self, request: Request) -> Response:
-        principal = await self.auth.authenticate(request)
+        principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
         return json_response(200, encode(await api_keys.list_by_user(self.pool, principal.user_id)))
 
     async def revoke_api_key(self, request: Request) -> Response:
-        principal = await self.auth.authenticate(request)
+        principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
         key_id = path_uuid(request)
-        if not await api_keys.revoke(self.pool, key_id, principal.user_id, principal.is_admin):
+        revoked = await api_keys.revoke(self.pool, key_id, principal.user_id, principal.is_admin)
+        if not revoked:
             raise ProblemError(404, f"you have no API key with id {key_id}")
-        self.auth.forget_key(key_id)
+        address = client_address(request)
+        for gone in revoked:  # the key and every key created with it, down the chain
+            self.auth.forget_key(gone)
+            security_event(
+                "api_key_revoked",
+                client_address=address,
+                user_id=principal.user_id,
+                key_id=gone,
+                revoked_with=key_id,
+            )
         return Response(204, None, None)
+
+
+def client_address(request: Request) -> str:
+    """The client's address as uvicorn gives it: the TCP peer, or the X-Forwarded-For entry a
+    proxy in FORWARDED_ALLOW_IPS added. Empty when there is none (a Unix socket)."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def _expiry_problem(message: str) -> ProblemError:
+    return ProblemError(
+        422,
+        f"$.expires_at: {message}",
+        slug="validation-error",
+        errors=[FieldError(field="$.expires_at", message=message)],
+    )

@@ -235,6 +235,16 @@ def _list_query(request: Request) -> ListQuery:
                 errors=[FieldError(field=f"query.{key}", message="given more than once")],
             )
         raw[key] = ",".join(values)
+        # PostgreSQL stores a NUL in neither text nor jsonb (where JSON spells it \u0000).
+        if "\x00" in raw[key] or (key == "metadata" and "\\u0000" in raw[key]):
+            raise ProblemError(
+                422,
+                f"query.{key}: must not contain NUL characters",
+                slug="validation-error",
+                errors=[
+                    FieldError(field=f"query.{key}", message="must not contain NUL characters")
+                ],
+            )
     try:
         return msgspec.convert(raw, ListQuery, strict=False)
     except msgspec.ValidationError as exc:

@@ -10,6 +10,7 @@ import asyncpg
 from blacksheep import Content, Request, Response
 
 from api import docs
+from api.handlers.static import CONTENT_SECURITY_POLICY, contained_file
 from api.http import json_response
 from api.problems import ProblemError
 from queries import health
@@ -18,21 +19,19 @@ from queries import health
 class StaticDocument:
     """A file read once at start-up, answered with a strong ETag and 304 when unchanged."""
 
-    def __init__(
-        self,
-        body: bytes,
-        content_type: bytes,
-        max_age: int,
-        headers: tuple[tuple[bytes, bytes], ...] = (),
-    ) -> None:
+    def __init__(self, body: bytes, content_type: bytes, max_age: int) -> None:
         self.body = body
         self.content_type = content_type
         self.etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'.encode()
-        self.cache_control = f"public, max-age={max_age}".encode()
-        self.headers = headers
+        self.headers = [
+            (b"etag", self.etag),
+            (b"cache-control", f"public, max-age={max_age}".encode()),
+        ]
+        if content_type.startswith(b"text/html"):
+            self.headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
 
     def respond(self, request: Request) -> Response:
-        headers = [(b"etag", self.etag), (b"cache-control", self.cache_control), *self.headers]
+        headers = list(self.headers)
         if_none_match = request.get_first_header(b"if-none-match")
         if if_none_match is not None and self.etag in if_none_match.replace(b"W/", b""):
             return Response(304, headers, None)
@@ -43,21 +42,17 @@ class SiteHandlers:
     def __init__(self, pool: asyncpg.Pool, openapi: bytes, static_dir: Path) -> None:
         self.pool = pool
         self.openapi = StaticDocument(openapi, b"application/json", 300)
-        self.docs = StaticDocument(
-            docs.PAGE,
-            b"text/html; charset=utf-8",
-            300,
-            ((b"content-security-policy", docs.CONTENT_SECURITY_POLICY),),
-        )
+        self.docs = StaticDocument(docs.PAGE, b"text/html; charset=utf-8", 300)
         # Swagger UI's files, by their fixed URL path; a day in caches (the ETag revalidates).
         self.docs_assets = {
             path: StaticDocument(body, media_type, 86400)
             for path, (body, media_type) in docs.load_assets().items()
         }
-        index = static_dir / "index.html"
+        # Read once at start-up, under the same containment rules as /static/ (no symlinks).
+        index = contained_file(static_dir.resolve(), "index.html") if static_dir.is_dir() else None
         self.index = (
             StaticDocument(index.read_bytes(), b"text/html; charset=utf-8", 300)
-            if index.is_file()
+            if index is not None
             else None
         )
 

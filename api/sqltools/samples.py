@@ -9,6 +9,7 @@ on the seeded data (see sql/tooling/seed_items.sql): a tag on 0.5 % of items, a 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -35,23 +36,33 @@ FIRST_SEARCH_PAGE = (
 )
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FtcGxl$c2FtcGxlLW5vdC1hLXJlYWwtaGFzaA"
 WINDOW_SECONDS = 900
-SUBJECTS = ["email:user43@example.com", "ip:10.0.0.44"]
+ACCOUNT = hashlib.sha256(b"account:user43@example.com").digest()
+ADDRESS = hashlib.sha256(b"address:10.0.0.44").digest()
 
 SAMPLES: dict[str, tuple[Any, ...]] = {
-    "api_keys/authenticate": (api_key_hash(42),),
+    "api_keys/authenticate": (api_key_hash(42), 365),
     "api_keys/create": (
         user_id(42),
         "deploy",
         "ik_0badcafe",
         api_key_hash(10_000_000),
         ["items:read"],
-        None,
+        POS_INFINITY,
+        api_key_id(42),
     ),
     "api_keys/list_by_user": (user_id(42),),
     "api_keys/revoke": (api_key_id(42), user_id(42), False),
-    "auth/clear_failures": (SUBJECTS[0],),
-    "auth/record_failure": (SUBJECTS, WINDOW_SECONDS),
-    "auth/throttle_status": (SUBJECTS, WINDOW_SECONDS),
+    "auth/clear_login_attempts": (ACCOUNT,),
+    "auth/record_login_success": (ACCOUNT, ADDRESS),
+    "auth/release_login_attempt": (ACCOUNT,),
+    "auth/reserve_login_attempt": (
+        ACCOUNT,
+        ADDRESS,
+        WINDOW_SECONDS,
+        5,
+        100,
+        "user43@example.com",
+    ),
     "health/ping": (),
     "items/create": ("blue gadget", None, ["tag-7"], {"colour": "blue"}, user_id(42)),
     "items/delete": (item_id(42), user_id(43), False),
