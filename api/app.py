@@ -21,8 +21,7 @@ from api.handlers.items import ItemHandlers
 from api.handlers.site import SiteHandlers
 from api.middleware import make_middleware
 from api.openapi import build_openapi
-from api.problems import ProblemError
-from api.routing import Router
+from api.routing import Router, fallback_for
 from api.settings import Settings
 from queries.pool import create_pool
 
@@ -43,7 +42,8 @@ def create_app(settings: Settings) -> Application:
     logs.configure(settings.log_level)
     log = logs.get_logger("api")
     # Its own Router: BlackSheep's default router is shared by every app in the process.
-    app = Application(router=Router(), show_error_details=False)
+    router = Router()
+    app = Application(router=router, show_error_details=False)
     state = AppState(settings)
     secret_key = settings.secret_key or DEVELOPMENT_SECRET_KEY
     if not settings.secret_key:
@@ -97,7 +97,7 @@ def create_app(settings: Settings) -> Application:
     )
     if static_dir.is_dir():
         app.serve_files(static_dir, root_path="static", cache_time=3600)
-    app.router.fallback = _not_found
+    router.fallback = fallback_for(router)
     app.state = state  # type: ignore[attr-defined]
     return app
 
@@ -116,7 +116,9 @@ class _Router:
         self._router.add(method, path, partial(bound.__func__, bound.__self__))
 
     def add_get(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        """GET and HEAD: HEAD runs the GET handler, and the middleware drops the body."""
         self._add("GET", path, handler)
+        self._add("HEAD", path, handler)
 
     def add_post(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
         self._add("POST", path, handler)
@@ -129,10 +131,6 @@ class _Router:
 
     def add_delete(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
         self._add("DELETE", path, handler)
-
-
-async def _not_found(request: Request) -> Response:
-    raise ProblemError(404, f"no route for {request.method} {request.path}")
 
 
 def _add_routes(
