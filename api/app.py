@@ -12,10 +12,12 @@ from typing import Any, cast
 import asyncpg
 import msgspec
 from blacksheep import Application, Request, Response
+from blacksheep.middlewares import MiddlewareCategory
 
 from api import logs
 from api.auth.accounts import LoginThrottle
 from api.auth.service import Authenticator
+from api.cors import make_cors_middleware
 from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
 from api.handlers.site import SiteHandlers
@@ -92,6 +94,11 @@ def create_app(settings: Settings) -> Application:
 
     app.on_start += start
     app.on_stop += stop
+    if settings.cors_origins:
+        app.middlewares.append(
+            make_cors_middleware(app, settings.cors_origins, settings.cors_max_age_seconds),
+            MiddlewareCategory.INIT,  # where BlackSheep's use_cors puts it: before the others
+        )
     app.middlewares.append(
         make_middleware(access_log=settings.access_log, server_timing=settings.server_timing)
     )

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+# An origin as browsers send it (RFC 6454 section 6.1): scheme, host and an optional port.
+_ORIGIN = re.compile(
+    r"^https?://[a-z0-9.-]+(?::[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](?::[0-9]{1,5})?$"
+)
 
 
 class SettingsError(Exception):
@@ -47,6 +52,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Identity and edge limits: throttling, keys, header limits (README "Security").
 
     # HTTP semantics: CORS and Idempotency-Key (README "HTTP semantics").
+    # Comma-separated origins (scheme://host[:port]) that browsers may call the API from, or *;
+    # empty: no CORS headers at all.
+    cors_allow_origins: str = ""
+    # How long a browser may cache a preflight's answer (Access-Control-Max-Age).
+    cors_max_age_seconds: Annotated[int, msgspec.Meta(ge=0, le=86400)] = 600
+    # How long an Idempotency-Key and its stored response are kept.
+    idempotency_ttl_seconds: PositiveInt = 86400
 
     # Data and search (README "Search").
 
@@ -69,6 +81,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.secret_key and len(self.secret_key.encode()) < 32:
             raise SettingsError("SECRET_KEY must be at least 32 bytes long")
+        for origin in self.cors_origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise SettingsError(
+                    f"CORS_ALLOW_ORIGINS: {origin!r} is not an origin such as "
+                    "https://app.example.com or http://localhost:3000 (no path, no trailing /)"
+                )
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        """CORS_ALLOW_ORIGINS as a tuple of lower-cased origins; () when CORS is off."""
+        return tuple(
+            part.strip().lower() for part in self.cors_allow_origins.split(",") if part.strip()
+        )
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
