@@ -109,6 +109,7 @@ _decode_listed = msgspec.json.Decoder(_ListedItem).decode
 
 GET_BY_ID = load("items/get_by_id")
 CREATE = load("items/create")
+CREATE_IF_ABSENT = load("items/create_if_absent")
 UPSERT = load("items/upsert")
 REPLACE = load("items/replace")
 PATCH = load("items/patch")
@@ -143,6 +144,16 @@ async def create(db: Executor, item: ItemWrite, owner_id: UUID | None) -> Item:
     row = await db.fetchrow(CREATE, item.name, item.description, item.tags, item.metadata, owner_id)
     assert row is not None  # INSERT ... RETURNING yields the row
     return _item(row)
+
+
+async def create_if_absent(
+    db: Executor, item_id: UUID, item: ItemWrite, owner_id: UUID | None
+) -> Item | None:
+    """Create the item with this id; None, changing nothing, when an item has the id already."""
+    row = await db.fetchrow(
+        CREATE_IF_ABSENT, item_id, item.name, item.description, item.tags, item.metadata, owner_id
+    )
+    return None if row is None else _item(row)
 
 
 async def upsert(
@@ -200,8 +211,15 @@ async def patch(
     return None if row is None else _item(row)
 
 
-async def delete(db: Executor, item_id: UUID, caller_id: UUID | None, is_admin: bool) -> bool:
-    return await db.fetchval(DELETE, item_id, caller_id, is_admin) is not None
+async def delete(
+    db: Executor,
+    item_id: UUID,
+    caller_id: UUID | None,
+    is_admin: bool,
+    accepted_versions: list[datetime] | None = None,
+) -> bool:
+    deleted = await db.fetchval(DELETE, item_id, caller_id, is_admin, accepted_versions)
+    return deleted is not None
 
 
 class BatchRefused(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
@@ -15,7 +15,7 @@ from msgspec import UNSET, Meta, Struct
 from api.auth.principal import READ, WRITE
 from api.auth.service import Authenticator
 from api.cursor import decode_cursor, encode_cursor
-from api.etags import etag_for, parse_tags, updated_at_of
+from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
 from api.http import decode, encode, json_response, path_uuid, read_body, validation_problem
 from api.problems import FieldError, ProblemError
 from queries import items
@@ -48,6 +48,14 @@ class BatchResult(Struct):
     updated: int
 
 
+class WriteGuard(NamedTuple):
+    """What a write may change, by its preconditions."""
+
+    versions: list[datetime] | None  # the versions (updated_at) it may change; None: any
+    conditional: bool  # a precondition was given: an absent item answers 412, not 404
+    create_only: bool  # If-None-Match holds only while the item is absent
+
+
 class ItemHandlers:
     def __init__(self, pool: asyncpg.Pool, auth: Authenticator, max_body_bytes: int) -> None:
         self.pool = pool
@@ -66,11 +74,11 @@ class ItemHandlers:
         item = await items.get_by_id(self.pool, item_id)
         if item is None:
             raise _not_found(item_id)
-        if_none_match = request.get_first_header(b"if-none-match")
-        if if_none_match is not None:
+        if_none_match = request.get_headers(b"if-none-match")
+        if if_none_match:
             etag = etag_for(item.updated_at)
             tags = parse_tags(if_none_match)
-            if "*" in tags or etag in tags:
+            if tags is not None and matches_weakly(tags, etag):
                 return Response(304, [(b"etag", etag.encode())], None)
         return _item_response(200, item)
 
@@ -78,18 +86,24 @@ class ItemHandlers:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         item_id = path_uuid(request)
         body = decode(await read_body(request, self.max_body_bytes), ItemWrite)
-        if_match = request.get_first_header(b"if-match")
-        if if_match is None:
+        guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
+        if guard.create_only:
+            created = await items.create_if_absent(self.pool, item_id, body, principal.user_id)
+            if created is None:
+                raise ProblemError(
+                    412, f"item {item_id} exists; If-None-Match: * only creates an absent item"
+                )
+            return _item_response(201, created, location=True)
+        if not guard.conditional:
             outcome = await items.upsert(
                 self.pool, item_id, body, principal.user_id, principal.is_admin
             )
             if outcome is None:
                 raise _not_yours(item_id)
-            item, created = outcome
-            return _item_response(201 if created else 200, item, location=created)
-        versions = _accepted_versions(if_match)
+            item, created_now = outcome
+            return _item_response(201 if created_now else 200, item, location=created_now)
         replaced = await items.replace(
-            self.pool, item_id, body, versions, principal.user_id, principal.is_admin
+            self.pool, item_id, body, guard.versions, principal.user_id, principal.is_admin
         )
         if replaced is None:
             raise await self._explain_refusal(item_id, principal.user_id, principal.is_admin, True)
@@ -106,23 +120,68 @@ class ItemHandlers:
                 slug="validation-error",
                 errors=[FieldError(field="$", message="no field to change")],
             )
-        if_match = request.get_first_header(b"if-match")
-        versions = None if if_match is None else _accepted_versions(if_match)
-        item = await items.patch(
-            self.pool, item_id, changes, versions, principal.user_id, principal.is_admin
-        )
+        guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
+        item = None
+        if not guard.create_only:  # PATCH never creates: If-None-Match: * cannot hold
+            item = await items.patch(
+                self.pool, item_id, changes, guard.versions, principal.user_id, principal.is_admin
+            )
         if item is None:
             raise await self._explain_refusal(
-                item_id, principal.user_id, principal.is_admin, if_match is not None
+                item_id, principal.user_id, principal.is_admin, guard.conditional
             )
         return _item_response(200, item)
 
     async def delete(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         item_id = path_uuid(request)
-        if not await items.delete(self.pool, item_id, principal.user_id, principal.is_admin):
-            raise await self._explain_refusal(item_id, principal.user_id, principal.is_admin, False)
+        guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
+        deleted = not guard.create_only and await items.delete(
+            self.pool, item_id, principal.user_id, principal.is_admin, guard.versions
+        )
+        if not deleted:
+            raise await self._explain_refusal(
+                item_id, principal.user_id, principal.is_admin, guard.conditional
+            )
         return Response(204, None, None)
+
+    async def _guard(
+        self, request: Request, item_id: UUID, caller_id: UUID, is_admin: bool
+    ) -> WriteGuard:
+        """What If-Match and If-None-Match let a write change (RFC 9110 section 13.2.2).
+
+        If-Match compares strongly: a weak tag never matches, `*` wants an existing item.
+        If-None-Match compares weakly: `*` wants an absent item; a list of tags is checked here
+        against the current version, which the write then requires, so that a change between
+        the two statements makes the write touch nothing (and answer 412).
+        """
+        if_match = parse_tags(request.get_headers(b"if-match"))
+        if_none_match = parse_tags(request.get_headers(b"if-none-match"))
+        if if_none_match is None:
+            if if_match is None:
+                return WriteGuard(None, conditional=False, create_only=False)
+            versions = None if if_match.any else strong_versions(if_match)
+            return WriteGuard(versions, conditional=True, create_only=False)
+        if if_match is not None and if_none_match.any:
+            raise ProblemError(412, "If-Match and If-None-Match: * cannot both hold")
+        if if_none_match.any:
+            return WriteGuard(None, conditional=False, create_only=True)
+        current = await items.get_by_id(self.pool, item_id)
+        if current is None:
+            if if_match is not None:
+                raise ProblemError(412, f"item {item_id} does not exist; If-Match cannot hold")
+            return WriteGuard(None, conditional=False, create_only=True)
+        if not is_admin and current.owner_id != caller_id:
+            raise _not_yours(item_id)
+        etag = etag_for(current.updated_at)
+        refused = matches_weakly(if_none_match, etag) or (
+            if_match is not None
+            and not if_match.any
+            and current.updated_at not in strong_versions(if_match)
+        )
+        if refused:
+            raise _stale(etag)
+        return WriteGuard([current.updated_at], conditional=True, create_only=False)
 
     async def list(self, request: Request) -> Response:
         (await self.auth.authenticate(request)).require(READ)
@@ -186,11 +245,7 @@ class ItemHandlers:
             return _not_found(item_id)
         if not is_admin and current.owner_id != caller_id:
             return _not_yours(item_id)
-        return ProblemError(
-            412,
-            "the item has changed since you read it; GET it again for the current ETag",
-            headers={"ETag": etag_for(current.updated_at)},
-        )
+        return _stale(etag_for(current.updated_at))
 
 
 def _item_response(status: int, item: Item, *, location: bool = False) -> Response:
@@ -198,6 +253,15 @@ def _item_response(status: int, item: Item, *, location: bool = False) -> Respon
     if location:
         headers.append((b"location", f"{PREFIX}/{item.id}".encode()))
     return json_response(status, encode(item), headers)
+
+
+def _stale(etag: str) -> ProblemError:
+    return ProblemError(
+        412,
+        "the item's current version does not satisfy If-Match / If-None-Match; "
+        "GET it again for its ETag",
+        headers={"ETag": etag},
+    )
 
 
 def _not_found(item_id: UUID) -> ProblemError:
@@ -210,14 +274,6 @@ def _not_yours(item_id: UUID) -> ProblemError:
         f"item {item_id} belongs to another user; only its owner or an admin may change it",
         slug="not-owner",
     )
-
-
-def _accepted_versions(if_match: bytes) -> list[datetime] | None:
-    """The updated_at values an If-Match header accepts; None for `*` (any existing version)."""
-    tags = parse_tags(if_match)
-    if "*" in tags:
-        return None
-    return [version for tag in tags if (version := updated_at_of(tag)) is not None]
 
 
 def _query_pairs(request: Request) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 from blacksheep import Content, Request, Response
 
+from api.etags import matches_weakly, parse_tags
 from api.http import json_response
 from api.problems import ProblemError
 from queries import health
@@ -35,13 +36,14 @@ class StaticDocument:
     def __init__(self, body: bytes, content_type: bytes, max_age: int) -> None:
         self.body = body
         self.content_type = content_type
-        self.etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'.encode()
+        self.etag_text = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        self.etag = self.etag_text.encode()
         self.cache_control = f"public, max-age={max_age}".encode()
 
     def respond(self, request: Request) -> Response:
         headers = [(b"etag", self.etag), (b"cache-control", self.cache_control)]
-        if_none_match = request.get_first_header(b"if-none-match")
-        if if_none_match is not None and self.etag in if_none_match.replace(b"W/", b""):
+        tags = parse_tags(request.get_headers(b"if-none-match"))
+        if tags is not None and matches_weakly(tags, self.etag_text):
             return Response(304, headers, None)
         return Response(200, headers, Content(self.content_type, self.body))
 
