@@ -154,6 +154,7 @@ def _add_routes(
     router.add_post("/api/v1/auth/token", identity.token)
     router.add_get("/api/v1/users/me", identity.me)
     router.add_post("/api/v1/users", identity.create_user)
+    router.add_get("/api/v1/users/{id}", identity.get_user)
     router.add_post("/api/v1/api-keys", identity.create_api_key)
     router.add_get("/api/v1/api-keys", identity.list_api_keys)
     router.add_delete("/api/v1/api-keys/{id}", identity.revoke_api_key)

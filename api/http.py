@@ -10,6 +10,7 @@ import msgspec
 from blacksheep import Content, Request, Response
 
 from api.problems import FieldError, ProblemError
+from queries.items import CANONICAL_UUID
 
 T = TypeVar("T")
 
@@ -19,6 +20,7 @@ _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 _JSON_MEDIA_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;|$)", re.IGNORECASE)
 _FORM_MEDIA_TYPE = re.compile(rb"^application/x-www-form-urlencoded\s*(;|$)", re.IGNORECASE)
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
+_CANONICAL_UUID = re.compile(CANONICAL_UUID)
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
@@ -96,13 +98,14 @@ async def read_json(request: Request, kind: type[T], max_bytes: int) -> T:
 
 
 def path_uuid(request: Request, name: str = "id") -> UUID:
+    """The path parameter `name` as a UUID, given in its canonical 8-4-4-4-12 form (either
+    case) only, so that a resource has one URL; 422 otherwise."""
     raw: str = request.route_values.get(name) or ""
-    try:
-        return UUID(raw)
-    except ValueError:
+    if len(raw) != 36 or _CANONICAL_UUID.match(raw) is None:
         raise ProblemError(
             422,
-            f"{name} must be a UUID, got {raw[:64]!r}",
+            f"{name} must be a UUID in its 8-4-4-4-12 form, got {raw[:64]!r}",
             slug="validation-error",
             errors=[FieldError(field=f"path.{name}", message="must be a UUID")],
-        ) from None
+        )
+    return UUID(raw)

@@ -30,6 +30,19 @@ Tag = Annotated[
 ]
 Tags = Annotated[list[Tag], Meta(max_length=64)]
 Metadata = Annotated[dict[str, Any], Meta(description="Any JSON object")]
+# The one spelling of an id: 8-4-4-4-12 hexadecimal digits, either case (RFC 9562 section 4),
+# so that an item has one URL. msgspec's UUID also takes the 32 digits without hyphens.
+CANONICAL_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+ItemId = Annotated[
+    str,
+    Meta(
+        min_length=36,  # which also keeps out the final newline that Python's $ lets through
+        max_length=36,
+        pattern=CANONICAL_UUID,
+        description="A UUID in its canonical 8-4-4-4-12 form",
+        extra_json_schema={"format": "uuid"},
+    ),
+]
 
 
 class Item(Struct):
@@ -66,7 +79,7 @@ class ItemPatch(Struct, forbid_unknown_fields=True, omit_defaults=True):
 class BatchItem(ItemWrite, forbid_unknown_fields=True):
     """One item of a bulk upsert: created when `id` is absent or unknown, replaced otherwise."""
 
-    id: UUID | None = None
+    id: ItemId | None = None
 
 
 class BatchOutcome(Struct):
@@ -239,13 +252,13 @@ async def upsert_batch(
     items belong to someone else.
     """
     payload = msgspec.json.encode(items)
+    ids = [UUID(item.id) for item in items if item.id is not None]
     async with pool.acquire() as connection, connection.transaction():
         rows = await connection.fetch(UPSERT_BATCH, msgspec.Raw(payload), caller_id, is_admin)
         created = {row["id"]: row["created"] for row in rows}
         if len(created) != len(items):
-            refused = [item.id for item in items if item.id is not None and item.id not in created]
-            raise BatchRefused(refused)
-    return [BatchOutcome(item.id, created[item.id]) for item in items if item.id is not None]
+            raise BatchRefused([item_id for item_id in ids if item_id not in created])
+    return [BatchOutcome(item_id, created[item_id]) for item_id in ids]
 
 
 class Window(NamedTuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlencode
@@ -39,6 +40,17 @@ class ListQuery(Struct, forbid_unknown_fields=True):
     cursor: Annotated[str, Meta(max_length=512)] | None = None
 
 
+_INTEGER = re.compile(r"^[0-9]+$")
+# RFC 3339 section 5.6 date-time, the offset required.
+_DATE_TIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC_3339 = "must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T12:00:00Z"
+_STRICT_FORMS = (
+    ("limit", _INTEGER, "must be a decimal integer"),
+    ("created_after", _DATE_TIME, _RFC_3339),
+    ("created_before", _DATE_TIME, _RFC_3339),
+)
 BatchBody = Annotated[list[BatchItem], Meta(min_length=1, max_length=MAX_BATCH)]
 
 
@@ -209,16 +221,16 @@ class ItemHandlers:
         body = decode(await read_body(request, self.max_body_bytes), BatchBody)
         seen: set[UUID] = set()
         for index, entry in enumerate(body):
-            if entry.id is None:
-                entry.id = uuid4()
-            elif entry.id in seen:
+            item_id = uuid4() if entry.id is None else UUID(entry.id)
+            if item_id in seen:
                 raise ProblemError(
                     422,
-                    f"$[{index}].id: {entry.id} appears more than once in the batch",
+                    f"$[{index}].id: {item_id} appears more than once in the batch",
                     slug="validation-error",
                     errors=[FieldError(field=f"$[{index}].id", message="duplicate id")],
                 )
-            seen.add(entry.id)
+            seen.add(item_id)
+            entry.id = str(item_id)
         try:
             outcomes = await items.upsert_batch(
                 self.pool, body, principal.user_id, principal.is_admin
@@ -284,17 +296,26 @@ def _list_query(request: Request) -> ListQuery:
     raw: dict[str, str] = {}
     for key, values in request.query.items():
         if len(values) > 1 and key not in ("tags", "tags_all"):
-            raise ProblemError(
-                422,
-                f"query.{key}: give this parameter once",
-                slug="validation-error",
-                errors=[FieldError(field=f"query.{key}", message="given more than once")],
-            )
+            raise _query_problem(key, "given more than once", "give this parameter once")
         raw[key] = ",".join(values)
+    # msgspec's lax conversion also reads 1e1 and 1.0 as integers and 1700000000 as a
+    # date-time: only the forms the document promises pass.
+    for key, form, message in _STRICT_FORMS:
+        if key in raw and not form.match(raw[key]):
+            raise _query_problem(key, message, message)
     try:
         return msgspec.convert(raw, ListQuery, strict=False)
     except msgspec.ValidationError as exc:
         raise validation_problem(exc, root="query") from None
+
+
+def _query_problem(key: str, message: str, detail: str) -> ProblemError:
+    return ProblemError(
+        422,
+        f"query.{key}: {detail}",
+        slug="validation-error",
+        errors=[FieldError(field=f"query.{key}", message=message)],
+    )
 
 
 def _tag_list(value: str | None, name: str) -> list[str] | None:
