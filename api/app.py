@@ -21,6 +21,7 @@ from api.cors import make_cors_middleware
 from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
 from api.handlers.site import SiteHandlers
+from api.idempotency import Idempotency
 from api.middleware import make_middleware
 from api.openapi import build_openapi
 from api.routing import Router, fallback_for
@@ -69,7 +70,12 @@ def create_app(settings: Settings) -> Application:
         throttle = LoginThrottle(pool, settings.login_max_failures, settings.login_window_seconds)
         _add_routes(
             application,
-            ItemHandlers(pool, auth, settings.max_body_bytes),
+            ItemHandlers(
+                pool,
+                auth,
+                settings.max_body_bytes,
+                Idempotency(pool, settings.idempotency_ttl_seconds),
+            ),
             IdentityHandlers(
                 pool, auth, throttle, settings.access_token_ttl_seconds, settings.max_body_bytes
             ),

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+from asyncpg.pool import PoolConnectionProxy
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from queries.loader import load
@@ -153,7 +154,9 @@ async def get_by_id(db: Executor, item_id: UUID) -> Item | None:
     return None if row is None else _item(row)
 
 
-async def create(db: Executor, item: ItemWrite, owner_id: UUID | None) -> Item:
+async def create(
+    db: Executor | PoolConnectionProxy[asyncpg.Record], item: ItemWrite, owner_id: UUID | None
+) -> Item:
     row = await db.fetchrow(CREATE, item.name, item.description, item.tags, item.metadata, owner_id)
     assert row is not None  # INSERT ... RETURNING yields the row
     return _item(row)
@@ -244,17 +247,24 @@ class BatchRefused(Exception):
 
 
 async def upsert_batch(
-    pool: asyncpg.Pool, items: list[BatchItem], caller_id: UUID | None, is_admin: bool
+    db: Executor | PoolConnectionProxy[asyncpg.Record],
+    items: list[BatchItem],
+    caller_id: UUID | None,
+    is_admin: bool,
 ) -> list[BatchOutcome]:
     """Write every item or none. Every item must carry a distinct id (the caller assigns them).
 
-    Outcomes come back in input order. Raises BatchRefused, after rolling back, when some of the
-    items belong to someone else.
+    Outcomes come back in input order. Raises BatchRefused, after rolling back (to a savepoint
+    when `db` is a connection inside a transaction already), when some of the items belong to
+    someone else.
     """
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as connection:
+            return await upsert_batch(connection, items, caller_id, is_admin)
     payload = msgspec.json.encode(items)
     ids = [UUID(item.id) for item in items if item.id is not None]
-    async with pool.acquire() as connection, connection.transaction():
-        rows = await connection.fetch(UPSERT_BATCH, msgspec.Raw(payload), caller_id, is_admin)
+    async with db.transaction():
+        rows = await db.fetch(UPSERT_BATCH, msgspec.Raw(payload), caller_id, is_admin)
         created = {row["id"]: row["created"] for row in rows}
         if len(created) != len(items):
             raise BatchRefused([item_id for item_id in ids if item_id not in created])

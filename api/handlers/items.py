@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
@@ -18,9 +18,14 @@ from api.auth.service import Authenticator
 from api.cursor import decode_cursor, encode_cursor
 from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
 from api.http import decode, encode, json_response, path_uuid, read_body, validation_problem
+from api.idempotency import Idempotency, idempotency_key
 from api.problems import FieldError, ProblemError
 from queries import items
 from queries.items import BatchItem, Item, ItemFilter, ItemPatch, ItemWrite
+from queries.pool import Executor
+
+if TYPE_CHECKING:
+    from queries.idempotency import Connection
 
 PREFIX = "/api/v1/items"
 MAX_BATCH = 1000
@@ -69,16 +74,32 @@ class WriteGuard(NamedTuple):
 
 
 class ItemHandlers:
-    def __init__(self, pool: asyncpg.Pool, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        auth: Authenticator,
+        max_body_bytes: int,
+        idempotency: Idempotency,
+    ) -> None:
         self.pool = pool
         self.auth = auth
         self.max_body_bytes = max_body_bytes
+        self.idempotency = idempotency
 
     async def create(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
-        body = decode(await read_body(request, self.max_body_bytes), ItemWrite)
-        item = await items.create(self.pool, body, principal.user_id)
-        return _item_response(201, item, location=True)
+        raw = await read_body(request, self.max_body_bytes)
+        body = decode(raw, ItemWrite)
+        key = idempotency_key(request)
+        if key is None:
+            item = await items.create(self.pool, body, principal.user_id)
+            return _item_response(201, item, location=True)
+
+        async def write(connection: Connection) -> Response:
+            item = await items.create(connection, body, principal.user_id)
+            return _item_response(201, item, location=True)
+
+        return await self.idempotency.respond(request, principal.user_id, key, raw, write)
 
     async def get(self, request: Request) -> Response:
         (await self.auth.authenticate(request)).require(READ)
@@ -218,7 +239,8 @@ class ItemHandlers:
 
     async def batch(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
-        body = decode(await read_body(request, self.max_body_bytes), BatchBody)
+        raw = await read_body(request, self.max_body_bytes)
+        body = decode(raw, BatchBody)
         seen: set[UUID] = set()
         for index, entry in enumerate(body):
             item_id = uuid4() if entry.id is None else UUID(entry.id)
@@ -231,20 +253,25 @@ class ItemHandlers:
                 )
             seen.add(item_id)
             entry.id = str(item_id)
-        try:
-            outcomes = await items.upsert_batch(
-                self.pool, body, principal.user_id, principal.is_admin
-            )
-        except items.BatchRefused as refused:
-            raise ProblemError(
-                403,
-                "some items belong to another owner; nothing was written",
-                slug="not-owner",
-                extra={"refused_ids": [str(i) for i in refused.refused_ids]},
-            ) from None
-        created = sum(outcome.created for outcome in outcomes)
-        result = BatchResult(outcomes, created=created, updated=len(outcomes) - created)
-        return json_response(200, encode(result))
+
+        async def write(db: Executor | Connection) -> Response:
+            try:
+                outcomes = await items.upsert_batch(db, body, principal.user_id, principal.is_admin)
+            except items.BatchRefused as refused:
+                raise ProblemError(
+                    403,
+                    "some items belong to another owner; nothing was written",
+                    slug="not-owner",
+                    extra={"refused_ids": [str(i) for i in refused.refused_ids]},
+                ) from None
+            created = sum(outcome.created for outcome in outcomes)
+            result = BatchResult(outcomes, created=created, updated=len(outcomes) - created)
+            return json_response(200, encode(result))
+
+        key = idempotency_key(request)
+        if key is None:
+            return await write(self.pool)
+        return await self.idempotency.respond(request, principal.user_id, key, raw, write)
 
     async def _explain_refusal(
         self, item_id: UUID, caller_id: UUID, is_admin: bool, had_precondition: bool

@@ -53,6 +53,17 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "auth/record_failure": (SUBJECTS, WINDOW_SECONDS),
     "auth/throttle_status": (SUBJECTS, WINDOW_SECONDS),
     "health/ping": (),
+    "idempotency/find": (user_id(42), "key-42"),
+    "idempotency/lock": (user_id(42), "8e03978e-40d5-43e8-bc93-6894a57f9324"),
+    "idempotency/store": (
+        user_id(42),
+        "8e03978e-40d5-43e8-bc93-6894a57f9324",
+        bytes(32),
+        201,
+        [["etag", '"5f1e4c1a9a55"'], ["location", f"/api/v1/items/{item_id(42)}"]],
+        b'{"id":"..."}',
+        86400.0,
+    ),
     "items/create": ("blue gadget", None, ["tag-7"], {"colour": "blue"}, user_id(42)),
     "items/create_if_absent": (
         item_id(10_000_000),
