@@ -4,6 +4,7 @@ could be theirs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from blacksheep import Request, Response, StreamedContent
@@ -30,6 +31,7 @@ class Router(BlackSheepRouter):
     def sort_routes(self) -> None:
         # BlackSheep leaves sort_routes unannotated.
         super().sort_routes()  # type: ignore[no-untyped-call]
+        exclude_fixed_paths(self)
         for method, routes in self.routes.items():
             self.routes[method] = parameters_first(routes)
 
@@ -66,6 +68,29 @@ def fallback_for(router: Router) -> Callable[[Request], Awaitable[Response]]:
         )
 
     return fallback
+
+
+def exclude_fixed_paths(router: BlackSheepRouter) -> None:
+    """Keep each route with parameters off the fixed paths of any method that it would match:
+    /api/v1/items/batch is the batch resource, not an item whose id is "batch", so GET on it is
+    405 (with Allow: POST, OPTIONS) rather than a 422 about the id, and /items/{id} can be tried
+    before every fixed path (see parameters_first). A negative lookahead at the start of the
+    route's expression; the fixed path's own route is unchanged."""
+    fixed = {
+        route.pattern
+        for routes in router.routes.values()
+        for route in routes
+        if not route.has_params
+    }
+    for routes in router.routes.values():
+        for route in routes:
+            if not route.has_params or isinstance(route, FilterRoute) or b".*" in route.rx.pattern:
+                continue
+            taken = sorted(path for path in fixed if route.rx.match(path))
+            if taken:
+                siblings = b"|".join(re.escape(path) for path in taken)
+                lookahead = b"^(?!(?:" + siblings + b")/?$)"
+                route._rx = re.compile(lookahead + route.rx.pattern[1:], route.rx.flags)
 
 
 def parameters_first(routes: list[Route]) -> list[Route]:
