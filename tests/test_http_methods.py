@@ -69,12 +69,15 @@ async def test_head_of_an_error_has_the_error_status_and_no_body(
             "GET, HEAD, PUT, PATCH, DELETE, OPTIONS",
         ),
         ("TRACE", "/healthz", "GET, HEAD, OPTIONS"),
+        ("GET", f"{ITEMS}/batch", "POST, OPTIONS"),
+        ("DELETE", f"{ITEMS}/batch", "POST, OPTIONS"),
+        ("DELETE", "/api/v1/users/me", "GET, HEAD, OPTIONS"),
     ],
 )
 async def test_a_known_path_with_another_method_is_405_with_allow(
-    client: httpx.AsyncClient, method: str, path: str, allow: str
+    client: httpx.AsyncClient, alice: Account, method: str, path: str, allow: str
 ) -> None:
-    response = await client.request(method, path)
+    response = await client.request(method, path, headers=alice.headers)
     body = problem(response, 405)
     assert response.headers["allow"] == allow
     assert method in body["detail"]
@@ -87,6 +90,7 @@ async def test_a_known_path_with_another_method_is_405_with_allow(
         (f"{ITEMS}/0b7e6f2c-5f1e-4c1a-9a55-2f6a3c1f2b10", "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"),
         ("/api/v1/users", "POST, OPTIONS"),
         ("/healthz", "GET, HEAD, OPTIONS"),
+        (f"{ITEMS}/batch", "POST, OPTIONS"),
     ],
 )
 async def test_options_answers_allow(client: httpx.AsyncClient, path: str, allow: str) -> None:
