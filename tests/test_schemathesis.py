@@ -202,3 +202,35 @@ def test_schemathesis_finds_no_failure(live_server: LiveServer, tmp_path: Path) 
     ]  # a run that sent next to nothing proves nothing
     server_log = live_server.log.read_text()
     assert "unhandled error" not in server_log, server_log[-3000:]
+
+
+def _raw(url: str, request: bytes) -> bytes:
+    host, port = urllib.parse.urlsplit(url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(request)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/openapi.json", "/api/v1/items"])
+def test_head_over_the_wire_has_one_content_length_and_no_body(
+    live_server: LiveServer, path: str
+) -> None:
+    auth = f"Authorization: Bearer {live_server.token}\r\n".encode()
+    answer = _raw(
+        live_server.url,
+        b"HEAD "
+        + path.encode()
+        + b" HTTP/1.1\r\nHost: test\r\n"
+        + auth
+        + b"Connection: close\r\n\r\n",
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.lower().split(b"\r\n")
+    assert lines[0].startswith(b"http/1.1 200"), head
+    lengths = [line for line in lines if line.startswith(b"content-length:")]
+    assert len(lengths) == 1, head
+    assert int(lengths[0].split(b":")[1]) > 0
+    assert body == b""

@@ -145,3 +145,18 @@ def test_the_process_environment_is_read_when_none_is_given(
     monkeypatch.setenv("PORT", "8765")
     monkeypatch.setenv("ENVIRONMENT", "development")
     assert load_settings(dotenv=tmp_path / "absent.env").port == 8765
+
+
+def test_http_semantics_settings_are_read_from_the_environment() -> None:
+    settings = load(
+        CORS_ALLOW_ORIGINS=" https://App.example.com , http://localhost:3000",
+        CORS_MAX_AGE_SECONDS="60",
+        IDEMPOTENCY_TTL_SECONDS="5",
+    )
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:3000")
+    assert settings.cors_max_age_seconds == 60
+    assert settings.idempotency_ttl_seconds == 5
+    assert load().cors_origins == ()
+    assert load().idempotency_ttl_seconds == 86400
+    with pytest.raises(SettingsError, match="IDEMPOTENCY_TTL_SECONDS"):
+        load(IDEMPOTENCY_TTL_SECONDS="0")
