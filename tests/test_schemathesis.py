@@ -191,7 +191,7 @@ def test_schemathesis_finds_no_failure(live_server: LiveServer, tmp_path: Path) 
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis.hooks", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=False
+        command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-12000:]  # schemathesis exits 1 on any failure
