@@ -10,7 +10,7 @@ import msgspec
 from blacksheep import Content, Request, Response
 
 from api.problems import FieldError, ProblemError
-from queries.items import CANONICAL_UUID
+from queries.items import CANONICAL_UUID, parse_uuid
 
 T = TypeVar("T")
 
@@ -108,4 +108,4 @@ def path_uuid(request: Request, name: str = "id") -> UUID:
             slug="validation-error",
             errors=[FieldError(field=f"path.{name}", message="must be a UUID")],
         )
-    return UUID(raw)
+    return parse_uuid(raw)

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+from asyncpg.pgproto.pgproto import UUID as PgUUID
 from asyncpg.pool import PoolConnectionProxy
 from msgspec import UNSET, Meta, Struct, UnsetType
 
@@ -33,6 +34,9 @@ Tags = Annotated[list[Tag], Meta(max_length=64)]
 Metadata = Annotated[dict[str, Any], Meta(description="Any JSON object")]
 # The one spelling of an id: 8-4-4-4-12 hexadecimal digits, either case (RFC 9562 section 4),
 # so that an item has one URL. msgspec's UUID also takes the 32 digits without hyphens.
+# asyncpg's own UUID: a uuid.UUID (equal and hashing alike) parsed in C in 0.1 us, against 0.9 us
+# for uuid.UUID; it parses any id in a path, after CANONICAL_UUID has checked its form.
+parse_uuid = PgUUID
 CANONICAL_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 ItemId = Annotated[
     str,
