@@ -86,6 +86,14 @@ async def test_batch_ids_in_either_case_are_one_id(
         ("created_before=1700000000.5", "query.created_before"),
         ("created_after=2026-01-31T12:00:00", "query.created_after"),  # no offset
         ("created_after=2026-01-31", "query.created_after"),
+        # Empty values are values, not absent parameters.
+        ("created_after=&created_before=", "query.created_after"),
+        ("limit=", "query.limit"),
+        ("tags=", "query.tags"),
+        ("q=", "query.q"),
+        ("metadata=", "query.metadata"),
+        ("cursor=", "query.cursor"),
+        ("q=%FF", "query"),
     ],
 )
 async def test_query_parameters_take_their_documented_form_only(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -315,13 +315,31 @@ def _not_yours(item_id: UUID) -> ProblemError:
     )
 
 
+def _query(request: Request) -> dict[str, list[str]]:
+    """The query's parameters, empty values kept (BlackSheep's request.query drops them, so
+    `created_after=` passed as if absent); 422 when the query is not UTF-8."""
+    raw = request.url.query
+    if not raw:
+        return {}
+    try:
+        return parse_qs(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        message = "not valid UTF-8 once percent-decoded"
+        raise ProblemError(
+            422,
+            f"query: {message}",
+            slug="validation-error",
+            errors=[FieldError(field="query", message=message)],
+        ) from None
+
+
 def _query_pairs(request: Request) -> list[tuple[str, str]]:
-    return [(key, value) for key, values in request.query.items() for value in values]
+    return [(key, value) for key, values in _query(request).items() for value in values]
 
 
 def _list_query(request: Request) -> ListQuery:
     raw: dict[str, str] = {}
-    for key, values in request.query.items():
+    for key, values in _query(request).items():
         if len(values) > 1 and key not in ("tags", "tags_all"):
             raise _query_problem(key, "given more than once", "give this parameter once")
         raw[key] = ",".join(values)
