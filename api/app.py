@@ -14,18 +14,20 @@ from typing import Any, cast
 import asyncpg
 import msgspec
 from blacksheep import Application, Request, Response
+from blacksheep.middlewares import MiddlewareCategory
 
 from api import logs, metrics
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
+from api.cors import make_cors_middleware
 from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
 from api.handlers.site import SiteHandlers
 from api.handlers.static import StaticFiles
+from api.idempotency import Idempotency
 from api.middleware import make_middleware
 from api.openapi import build_openapi
-from api.problems import ProblemError
-from api.routing import Router
+from api.routing import Router, fallback_for
 from api.settings import Settings
 from queries.pool import create_pool
 
@@ -44,7 +46,8 @@ def create_app(settings: Settings) -> Application:
     logs.configure(settings.log_level, console=logs.wants_console(settings.environment))
     log = logs.get_logger("api")
     # Its own Router: BlackSheep's default router is shared by every app in the process.
-    app = Application(router=Router(), show_error_details=False)
+    router = Router()
+    app = Application(router=router, show_error_details=False)
     # Without SECRET_KEY (development only: Settings refuses it elsewhere) a random key per
     # process: nothing signed with it can be forged, nor outlives the process.
     secret_key = settings.secret_key or secrets.token_urlsafe(32)
@@ -82,7 +85,12 @@ def create_app(settings: Settings) -> Application:
         )
         _add_routes(
             application,
-            ItemHandlers(pool, auth, settings.max_body_bytes),
+            ItemHandlers(
+                pool,
+                auth,
+                settings.max_body_bytes,
+                Idempotency(pool, settings.idempotency_ttl_seconds),
+            ),
             IdentityHandlers(
                 pool,
                 auth,
@@ -119,6 +127,11 @@ def create_app(settings: Settings) -> Application:
 
     app.on_start += start
     app.on_stop += stop
+    if settings.cors_origins:
+        app.middlewares.append(
+            make_cors_middleware(app, settings.cors_origins, settings.cors_max_age_seconds),
+            MiddlewareCategory.INIT,  # where BlackSheep's use_cors puts it: before the others
+        )
     app.middlewares.append(
         make_middleware(
             access_log=settings.access_log,
@@ -126,7 +139,7 @@ def create_app(settings: Settings) -> Application:
             metrics=request_metrics,
         )
     )
-    app.router.fallback = _not_found
+    router.fallback = fallback_for(router)
     app.state = state  # type: ignore[attr-defined]
     return app
 
@@ -145,7 +158,9 @@ class _Router:
         self._router.add(method, path, partial(bound.__func__, bound.__self__))
 
     def add_get(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        """GET and HEAD: HEAD runs the GET handler, and the middleware drops the body."""
         self._add("GET", path, handler)
+        self._add("HEAD", path, handler)
 
     def add_post(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
         self._add("POST", path, handler)
@@ -158,10 +173,6 @@ class _Router:
 
     def add_delete(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
         self._add("DELETE", path, handler)
-
-
-async def _not_found(request: Request) -> Response:
-    raise ProblemError(404, f"no route for {request.method} {request.path}")
 
 
 def _add_routes(
@@ -182,6 +193,7 @@ def _add_routes(
     router.add_post("/api/v1/auth/token", identity.token)
     router.add_get("/api/v1/users/me", identity.me)
     router.add_post("/api/v1/users", identity.create_user)
+    router.add_get("/api/v1/users/{id}", identity.get_user)
     router.add_post("/api/v1/api-keys", identity.create_api_key)
     router.add_get("/api/v1/api-keys", identity.list_api_keys)
     router.add_delete("/api/v1/api-keys/{id}", identity.revoke_api_key)

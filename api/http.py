@@ -10,6 +10,7 @@ import msgspec
 from blacksheep import Content, Request, Response
 
 from api.problems import FieldError, ProblemError
+from queries.items import CANONICAL_UUID, parse_uuid
 
 T = TypeVar("T")
 
@@ -20,6 +21,7 @@ _JSON_MEDIA_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;|$)", re
 _FORM_MEDIA_TYPE = re.compile(rb"^application/x-www-form-urlencoded\s*(;|$)", re.IGNORECASE)
 _BODY_MEMBER = re.compile(r"^\$(\[\d+\])?(\.[^.\[]+)?")
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
+_CANONICAL_UUID = re.compile(CANONICAL_UUID)
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
@@ -213,13 +215,14 @@ async def read_json(request: Request, kind: type[T], max_bytes: int) -> T:
 
 
 def path_uuid(request: Request, name: str = "id") -> UUID:
+    """The path parameter `name` as a UUID, given in its canonical 8-4-4-4-12 form (either
+    case) only, so that a resource has one URL; 422 otherwise."""
     raw: str = request.route_values.get(name) or ""
-    try:
-        return UUID(raw)
-    except ValueError:
+    if len(raw) != 36 or _CANONICAL_UUID.match(raw) is None:
         raise ProblemError(
             422,
-            f"{name} must be a UUID, got {raw[:64]!r}",
+            f"{name} must be a UUID in its 8-4-4-4-12 form, got {raw[:64]!r}",
             slug="validation-error",
             errors=[FieldError(field=f"path.{name}", message="must be a UUID")],
-        ) from None
+        )
+    return parse_uuid(raw)

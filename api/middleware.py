@@ -16,6 +16,7 @@ from api import logs
 from api.logs import get_logger
 from api.metrics import RequestMetrics, timed_out
 from api.problems import FieldError, ProblemError, from_error, problem_response
+from api.routing import without_body
 from queries.pool import DatabaseTimer, current_timer
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -112,6 +113,8 @@ def make_middleware(
             logs.access(
                 request.method, request.path, response.status, round(elapsed * 1000, 3), fields
             )
+        if request.method == "HEAD":  # errors included: no response to HEAD has content
+            without_body(response)
         return response
 
     return middleware

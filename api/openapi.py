@@ -11,7 +11,7 @@ from api.handlers.identity import CreatedApiKey, NewApiKey, TokenResponse
 from api.handlers.items import MAX_BATCH, BatchBody, BatchResult
 from api.problems import Problem
 from queries.api_keys import ApiKey
-from queries.items import Item, ItemPatch, ItemWrite
+from queries.items import CANONICAL_UUID, Item, ItemPatch, ItemWrite
 from queries.users import User
 
 _REF = "#/components/schemas/{name}"
@@ -74,11 +74,39 @@ def _security(*scopes: str) -> list[dict[str, list[str]]]:
     return [{"bearer": list(scopes)}, {"apiKey": list(scopes)}]
 
 
-_AUTH_ERRORS = {
-    "401": _problem("Missing, malformed, expired, wrongly signed or revoked credential"),
-    "403": _problem("The credential lacks the scope, or the item belongs to another user"),
+# What each error status means on any operation; an operation may say more.
+_ERRORS = {
+    "400": "Malformed request: JSON that does not parse, or a CORS preflight refused",
+    "401": "Missing, malformed, expired, wrongly signed or revoked credential",
+    "403": "The credential lacks the scope, or the resource belongs to another user",
+    "404": "No such resource",
+    "405": "The path does not answer this method; Allow lists the methods it answers",
+    "409": "Conflict with the current state",
+    "412": "If-Match or If-None-Match did not hold; ETag carries the current version",
+    "413": "Body too large (MAX_BODY_BYTES)",
+    "415": "Body is not sent as application/json",
+    "422": "Invalid input; `errors` names each field",
+    "429": "Too many requests; see Retry-After",
+    "431": "Request header fields too large",
+    "503": "Database unavailable, overloaded, or out of time; retry after Retry-After",
 }
+# Statuses every operation can answer: the protocol's edges, whatever the handler does.
+_ALWAYS = ("400", "405", "431")
 _HEADER = {"schema": {"type": "string"}}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
+
+
+def _errors(*statuses: str, **described: str) -> dict[str, Any]:
+    """Problem responses for `statuses` (and _ALWAYS), with _ERRORS' descriptions unless
+    `described` gives one (keyword `s409="..."` for status 409)."""
+    chosen = sorted({*_ALWAYS, *statuses, *(key[1:] for key in described)})
+    responses = {}
+    for status in chosen:
+        response = _problem(described.get(f"s{status}", _ERRORS[status]))
+        if status in ("409", "429", "503"):
+            response["headers"] = _RETRY_AFTER
+        responses[status] = response
+    return responses
 
 
 def _parameter(name: str, where: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -91,66 +119,105 @@ def _parameter(name: str, where: str, description: str, schema: dict[str, Any]) 
     }
 
 
+def _uuid(description: str) -> dict[str, Any]:
+    schema = {"type": "string", "format": "uuid", "pattern": CANONICAL_UUID}
+    return _parameter("id", "path", description, schema)
+
+
 def build_openapi() -> dict[str, Any]:
     refs, components = _schemas()
+    components["ItemPatch"]["minProperties"] = 1  # the server refuses {}: nothing to change
 
     def body(name: str) -> dict[str, Any]:
         return {"required": True, "content": {"application/json": {"schema": refs[name]}}}
 
-    def item_ok(description: str) -> dict[str, Any]:
-        return _json(refs["Item"], description, {"ETag": _HEADER})
+    def item_ok(description: str, *, location: bool = False) -> dict[str, Any]:
+        headers = {"ETag": _HEADER, **({"Location": _HEADER} if location else {})}
+        return _json(refs["Item"], description, headers)
 
-    item_id = _parameter("id", "path", "The item's id", {"type": "string", "format": "uuid"})
+    item_id = _uuid("The item's id, in its canonical 8-4-4-4-12 form")
     if_match = _parameter(
-        "If-Match", "header", "Write only if the item still has one of these ETags (or *)", _HEADER
+        "If-Match",
+        "header",
+        "Write only if the item has one of these strong ETags, or exists (*); RFC 9110 13.1.1",
+        _HEADER,
     )
+    if_none_match = _parameter(
+        "If-None-Match",
+        "header",
+        "Refuse (412) when the item's ETag matches one of these weakly, or it exists at all "
+        "(*: on PUT, create only); RFC 9110 13.1.2",
+        _HEADER,
+    )
+    idempotency_key = _parameter(
+        "Idempotency-Key",
+        "header",
+        "A key unique to this request (draft-ietf-httpapi-idempotency-key-header): a retry with "
+        "the same key and body gets the first response again instead of a second write",
+        {"type": "string", "minLength": 1, "maxLength": 257},
+    )
+    metadata = {
+        "name": "metadata",
+        "in": "query",
+        "required": False,
+        "description": "A JSON object the metadata must contain (jsonb @>)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
     list_params = [
         _parameter(name, "query", desc, schema)
         for name, desc, schema in (
             ("tags", "Comma-separated tags; items with any of them", {"type": "string"}),
             ("tags_all", "Comma-separated tags; items with all of them", {"type": "string"}),
-            ("metadata", "A JSON object the metadata must contain", {"type": "string"}),
             (
                 "q",
                 "Fuzzy name search (pg_trgm word similarity), best match first",
-                {"type": "string", "maxLength": 200},
+                {"type": "string", "minLength": 1, "maxLength": 200},
             ),
             (
                 "created_after",
-                "RFC 3339 timestamp with offset",
+                "RFC 3339 date-time with an offset",
                 {"type": "string", "format": "date-time"},
             ),
             (
                 "created_before",
-                "RFC 3339 timestamp with offset",
+                "RFC 3339 date-time with an offset",
                 {"type": "string", "format": "date-time"},
             ),
             (
                 "limit",
-                "Page size",
+                "Page size, a decimal integer",
                 {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
             ),
-            ("cursor", "Opaque cursor from the previous page's Link header", {"type": "string"}),
+            (
+                "cursor",
+                "Opaque cursor from the previous page's Link header",
+                {"type": "string", "maxLength": 512},
+            ),
         )
     ]
-    invalid = _problem("Invalid input; `errors` names each field")
+    list_params.insert(2, metadata)
+    item_errors = ("401", "403", "404", "422", "503")
+    write_errors = (*item_errors, "412", "413", "415")
+    keyed = {
+        "s409": "A request with this Idempotency-Key is still running",
+        "s422": "Invalid input, or an Idempotency-Key used for another request",
+    }
     paths: dict[str, Any] = {
         "/api/v1/items": {
             "post": {
+                "operationId": "createItem",
                 "tags": ["items"],
                 "summary": "Create an item",
                 "security": _security("items:write"),
+                "parameters": [idempotency_key],
                 "requestBody": body("ItemWrite"),
                 "responses": {
-                    "201": item_ok("Created; Location names the new item"),
-                    "400": _problem("Malformed JSON"),
-                    **_AUTH_ERRORS,
-                    "413": _problem("Body too large"),
-                    "415": _problem("Body is not JSON"),
-                    "422": invalid,
+                    "201": item_ok("Created; Location names the new item", location=True),
+                    **_errors("401", "403", "413", "415", "503", **keyed),
                 },
             },
             "get": {
+                "operationId": "listItems",
                 "tags": ["items"],
                 "summary": "List and search items, with keyset pagination",
                 "security": _security("items:read"),
@@ -161,90 +228,82 @@ def build_openapi() -> dict[str, Any]:
                         "One page; a Link header with rel=next while more rows exist",
                         {"Link": _HEADER},
                     ),
-                    **_AUTH_ERRORS,
-                    "422": invalid,
+                    **_errors("401", "403", "422", "503"),
                 },
             },
         },
         "/api/v1/items/batch": {
             "post": {
+                "operationId": "upsertItems",
                 "tags": ["items"],
                 "summary": f"Create or replace up to {MAX_BATCH} items at once, all or nothing",
                 "security": _security("items:write"),
+                "parameters": [idempotency_key],
                 "requestBody": body("BatchBody"),
                 "responses": {
                     "200": _json(refs["BatchResult"], "Each item's id and whether it was created"),
-                    "400": _problem("Malformed JSON"),
-                    **_AUTH_ERRORS,
-                    "413": _problem("Body too large"),
-                    "415": _problem("Body is not JSON"),
-                    "422": invalid,
+                    **_errors("401", "403", "413", "415", "503", **keyed),
                 },
             }
         },
         "/api/v1/items/{id}": {
             "parameters": [item_id],
             "get": {
+                "operationId": "getItem",
                 "tags": ["items"],
                 "summary": "Read an item",
                 "security": _security("items:read"),
                 "parameters": [
                     _parameter(
-                        "If-None-Match", "header", "Answer 304 if the ETag still matches", _HEADER
+                        "If-None-Match",
+                        "header",
+                        "Answer 304 if one of these ETags matches weakly (or *)",
+                        _HEADER,
                     )
                 ],
                 "responses": {
                     "200": item_ok("The item"),
-                    "304": {"description": "Not modified"},
-                    **_AUTH_ERRORS,
-                    "404": _problem("No such item"),
-                    "422": _problem("The id is not a UUID"),
+                    "304": {"description": "Not modified", "headers": {"ETag": _HEADER}},
+                    **_errors(*item_errors),
                 },
             },
             "put": {
+                "operationId": "putItem",
                 "tags": ["items"],
                 "summary": "Create or replace the item with this id (upsert)",
                 "security": _security("items:write"),
-                "parameters": [if_match],
+                "parameters": [if_match, if_none_match],
                 "requestBody": body("ItemWrite"),
                 "responses": {
                     "200": item_ok("Replaced"),
-                    "201": item_ok("Created"),
-                    **_AUTH_ERRORS,
-                    "412": _problem("If-Match did not hold"),
-                    "413": _problem("Body too large"),
-                    "415": _problem("Body is not JSON"),
-                    "422": invalid,
+                    "201": item_ok("Created", location=True),
+                    **_errors(*write_errors),
                 },
             },
             "patch": {
+                "operationId": "patchItem",
                 "tags": ["items"],
                 "summary": "Change some fields of an item",
                 "security": _security("items:write"),
-                "parameters": [if_match],
+                "parameters": [if_match, if_none_match],
                 "requestBody": body("ItemPatch"),
-                "responses": {
-                    "200": item_ok("Updated"),
-                    **_AUTH_ERRORS,
-                    "404": _problem("No such item"),
-                    "412": _problem("If-Match did not hold"),
-                    "422": invalid,
-                },
+                "responses": {"200": item_ok("Updated"), **_errors(*write_errors)},
             },
             "delete": {
+                "operationId": "deleteItem",
                 "tags": ["items"],
                 "summary": "Delete an item",
                 "security": _security("items:write"),
+                "parameters": [if_match, if_none_match],
                 "responses": {
                     "204": {"description": "Deleted"},
-                    **_AUTH_ERRORS,
-                    "404": _problem("No such item"),
-                    "422": _problem("The id is not a UUID"),
+                    **_errors(*item_errors, "412"),
                 },
             },
         },
         "/api/v1/auth/token": {
             "post": {
+                "operationId": "issueToken",
                 "tags": ["auth"],
                 "summary": "OAuth2 password grant: exchange email and password for an access token",
                 "requestBody": {
@@ -266,84 +325,106 @@ def build_openapi() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(refs["TokenResponse"], "An access token"),
-                    "400": _problem(
-                        "OAuth2 error: invalid_grant, invalid_request, invalid_scope, ..."
+                    **_errors(
+                        "503",
+                        s400="OAuth2 error: invalid_grant, invalid_request, invalid_scope, ...",
+                        s413="Body too large",
+                        s415="Body is not application/x-www-form-urlencoded",
+                        s429="Too many failed logins; see Retry-After",
                     ),
-                    "415": _problem("Body is not form-encoded"),
-                    "429": _problem("Too many failed logins; see Retry-After"),
                 },
             }
         },
         "/api/v1/users/me": {
             "get": {
+                "operationId": "getCurrentUser",
                 "tags": ["users"],
                 "summary": "The calling user",
                 "security": _security(),
-                "responses": {"200": _json(refs["User"], "The user"), "401": _AUTH_ERRORS["401"]},
+                "responses": {
+                    "200": _json(refs["User"], "The user"),
+                    **_errors("401", "404", "503"),
+                },
             }
+        },
+        "/api/v1/users/{id}": {
+            "parameters": [_uuid("The user's id")],
+            "get": {
+                "operationId": "getUser",
+                "tags": ["users"],
+                "summary": "A user: the caller themself, or anyone to an admin",
+                "security": _security(),
+                "responses": {
+                    "200": _json(refs["User"], "The user"),
+                    **_errors("401", "403", "404", "422", "503"),
+                },
+            },
         },
         "/api/v1/users": {
             "post": {
+                "operationId": "createUser",
                 "tags": ["users"],
                 "summary": "Create a user (admin)",
                 "security": _security("admin"),
                 "requestBody": body("NewUser"),
                 "responses": {
-                    "201": _json(refs["User"], "Created"),
-                    **_AUTH_ERRORS,
-                    "409": _problem("Email taken"),
-                    "422": invalid,
+                    "201": _json(refs["User"], "Created", {"Location": _HEADER}),
+                    **_errors("401", "403", "413", "415", "422", "503", s409="Email taken"),
                 },
             }
         },
         "/api/v1/api-keys": {
             "post": {
+                "operationId": "createApiKey",
                 "tags": ["api-keys"],
                 "summary": "Create an API key; its secret is shown only in this response",
                 "security": _security("keys:manage"),
                 "requestBody": body("NewApiKey"),
                 "responses": {
                     "201": _json(refs["CreatedApiKey"], "Created"),
-                    **_AUTH_ERRORS,
-                    "422": invalid,
+                    **_errors("401", "403", "413", "415", "422", "503"),
                 },
             },
             "get": {
+                "operationId": "listApiKeys",
                 "tags": ["api-keys"],
                 "summary": "The caller's API keys, without secrets",
                 "security": _security("keys:manage"),
-                "responses": {"200": _json(refs["ApiKeyList"], "Keys"), "401": _AUTH_ERRORS["401"]},
+                "responses": {
+                    "200": _json(refs["ApiKeyList"], "Keys"),
+                    **_errors("401", "403", "503"),
+                },
             },
         },
         "/api/v1/api-keys/{id}": {
-            "parameters": [
-                _parameter("id", "path", "The key's id", {"type": "string", "format": "uuid"})
-            ],
+            "parameters": [_uuid("The key's id")],
             "delete": {
+                "operationId": "revokeApiKey",
                 "tags": ["api-keys"],
                 "summary": "Revoke an API key and every key created with it, at once",
                 "security": _security("keys:manage"),
                 "responses": {
                     "204": {"description": "Revoked"},
-                    "401": _AUTH_ERRORS["401"],
-                    "404": _problem("No such key of yours"),
+                    **_errors("401", "422", "503", s404="No such key of yours"),
                 },
             },
         },
         "/healthz": {
             "get": {
+                "operationId": "getHealth",
                 "tags": ["ops"],
                 "summary": "The process is alive",
-                "responses": {"200": {"description": "Alive"}},
+                "responses": {"200": {"description": "Alive"}, **_errors()},
             }
         },
         "/readyz": {
             "get": {
+                "operationId": "getReadiness",
                 "tags": ["ops"],
                 "summary": "The database is reachable",
                 "responses": {
                     "200": {"description": "Ready"},
-                    "503": _problem("Database unreachable"),
+                    **_errors(s503="Database unreachable"),
                 },
             }
         },

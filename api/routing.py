@@ -1,9 +1,20 @@
-"""BlackSheep's Router, trying routes with parameters before the fixed paths they cannot match."""
+"""BlackSheep's Router with HTTP's method rules (RFC 9110 section 9): HEAD for every GET route,
+OPTIONS and 405 answered with Allow, and routes with parameters tried first where no fixed path
+could be theirs."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from blacksheep import Request, Response, StreamedContent
 from blacksheep.server.routing import FilterRoute, Route
 from blacksheep.server.routing import Router as BlackSheepRouter
+
+from api.problems import ProblemError
+
+# The order Allow lists methods in; a method of no route here is never allowed.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class Router(BlackSheepRouter):
@@ -20,8 +31,66 @@ class Router(BlackSheepRouter):
     def sort_routes(self) -> None:
         # BlackSheep leaves sort_routes unannotated.
         super().sort_routes()  # type: ignore[no-untyped-call]
+        exclude_fixed_paths(self)
         for method, routes in self.routes.items():
             self.routes[method] = parameters_first(routes)
+
+    def allowed_methods(self, path: bytes) -> list[str]:
+        """The methods some route answers on `path`, in METHODS order; [] for an unknown path.
+
+        OPTIONS is allowed wherever another method is: the fallback answers it.
+        """
+        allowed = [
+            method
+            for method in METHODS
+            if any(route.match_by_path(path) for route in self.routes.get(method.encode(), ()))
+        ]
+        if allowed and "OPTIONS" not in allowed:
+            allowed.append("OPTIONS")
+        return allowed
+
+
+def fallback_for(router: Router) -> Callable[[Request], Awaitable[Response]]:
+    """The handler of what no route answers: OPTIONS (204 with Allow), a known path's other
+    methods (405 with Allow, RFC 9110 section 15.5.6), or 404."""
+
+    async def fallback(request: Request) -> Response:
+        allowed = router.allowed_methods(request.url.path)
+        if not allowed:
+            raise ProblemError(404, f"no route for {request.method} {request.path}")
+        allow = ", ".join(allowed)
+        if request.method == "OPTIONS":
+            return Response(204, [(b"allow", allow.encode())], None)
+        raise ProblemError(
+            405,
+            f"{request.path} answers {allow}, not {request.method}",
+            headers={"Allow": allow},
+        )
+
+    return fallback
+
+
+def exclude_fixed_paths(router: BlackSheepRouter) -> None:
+    """Keep each route with parameters off the fixed paths of any method that it would match:
+    /api/v1/items/batch is the batch resource, not an item whose id is "batch", so GET on it is
+    405 (with Allow: POST, OPTIONS) rather than a 422 about the id, and /items/{id} can be tried
+    before every fixed path (see parameters_first). A negative lookahead at the start of the
+    route's expression; the fixed path's own route is unchanged."""
+    fixed = {
+        route.pattern
+        for routes in router.routes.values()
+        for route in routes
+        if not route.has_params
+    }
+    for routes in router.routes.values():
+        for route in routes:
+            if not route.has_params or isinstance(route, FilterRoute) or b".*" in route.rx.pattern:
+                continue
+            taken = sorted(path for path in fixed if route.rx.match(path))
+            if taken:
+                siblings = b"|".join(re.escape(path) for path in taken)
+                lookahead = b"^(?!(?:" + siblings + b")/?$)"
+                route._rx = re.compile(lookahead + route.rx.pattern[1:], route.rx.flags)
 
 
 def parameters_first(routes: list[Route]) -> list[Route]:
@@ -39,3 +108,18 @@ def parameters_first(routes: list[Route]) -> list[Route]:
         early.append(route)
     moved = {id(route) for route in early}
     return early + [route for route in routes if id(route) not in moved]
+
+
+async def _no_parts() -> AsyncIterator[bytes]:
+    nothing: tuple[bytes, ...] = ()
+    for part in nothing:  # an async generator that yields nothing
+        yield part
+
+
+def without_body(response: Response) -> Response:
+    """The response to HEAD: the GET response's status and headers, Content-Type and one
+    Content-Length included, and no content (RFC 9110 section 9.3.2)."""
+    content = response.content
+    if content is not None:
+        response.content = StreamedContent(content.type, _no_parts, content.length)
+    return response

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+# An origin as browsers send it (RFC 6454 section 6.1): scheme, host and an optional port.
+_ORIGIN = re.compile(
+    r"^https?://[a-z0-9.-]+(?::[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](?::[0-9]{1,5})?$"
+)
 
 
 class SettingsError(Exception):
@@ -60,6 +65,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     header_read_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
 
     # HTTP semantics: CORS and Idempotency-Key (README "HTTP semantics").
+    # Comma-separated origins (scheme://host[:port]) that browsers may call the API from, or *;
+    # empty: no CORS headers at all.
+    cors_allow_origins: str = ""
+    # How long a browser may cache a preflight's answer (Access-Control-Max-Age).
+    cors_max_age_seconds: Annotated[int, msgspec.Meta(ge=0, le=86400)] = 600
+    # How long an Idempotency-Key and its stored response are kept.
+    idempotency_ttl_seconds: PositiveInt = 86400
 
     # Data and search (README "Search").
 
@@ -82,6 +94,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     "FORWARDED_ALLOW_IPS must list IP addresses or networks (or be *),"
                     f" got {entry.strip()[:64]!r}"
                 )
+        for origin in self.cors_origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise SettingsError(
+                    f"CORS_ALLOW_ORIGINS: {origin!r} is not an origin such as "
+                    "https://app.example.com or http://localhost:3000 (no path, no trailing /)"
+                )
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        """CORS_ALLOW_ORIGINS as a tuple of lower-cased origins; () when CORS is off."""
+        return tuple(
+            part.strip().lower() for part in self.cors_allow_origins.split(",") if part.strip()
+        )
 
     def _check_secret_key(self) -> None:
         """Checked here, not only in load_settings, so that no Settings however built can sign

@@ -14,6 +14,7 @@ ENDPOINT_ORDER = [
     "fuzzy_search",
     "paging",
     "create",
+    "create_keyed",
     "upsert",
     "patch",
     "bulk_upsert_1000",

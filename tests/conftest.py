@@ -25,7 +25,9 @@ from tests.database import fresh_database, postgres_server
 PASSWORD = "correct horse battery staple"
 # A fresh key each run: a key written here would be public (and Settings refuses known keys).
 TEST_SECRET_KEY = secrets.token_urlsafe(32)
-ALL_TABLES = "items, item_tags, item_words, name_words, api_keys, users, login_throttle"
+ALL_TABLES = (
+    "items, item_tags, item_words, name_words, api_keys, users, login_throttle, idempotency_keys"
+)
 
 
 @pytest.fixture(scope="session")

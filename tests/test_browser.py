@@ -144,7 +144,7 @@ async def test_home_and_docs_render_and_try_it_out_answers_200(
     await dialog.get_by_text("Authorized", exact=True).wait_for(timeout=10_000)
     await dialog.locator("button.btn-done").first.click()
 
-    operation = page.locator("#operations-items-get_api_v1_items")
+    operation = page.locator("#operations-items-listItems")
     await operation.locator(".opblock-summary").click()
     await operation.locator("button.try-out__btn").click()
     await operation.locator("button.execute").click()

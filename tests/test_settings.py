@@ -196,3 +196,18 @@ def test_forwarded_allow_ips_must_be_addresses_or_networks() -> None:
     assert load().forwarded_allow_ips == ""  # trusts no proxy by default
     with pytest.raises(SettingsError, match="FORWARDED_ALLOW_IPS"):
         load(FORWARDED_ALLOW_IPS="10.0.0.1,proxy.example.com")
+
+
+def test_http_semantics_settings_are_read_from_the_environment() -> None:
+    settings = load(
+        CORS_ALLOW_ORIGINS=" https://App.example.com , http://localhost:3000",
+        CORS_MAX_AGE_SECONDS="60",
+        IDEMPOTENCY_TTL_SECONDS="5",
+    )
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:3000")
+    assert settings.cors_max_age_seconds == 60
+    assert settings.idempotency_ttl_seconds == 5
+    assert load().cors_origins == ()
+    assert load().idempotency_ttl_seconds == 86400
+    with pytest.raises(SettingsError, match="IDEMPOTENCY_TTL_SECONDS"):
+        load(IDEMPOTENCY_TTL_SECONDS="0")

@@ -122,6 +122,19 @@ class IdentityHandlers:
             raise ProblemError(404, "your user no longer exists")
         return json_response(200, encode(user))
 
+    async def get_user(self, request: Request) -> Response:
+        """A user, to that user or to an admin."""
+        principal = await self.auth.authenticate(request)
+        user_id = path_uuid(request)
+        if user_id != principal.user_id and not principal.is_admin:
+            raise ProblemError(
+                403, "only the user themself or an admin may read a user", slug="not-yourself"
+            )
+        user = await users.get_by_id(self.pool, user_id)
+        if user is None:
+            raise ProblemError(404, f"no user with id {user_id}")
+        return json_response(200, encode(user))
+
     async def create_user(self, request: Request) -> Response:
         admin = (await self.auth.authenticate(request)).require(ADMIN)
         new = await read_json(request, NewUser, self.max_body_bytes)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
+from urllib.parse import parse_qs, urlencode
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -15,11 +16,16 @@ from msgspec import UNSET, Meta, Struct
 from api.auth.principal import READ, WRITE
 from api.auth.service import Authenticator
 from api.cursor import decode_cursor, encode_cursor
-from api.etags import etag_for, parse_tags, updated_at_of
+from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
 from api.http import decode, encode, json_response, path_uuid, read_body, validation_problem
+from api.idempotency import Idempotency, idempotency_key
 from api.problems import FieldError, ProblemError
 from queries import items
 from queries.items import BatchItem, Item, ItemFilter, ItemPatch, ItemWrite
+from queries.pool import Executor
+
+if TYPE_CHECKING:
+    from queries.idempotency import Connection
 
 PREFIX = "/api/v1/items"
 MAX_BATCH = 1000
@@ -39,6 +45,17 @@ class ListQuery(Struct, forbid_unknown_fields=True):
     cursor: Annotated[str, Meta(max_length=512)] | None = None
 
 
+_INTEGER = re.compile(r"^[0-9]+$")
+# RFC 3339 section 5.6 date-time, the offset required.
+_DATE_TIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC_3339 = "must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T12:00:00Z"
+_STRICT_FORMS = (
+    ("limit", _INTEGER, "must be a decimal integer"),
+    ("created_after", _DATE_TIME, _RFC_3339),
+    ("created_before", _DATE_TIME, _RFC_3339),
+)
 BatchBody = Annotated[list[BatchItem], Meta(min_length=1, max_length=MAX_BATCH)]
 
 
@@ -48,17 +65,41 @@ class BatchResult(Struct):
     updated: int
 
 
+class WriteGuard(NamedTuple):
+    """What a write may change, by its preconditions."""
+
+    versions: list[datetime] | None  # the versions (updated_at) it may change; None: any
+    conditional: bool  # a precondition was given: an absent item answers 412, not 404
+    create_only: bool  # If-None-Match holds only while the item is absent
+
+
 class ItemHandlers:
-    def __init__(self, pool: asyncpg.Pool, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        auth: Authenticator,
+        max_body_bytes: int,
+        idempotency: Idempotency,
+    ) -> None:
         self.pool = pool
         self.auth = auth
         self.max_body_bytes = max_body_bytes
+        self.idempotency = idempotency
 
     async def create(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
-        body = decode(await read_body(request, self.max_body_bytes), ItemWrite)
-        item = await items.create(self.pool, body, principal.user_id)
-        return _item_response(201, item, location=True)
+        raw = await read_body(request, self.max_body_bytes)
+        body = decode(raw, ItemWrite)
+        key = idempotency_key(request)
+        if key is None:
+            item = await items.create(self.pool, body, principal.user_id)
+            return _item_response(201, item, location=True)
+
+        async def write(connection: Connection) -> Response:
+            item = await items.create(connection, body, principal.user_id)
+            return _item_response(201, item, location=True)
+
+        return await self.idempotency.respond(request, principal.user_id, key, raw, write)
 
     async def get(self, request: Request) -> Response:
         (await self.auth.authenticate(request)).require(READ)
@@ -66,11 +107,11 @@ class ItemHandlers:
         item = await items.get_by_id(self.pool, item_id)
         if item is None:
             raise _not_found(item_id)
-        if_none_match = request.get_first_header(b"if-none-match")
-        if if_none_match is not None:
+        if_none_match = request.get_headers(b"if-none-match")
+        if if_none_match:
             etag = etag_for(item.updated_at)
             tags = parse_tags(if_none_match)
-            if "*" in tags or etag in tags:
+            if tags is not None and matches_weakly(tags, etag):
                 return Response(304, [(b"etag", etag.encode())], None)
         return _item_response(200, item)
 
@@ -78,18 +119,24 @@ class ItemHandlers:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         item_id = path_uuid(request)
         body = decode(await read_body(request, self.max_body_bytes), ItemWrite)
-        if_match = request.get_first_header(b"if-match")
-        if if_match is None:
+        guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
+        if guard.create_only:
+            created = await items.create_if_absent(self.pool, item_id, body, principal.user_id)
+            if created is None:
+                raise ProblemError(
+                    412, f"item {item_id} exists; If-None-Match: * only creates an absent item"
+                )
+            return _item_response(201, created, location=True)
+        if not guard.conditional:
             outcome = await items.upsert(
                 self.pool, item_id, body, principal.user_id, principal.is_admin
             )
             if outcome is None:
                 raise _not_yours(item_id)
-            item, created = outcome
-            return _item_response(201 if created else 200, item, location=created)
-        versions = _accepted_versions(if_match)
+            item, created_now = outcome
+            return _item_response(201 if created_now else 200, item, location=created_now)
         replaced = await items.replace(
-            self.pool, item_id, body, versions, principal.user_id, principal.is_admin
+            self.pool, item_id, body, guard.versions, principal.user_id, principal.is_admin
         )
         if replaced is None:
             raise await self._explain_refusal(item_id, principal.user_id, principal.is_admin, True)
@@ -106,23 +153,68 @@ class ItemHandlers:
                 slug="validation-error",
                 errors=[FieldError(field="$", message="no field to change")],
             )
-        if_match = request.get_first_header(b"if-match")
-        versions = None if if_match is None else _accepted_versions(if_match)
-        item = await items.patch(
-            self.pool, item_id, changes, versions, principal.user_id, principal.is_admin
-        )
+        guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
+        item = None
+        if not guard.create_only:  # PATCH never creates: If-None-Match: * cannot hold
+            item = await items.patch(
+                self.pool, item_id, changes, guard.versions, principal.user_id, principal.is_admin
+            )
         if item is None:
             raise await self._explain_refusal(
-                item_id, principal.user_id, principal.is_admin, if_match is not None
+                item_id, principal.user_id, principal.is_admin, guard.conditional
             )
         return _item_response(200, item)
 
     async def delete(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         item_id = path_uuid(request)
-        if not await items.delete(self.pool, item_id, principal.user_id, principal.is_admin):
-            raise await self._explain_refusal(item_id, principal.user_id, principal.is_admin, False)
+        guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
+        deleted = not guard.create_only and await items.delete(
+            self.pool, item_id, principal.user_id, principal.is_admin, guard.versions
+        )
+        if not deleted:
+            raise await self._explain_refusal(
+                item_id, principal.user_id, principal.is_admin, guard.conditional
+            )
         return Response(204, None, None)
+
+    async def _guard(
+        self, request: Request, item_id: UUID, caller_id: UUID, is_admin: bool
+    ) -> WriteGuard:
+        """What If-Match and If-None-Match let a write change (RFC 9110 section 13.2.2).
+
+        If-Match compares strongly: a weak tag never matches, `*` wants an existing item.
+        If-None-Match compares weakly: `*` wants an absent item; a list of tags is checked here
+        against the current version, which the write then requires, so that a change between
+        the two statements makes the write touch nothing (and answer 412).
+        """
+        if_match = parse_tags(request.get_headers(b"if-match"))
+        if_none_match = parse_tags(request.get_headers(b"if-none-match"))
+        if if_none_match is None:
+            if if_match is None:
+                return WriteGuard(None, conditional=False, create_only=False)
+            versions = None if if_match.any else strong_versions(if_match)
+            return WriteGuard(versions, conditional=True, create_only=False)
+        if if_match is not None and if_none_match.any:
+            raise ProblemError(412, "If-Match and If-None-Match: * cannot both hold")
+        if if_none_match.any:
+            return WriteGuard(None, conditional=False, create_only=True)
+        current = await items.get_by_id(self.pool, item_id)
+        if current is None:
+            if if_match is not None:
+                raise ProblemError(412, f"item {item_id} does not exist; If-Match cannot hold")
+            return WriteGuard(None, conditional=False, create_only=True)
+        if not is_admin and current.owner_id != caller_id:
+            raise _not_yours(item_id)
+        etag = etag_for(current.updated_at)
+        refused = matches_weakly(if_none_match, etag) or (
+            if_match is not None
+            and not if_match.any
+            and current.updated_at not in strong_versions(if_match)
+        )
+        if refused:
+            raise _stale(etag)
+        return WriteGuard([current.updated_at], conditional=True, create_only=False)
 
     async def list(self, request: Request) -> Response:
         (await self.auth.authenticate(request)).require(READ)
@@ -147,33 +239,39 @@ class ItemHandlers:
 
     async def batch(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
-        body = decode(await read_body(request, self.max_body_bytes), BatchBody)
+        raw = await read_body(request, self.max_body_bytes)
+        body = decode(raw, BatchBody)
         seen: set[UUID] = set()
         for index, entry in enumerate(body):
-            if entry.id is None:
-                entry.id = uuid4()
-            elif entry.id in seen:
+            item_id = uuid4() if entry.id is None else UUID(entry.id)
+            if item_id in seen:
                 raise ProblemError(
                     422,
-                    f"$[{index}].id: {entry.id} appears more than once in the batch",
+                    f"$[{index}].id: {item_id} appears more than once in the batch",
                     slug="validation-error",
                     errors=[FieldError(field=f"$[{index}].id", message="duplicate id")],
                 )
-            seen.add(entry.id)
-        try:
-            outcomes = await items.upsert_batch(
-                self.pool, body, principal.user_id, principal.is_admin
-            )
-        except items.BatchRefused as refused:
-            raise ProblemError(
-                403,
-                "some items belong to another owner; nothing was written",
-                slug="not-owner",
-                extra={"refused_ids": [str(i) for i in refused.refused_ids]},
-            ) from None
-        created = sum(outcome.created for outcome in outcomes)
-        result = BatchResult(outcomes, created=created, updated=len(outcomes) - created)
-        return json_response(200, encode(result))
+            seen.add(item_id)
+            entry.id = str(item_id)
+
+        async def write(db: Executor | Connection) -> Response:
+            try:
+                outcomes = await items.upsert_batch(db, body, principal.user_id, principal.is_admin)
+            except items.BatchRefused as refused:
+                raise ProblemError(
+                    403,
+                    "some items belong to another owner; nothing was written",
+                    slug="not-owner",
+                    extra={"refused_ids": [str(i) for i in refused.refused_ids]},
+                ) from None
+            created = sum(outcome.created for outcome in outcomes)
+            result = BatchResult(outcomes, created=created, updated=len(outcomes) - created)
+            return json_response(200, encode(result))
+
+        key = idempotency_key(request)
+        if key is None:
+            return await write(self.pool)
+        return await self.idempotency.respond(request, principal.user_id, key, raw, write)
 
     async def _explain_refusal(
         self, item_id: UUID, caller_id: UUID, is_admin: bool, had_precondition: bool
@@ -186,11 +284,7 @@ class ItemHandlers:
             return _not_found(item_id)
         if not is_admin and current.owner_id != caller_id:
             return _not_yours(item_id)
-        return ProblemError(
-            412,
-            "the item has changed since you read it; GET it again for the current ETag",
-            headers={"ETag": etag_for(current.updated_at)},
-        )
+        return _stale(etag_for(current.updated_at))
 
 
 def _item_response(status: int, item: Item, *, location: bool = False) -> Response:
@@ -198,6 +292,15 @@ def _item_response(status: int, item: Item, *, location: bool = False) -> Respon
     if location:
         headers.append((b"location", f"{PREFIX}/{item.id}".encode()))
     return json_response(status, encode(item), headers)
+
+
+def _stale(etag: str) -> ProblemError:
+    return ProblemError(
+        412,
+        "the item's current version does not satisfy If-Match / If-None-Match; "
+        "GET it again for its ETag",
+        headers={"ETag": etag},
+    )
 
 
 def _not_found(item_id: UUID) -> ProblemError:
@@ -212,43 +315,56 @@ def _not_yours(item_id: UUID) -> ProblemError:
     )
 
 
-def _accepted_versions(if_match: bytes) -> list[datetime] | None:
-    """The updated_at values an If-Match header accepts; None for `*` (any existing version)."""
-    tags = parse_tags(if_match)
-    if "*" in tags:
-        return None
-    return [version for tag in tags if (version := updated_at_of(tag)) is not None]
+def _query(request: Request) -> dict[str, list[str]]:
+    """The query's parameters, empty values kept (BlackSheep's request.query drops them, so
+    `created_after=` passed as if absent); 422 when the query is not UTF-8."""
+    raw = request.url.query
+    if not raw:
+        return {}
+    try:
+        return parse_qs(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        message = "not valid UTF-8 once percent-decoded"
+        raise ProblemError(
+            422,
+            f"query: {message}",
+            slug="validation-error",
+            errors=[FieldError(field="query", message=message)],
+        ) from None
 
 
 def _query_pairs(request: Request) -> list[tuple[str, str]]:
-    return [(key, value) for key, values in request.query.items() for value in values]
+    return [(key, value) for key, values in _query(request).items() for value in values]
 
 
 def _list_query(request: Request) -> ListQuery:
     raw: dict[str, str] = {}
-    for key, values in request.query.items():
+    for key, values in _query(request).items():
         if len(values) > 1 and key not in ("tags", "tags_all"):
-            raise ProblemError(
-                422,
-                f"query.{key}: give this parameter once",
-                slug="validation-error",
-                errors=[FieldError(field=f"query.{key}", message="given more than once")],
-            )
+            raise _query_problem(key, "given more than once", "give this parameter once")
         raw[key] = ",".join(values)
         # PostgreSQL stores a NUL in neither text nor jsonb (where JSON spells it \u0000).
         if "\x00" in raw[key] or (key == "metadata" and "\\u0000" in raw[key]):
-            raise ProblemError(
-                422,
-                f"query.{key}: must not contain NUL characters",
-                slug="validation-error",
-                errors=[
-                    FieldError(field=f"query.{key}", message="must not contain NUL characters")
-                ],
-            )
+            message = "must not contain NUL characters"
+            raise _query_problem(key, message, message)
+    # msgspec's lax conversion also reads 1e1 and 1.0 as integers and 1700000000 as a
+    # date-time: only the forms the document promises pass.
+    for key, form, message in _STRICT_FORMS:
+        if key in raw and not form.match(raw[key]):
+            raise _query_problem(key, message, message)
     try:
         return msgspec.convert(raw, ListQuery, strict=False)
     except msgspec.ValidationError as exc:
         raise validation_problem(exc, root="query") from None
+
+
+def _query_problem(key: str, message: str, detail: str) -> ProblemError:
+    return ProblemError(
+        422,
+        f"query.{key}: {detail}",
+        slug="validation-error",
+        errors=[FieldError(field=f"query.{key}", message=message)],
+    )
 
 
 def _tag_list(value: str | None, name: str) -> list[str] | None:

@@ -10,6 +10,7 @@ import asyncpg
 from blacksheep import Content, Request, Response
 
 from api import docs
+from api.etags import matches_weakly, parse_tags
 from api.handlers.static import CONTENT_SECURITY_POLICY, contained_file
 from api.http import json_response
 from api.problems import ProblemError
@@ -22,7 +23,8 @@ class StaticDocument:
     def __init__(self, body: bytes, content_type: bytes, max_age: int) -> None:
         self.body = body
         self.content_type = content_type
-        self.etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'.encode()
+        self.etag_text = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        self.etag = self.etag_text.encode()
         self.headers = [
             (b"etag", self.etag),
             (b"cache-control", f"public, max-age={max_age}".encode()),
@@ -32,8 +34,8 @@ class StaticDocument:
 
     def respond(self, request: Request) -> Response:
         headers = list(self.headers)
-        if_none_match = request.get_first_header(b"if-none-match")
-        if if_none_match is not None and self.etag in if_none_match.replace(b"W/", b""):
+        tags = parse_tags(request.get_headers(b"if-none-match"))
+        if tags is not None and matches_weakly(tags, self.etag_text):
             return Response(304, headers, None)
         return Response(200, headers, Content(self.content_type, self.body))
 

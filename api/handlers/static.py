@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from blacksheep import Content, Request, Response
 
-from api.etags import parse_tags
+from api.etags import matches_weakly, parse_tags
 from api.problems import ProblemError
 
 MAX_STATIC_BYTES = 16 * 1024 * 1024  # larger files belong on a CDN or a real file server
@@ -95,9 +95,7 @@ class StaticFiles:
         headers = [(b"etag", found.etag), (b"cache-control", self.cache_control)]
         if found.content_type.startswith(b"text/html"):
             headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
-        if_none_match = request.get_first_header(b"if-none-match")
-        if if_none_match is not None:
-            tags = parse_tags(if_none_match)
-            if "*" in tags or found.etag.decode() in tags:
-                return Response(304, headers, None)
+        tags = parse_tags(request.get_headers(b"if-none-match"))
+        if tags is not None and matches_weakly(tags, found.etag.decode()):
+            return Response(304, headers, None)
         return Response(200, headers, Content(found.content_type, found.body))

@@ -21,6 +21,7 @@ class Volume:
     users: int = 20_000
     api_keys: int = 40_000
     login_subjects: int = 20_000
+    idempotency_keys: int = 40_000
 
 
 def user_id(n: int) -> UUID:
@@ -52,6 +53,9 @@ async def seed(connection: asyncpg.Connection, volume: Volume) -> None:
         await connection.execute(tooling("seed_api_keys"), volume.api_keys, volume.users)
         await connection.execute(tooling("seed_items"), volume.items, volume.users)
         await connection.execute(tooling("seed_login_throttle"), volume.login_subjects)
+        await connection.execute(
+            tooling("seed_idempotency_keys"), volume.idempotency_keys, volume.users
+        )
     await analyze(connection)
 
 

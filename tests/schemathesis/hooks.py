@@ -1,0 +1,46 @@
+"""Schemathesis hooks for tests/test_schemathesis.py (loaded through SCHEMATHESIS_HOOKS).
+
+Each one corrects what the fuzzer cannot know from a schema, in positive (schema-valid) cases
+only, so that negative cases still reach the server as generated:
+- an Idempotency-Key must be new for each new request: the fuzzer reuses short values ("0")
+  for different bodies, which the server rightly answers 422 (reused key). Positive cases get a
+  fresh key; tests/test_idempotency.py covers reuse, replay and 409.
+- a cursor is opaque and signed by the server: a generated one is never valid (422). Positive
+  cases drop it; paging is followed from real Link headers in tests/test_items_search.py.
+- expires_at of a new API key must be in the future, which JSON Schema cannot say: a past
+  date-time in a positive case is moved a day ahead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import schemathesis
+
+
+def _positive(case: Any) -> bool:
+    meta = case.meta
+    return meta is None or meta.generation.mode.is_positive
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    if not _positive(case):
+        return
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key":
+            headers[name] = f'"{uuid4()}"'
+    if isinstance(case.query, dict):
+        case.query.pop("cursor", None)
+    if case.operation.label == "POST /api/v1/api-keys" and isinstance(case.body, dict):
+        expires_at = case.body.get("expires_at")
+        if isinstance(expires_at, str):
+            try:
+                when = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+            except ValueError:
+                return
+            if when.tzinfo is not None and when <= datetime.now(UTC) + timedelta(minutes=1):
+                case.body["expires_at"] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
