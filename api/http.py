@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 from blacksheep import Content, Request, Response
 
+from api.item_input import too_deep
 from api.problems import FieldError, ProblemError
 
 T = TypeVar("T")
@@ -84,6 +85,8 @@ def decode(body: bytes, kind: type[T]) -> T:
         result: T = decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise validation_problem(exc) from None
+    except RecursionError:  # nested deeper than msgspec decodes (about 900 levels)
+        raise too_deep(body) from None
     except msgspec.DecodeError as exc:
         raise ProblemError(400, f"malformed JSON: {exc}", slug="malformed-json") from None
     except UnicodeDecodeError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -29,7 +29,10 @@ Tag = Annotated[
     ),
 ]
 Tags = Annotated[list[Tag], Meta(max_length=64)]
-Metadata = Annotated[dict[str, Any], Meta(description="Any JSON object")]
+# The client's JSON text, passed to jsonb untouched so that numbers keep every digit; api.item_input
+# checks that it is an object within the limits.
+Metadata = msgspec.Raw
+_EMPTY_OBJECT = msgspec.Raw(b"{}")
 
 
 class Item(Struct):
@@ -51,7 +54,7 @@ class ItemWrite(Struct, forbid_unknown_fields=True):
     name: Name
     description: Description | None = None
     tags: Tags = []
-    metadata: Metadata = {}
+    metadata: Metadata = msgspec.field(default_factory=lambda: _EMPTY_OBJECT)
 
 
 class ItemPatch(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -79,7 +82,7 @@ class ItemFilter(Struct, kw_only=True):
 
     tags_any: list[str] | None = None
     tags_all: list[str] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: msgspec.Raw | None = None
     q: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -253,7 +256,7 @@ async def list_by_tags_all(
     window: Window,
     tags_all: list[str],
     tags_any: list[str] | None,
-    metadata: dict[str, Any] | None,
+    metadata: msgspec.Raw | None,
 ) -> ItemPage:
     rows = await fetch_planned_per_execution(
         db, LIST_BY_TAGS_ALL, *window, tags_all, tags_any, metadata
@@ -262,7 +265,7 @@ async def list_by_tags_all(
 
 
 async def list_by_metadata(
-    db: Executor, window: Window, metadata: dict[str, Any], tags_any: list[str] | None
+    db: Executor, window: Window, metadata: msgspec.Raw, tags_any: list[str] | None
 ) -> ItemPage:
     rows = await fetch_planned_per_execution(db, LIST_BY_METADATA, *window, metadata, tags_any)
     return _page(rows, window.limit)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
@@ -17,6 +17,15 @@ from api.auth.service import Authenticator
 from api.cursor import decode_cursor, encode_cursor
 from api.etags import etag_for, parse_tags, updated_at_of
 from api.http import decode, encode, json_response, path_uuid, read_body, validation_problem
+from api.item_input import (
+    TOO_DEEP,
+    check_metadata,
+    clean_patch,
+    clean_write,
+    invalid,
+    nfc,
+    tag_problem,
+)
 from api.problems import FieldError, ProblemError
 from queries import items
 from queries.items import BatchItem, Item, ItemFilter, ItemPatch, ItemWrite
@@ -57,6 +66,7 @@ class ItemHandlers:
     async def create(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         body = decode(await read_body(request, self.max_body_bytes), ItemWrite)
+        clean_write(body)
         item = await items.create(self.pool, body, principal.user_id)
         return _item_response(201, item, location=True)
 
@@ -78,6 +88,7 @@ class ItemHandlers:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         item_id = path_uuid(request)
         body = decode(await read_body(request, self.max_body_bytes), ItemWrite)
+        clean_write(body)
         if_match = request.get_first_header(b"if-match")
         if if_match is None:
             outcome = await items.upsert(
@@ -106,6 +117,7 @@ class ItemHandlers:
                 slug="validation-error",
                 errors=[FieldError(field="$", message="no field to change")],
             )
+        clean_patch(changes)
         if_match = request.get_first_header(b"if-match")
         versions = None if if_match is None else _accepted_versions(if_match)
         item = await items.patch(
@@ -131,7 +143,7 @@ class ItemHandlers:
             tags_any=_tag_list(query.tags, "tags"),
             tags_all=_tag_list(query.tags_all, "tags_all"),
             metadata=_metadata_filter(query.metadata),
-            q=query.q,
+            q=None if query.q is None else nfc(query.q),
             created_after=query.created_after,
             created_before=query.created_before,
         )
@@ -150,6 +162,7 @@ class ItemHandlers:
         body = decode(await read_body(request, self.max_body_bytes), BatchBody)
         seen: set[UUID] = set()
         for index, entry in enumerate(body):
+            clean_write(entry, f"$[{index}]")
             if entry.id is None:
                 entry.id = uuid4()
             elif entry.id in seen:
@@ -242,36 +255,30 @@ def _list_query(request: Request) -> ListQuery:
 
 
 def _tag_list(value: str | None, name: str) -> list[str] | None:
+    """The comma-separated tags of a filter, each a tag as writes define it (api.item_input)."""
     if value is None:
         return None
-    tags = [tag.strip() for tag in value.split(",") if tag.strip()]
-    problem = None
-    if not tags:
-        problem = "give at least one tag"
-    elif len(tags) > 64:
+    field = f"query.{name}"
+    tags = [nfc(tag) for tag in value.split(",")]
+    problem = "give at least one tag" if value == "" else None
+    if len(tags) > 64:
         problem = "at most 64 tags"
-    elif any(len(tag) > 64 for tag in tags):
-        problem = "a tag has at most 64 characters"
+    for tag in tags:
+        problem = problem or tag_problem(tag)
     if problem is not None:
-        raise ProblemError(
-            422,
-            f"query.{name}: {problem}",
-            slug="validation-error",
-            errors=[FieldError(field=f"query.{name}", message=problem)],
-        )
-    return tags
+        raise invalid(field, problem)
+    return list(dict.fromkeys(tags))
 
 
-def _metadata_filter(value: str | None) -> dict[str, Any] | None:
+def _metadata_filter(value: str | None) -> msgspec.Raw | None:
+    """The `metadata` parameter as its JSON text, checked as item metadata is."""
     if value is None:
         return None
     try:
-        return msgspec.json.decode(value, type=dict[str, Any])
+        raw = msgspec.json.decode(value, type=msgspec.Raw)
+    except RecursionError:
+        raise invalid("query.metadata", TOO_DEEP) from None
     except msgspec.DecodeError:
-        message = 'must be a JSON object, e.g. {"color":"red"}'
-        raise ProblemError(
-            422,
-            f"query.metadata: {message}",
-            slug="validation-error",
-            errors=[FieldError(field="query.metadata", message=message)],
-        ) from None
+        raise invalid("query.metadata", 'must be a JSON object, e.g. {"color":"red"}') from None
+    check_metadata(raw, "query.metadata")
+    return raw
