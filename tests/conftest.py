@@ -23,7 +23,9 @@ from tests.database import fresh_database, postgres_server
 
 PASSWORD = "correct horse battery staple"
 TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789"
-ALL_TABLES = "items, item_tags, item_words, name_words, api_keys, users, login_throttle"
+ALL_TABLES = (
+    "items, item_tags, item_words, name_words, name_word_deletions, api_keys, users, login_throttle"
+)
 
 
 @pytest.fixture(scope="session")

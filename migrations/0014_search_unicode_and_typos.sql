@@ -1,0 +1,359 @@
+-- Search that finds what people type, over text in one Unicode form (issue 14).
+-- 1. Existing rows are normalized as the API now writes them: names, descriptions and tags in NFC,
+--    tags trimmed of surrounding whitespace (Unicode White_Space), blank tags dropped, each tag
+--    kept once in first-seen order. A tag written decomposed ("cafe" + U+0301) was unreachable by a
+--    filter typed composed, and a decomposed name was indexed as two words ("zu", "rich").
+-- 2. Name words are folded for search (search_fold): lower case, NFC, without the combining marks
+--    U+0300-U+036F after canonical decomposition, so "Zürich", "zürich", "ZURICH" and the
+--    decomposed form are all the word "zurich"; non-Latin scripts keep their letters.
+-- 3. name_word_deletions: each dictionary word of 5 or more letters (and no digit: a model number
+--    one digit off is another model) with each of its one-letter deletions, so that one typo (a
+--    deletion, insertion, substitution or swap of neighbours) is a few primary-key probes
+--    (similar_name_words) instead of a trigram threshold that a swap in a short word never
+--    reaches (word_similarity('chiar', 'chair') is 0.33).
+-- 4. item_tags, item_words, name_words and name_word_deletions are rebuilt from items.
+-- All in this migration's transaction: writers wait for the commit (a few seconds per 100k items).
+-- The rollback restores 0011's functions and rebuilds the derived tables with them; the
+-- normalized text stays normalized (NFC is a canonical equivalence: nothing a reader sees changed).
+-- depends: 0011_sync_item_search_plain_inserts
+SET lock_timeout = '5s';
+SET statement_timeout = '10min';
+
+-- The form in which names and search words are compared. ASCII text (byte length = character
+-- length) only needs lower(): the decomposition costs about 2 µs a name, lower() 0.25 µs.
+-- A single-expression SQL function that is not STRICT, so the planner inlines it.
+CREATE FUNCTION search_fold(t text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN octet_length(t) = length(t) THEN lower(t)
+        ELSE normalize(regexp_replace(normalize(lower(t), NFD), '[\u0300-\u036f]+', '', 'g'), NFC)
+    END
+$$;
+
+-- The words of a name as search compares them: runs of letters and digits of the folded name.
+CREATE OR REPLACE FUNCTION item_name_words(name text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT array_remove(regexp_split_to_array(search_fold(name), '[^[:alnum:]]+'), '')
+$$;
+
+-- The distinct strings left by deleting one character of `word`.
+CREATE FUNCTION word_deletions(word text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT ARRAY(
+        SELECT DISTINCT overlay(word PLACING '' FROM n FOR 1)
+        FROM generate_series(1, length(word)) AS n
+    )
+$$;
+
+-- For two different words of the same length that share a one-letter deletion: true when they
+-- are one substitution or one swap of neighbouring letters apart (sharing a deletion at other
+-- positions may be two edits, e.g. "chiar" and "choir").
+CREATE FUNCTION one_substitution_or_swap(a text, b text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT EXISTS (
+        SELECT
+        FROM generate_series(1, length(a)) AS n
+        WHERE
+            overlay(a PLACING '' FROM n FOR 1) = overlay(b PLACING '' FROM n FOR 1)
+            OR overlay(a PLACING substr(a, n + 1, 1) || substr(a, n, 1) FROM n FOR 2) = b
+    )
+$$;
+
+CREATE TABLE name_word_deletions (
+    deletion text NOT NULL,
+    word text NOT NULL,
+    CONSTRAINT name_word_deletions_pkey PRIMARY KEY (deletion, word),
+    CONSTRAINT name_word_deletions_long_words CHECK (length(word) >= 5 AND word !~ '[0-9]')
+);
+
+COMMENT ON TABLE name_word_deletions IS
+'Derived from name_words by the trigger function sync_item_search(); never written directly.';
+
+-- The dictionary words similar to one folded search word `q`, each with its score:
+--   1                              the word itself;
+--   0.8 + 0.1 * word_similarity    a word that starts with q (q of 3 letters or more), or that is
+--                                  one typo from q (words of 5 letters or more: q with a letter
+--                                  deleted, inserted or substituted, or two neighbours swapped);
+--                                  neither for a q with digits (model numbers match exactly);
+--   0.8 * word_similarity          any other word with word_similarity >= the pg_trgm threshold
+--                                  (0.6 by default).
+-- So the exact word comes first, then prefixes and typos (the closer in trigrams, the earlier),
+-- then looser trigram matches. Indexes: name_words_trgm (similarity and prefix, one bitmap),
+-- name_word_deletions_pkey and name_words_pkey (the typo probes, one per deletion of q).
+-- A single-SELECT SQL function, inlined into the calling statement, where a constant q folds the
+-- length conditions away.
+CREATE FUNCTION similar_name_words(q text) RETURNS TABLE (word text, score real)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT found.word, max(found.score)::real AS score
+    FROM (
+        SELECT
+            n.word,
+            CASE
+                WHEN n.word = q THEN 1
+                WHEN length(q) >= 3 AND q !~ '[0-9]' AND starts_with(n.word, q)
+                    THEN 0.8 + 0.1 * word_similarity(q, n.word)
+                ELSE 0.8 * word_similarity(q, n.word)
+            END AS score
+        FROM name_words AS n
+        WHERE
+            q <% n.word
+            OR (
+                length(q) >= 3
+                AND q !~ '[0-9]'
+                AND n.word LIKE replace(replace(replace(q, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+            )
+        UNION ALL
+        -- q is a word with one letter deleted
+        SELECT d.word, 0.8 + 0.1 * word_similarity(q, d.word)
+        FROM name_word_deletions AS d
+        WHERE length(q) >= 4 AND q !~ '[0-9]' AND d.deletion = q
+        UNION ALL
+        -- q is a word with one letter inserted
+        SELECT n.word, 0.8 + 0.1 * word_similarity(q, n.word)
+        FROM name_words AS n
+        WHERE
+            length(q) >= 6
+            AND q !~ '[0-9]'
+            AND n.word = ANY(word_deletions(q))
+            AND length(n.word) >= 5
+        UNION ALL
+        -- q is a word with one letter substituted or two neighbours swapped
+        SELECT d.word, 0.8 + 0.1 * word_similarity(q, d.word)
+        FROM name_word_deletions AS d
+        WHERE
+            length(q) >= 5
+            AND q !~ '[0-9]'
+            AND d.deletion = ANY(word_deletions(q))
+            AND d.word <> q
+            AND length(d.word) = length(q)
+            AND one_substitution_or_swap(q, d.word)
+    ) AS found
+    GROUP BY found.word
+$$;
+
+-- sync_item_search() as 0011 made it, and a dictionary word new to name_words also gets its
+-- deletions in name_word_deletions (words of 5 letters or more; the writer that inserted the word
+-- is the only one that adds them, so they are plain inserts). See 0011 for why every statement
+-- here has a plan shape that does not depend on the transition tables' sizes.
+CREATE OR REPLACE FUNCTION sync_item_search() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        -- One statement (data-modifying CTEs) instead of three: the common single-row create
+        -- pays one executor start instead of three.
+        WITH tags_added AS (
+            INSERT INTO item_tags (tag, created_at, item_id)
+            SELECT DISTINCT added.tag, n.created_at, n.id
+            FROM new_rows AS n
+            CROSS JOIN LATERAL unnest(n.tags) AS added (tag)
+        ),
+
+        words_added AS (
+            INSERT INTO item_words (word, item_id)
+            SELECT DISTINCT added.word, n.id
+            FROM new_rows AS n
+            CROSS JOIN LATERAL unnest(item_name_words(n.name)) AS added (word)
+            RETURNING word
+        ),
+
+        words_new AS (
+            INSERT INTO name_words (word)
+            SELECT DISTINCT words_added.word
+            FROM words_added
+            ORDER BY words_added.word
+            ON CONFLICT (word) DO NOTHING
+            RETURNING word
+        )
+
+        INSERT INTO name_word_deletions (deletion, word)
+        SELECT DISTINCT gone.deletion, words_new.word
+        FROM words_new
+        CROSS JOIN LATERAL unnest(word_deletions(words_new.word)) AS gone (deletion)
+        WHERE length(words_new.word) >= 5 AND words_new.word !~ '[0-9]';
+    ELSIF TG_OP = 'UPDATE' THEN
+        DELETE FROM item_tags AS t
+        WHERE t.ctid = ANY(ARRAY(
+            SELECT found.ctid
+            FROM (
+                SELECT gone.tag, o.created_at, o.id
+                FROM old_rows AS o
+                CROSS JOIN LATERAL unnest(o.tags) AS gone (tag)
+                EXCEPT
+                SELECT kept.tag, n.created_at, n.id
+                FROM new_rows AS n
+                CROSS JOIN LATERAL unnest(n.tags) AS kept (tag)
+            ) AS removed
+            CROSS JOIN LATERAL (
+                SELECT pair.ctid
+                FROM item_tags AS pair
+                WHERE
+                    pair.tag = removed.tag
+                    AND pair.created_at = removed.created_at
+                    AND pair.item_id = removed.id
+                LIMIT 1
+            ) AS found
+        ));
+        INSERT INTO item_tags (tag, created_at, item_id)
+        SELECT added.tag, added.created_at, added.id
+        FROM (
+            SELECT fresh.tag, n.created_at, n.id
+            FROM new_rows AS n
+            CROSS JOIN LATERAL unnest(n.tags) AS fresh (tag)
+            EXCEPT
+            SELECT kept.tag, o.created_at, o.id
+            FROM old_rows AS o
+            CROSS JOIN LATERAL unnest(o.tags) AS kept (tag)
+        ) AS added;
+        DELETE FROM item_words AS t
+        WHERE t.ctid = ANY(ARRAY(
+            SELECT found.ctid
+            FROM (
+                SELECT gone.word, o.id
+                FROM old_rows AS o
+                CROSS JOIN LATERAL unnest(item_name_words(o.name)) AS gone (word)
+                EXCEPT
+                SELECT kept.word, n.id
+                FROM new_rows AS n
+                CROSS JOIN LATERAL unnest(item_name_words(n.name)) AS kept (word)
+            ) AS removed
+            CROSS JOIN LATERAL (
+                SELECT pair.ctid
+                FROM item_words AS pair
+                WHERE pair.word = removed.word AND pair.item_id = removed.id
+                LIMIT 1
+            ) AS found
+        ));
+        WITH added AS (
+            INSERT INTO item_words (word, item_id)
+            SELECT fresh.word, fresh.id
+            FROM (
+                SELECT fresh.word, n.id
+                FROM new_rows AS n
+                CROSS JOIN LATERAL unnest(item_name_words(n.name)) AS fresh (word)
+                EXCEPT
+                SELECT kept.word, o.id
+                FROM old_rows AS o
+                CROSS JOIN LATERAL unnest(item_name_words(o.name)) AS kept (word)
+            ) AS fresh
+            RETURNING word
+        ),
+
+        words_new AS (
+            INSERT INTO name_words (word)
+            SELECT DISTINCT added.word
+            FROM added
+            ORDER BY added.word
+            ON CONFLICT (word) DO NOTHING
+            RETURNING word
+        )
+
+        INSERT INTO name_word_deletions (deletion, word)
+        SELECT DISTINCT gone.deletion, words_new.word
+        FROM words_new
+        CROSS JOIN LATERAL unnest(word_deletions(words_new.word)) AS gone (deletion)
+        WHERE length(words_new.word) >= 5 AND words_new.word !~ '[0-9]';
+    ELSIF TG_OP = 'DELETE' THEN
+        DELETE FROM item_tags AS t
+        WHERE t.ctid = ANY(ARRAY(
+            SELECT found.ctid
+            FROM old_rows AS o
+            CROSS JOIN LATERAL unnest(o.tags) AS gone (tag)
+            CROSS JOIN LATERAL (
+                SELECT pair.ctid
+                FROM item_tags AS pair
+                WHERE
+                    pair.tag = gone.tag
+                    AND pair.created_at = o.created_at
+                    AND pair.item_id = o.id
+                LIMIT 1
+            ) AS found
+        ));
+        DELETE FROM item_words AS t
+        WHERE t.ctid = ANY(ARRAY(
+            SELECT found.ctid
+            FROM old_rows AS o
+            CROSS JOIN LATERAL unnest(item_name_words(o.name)) AS gone (word)
+            CROSS JOIN LATERAL (
+                SELECT pair.ctid
+                FROM item_words AS pair
+                WHERE pair.word = gone.word AND pair.item_id = o.id
+                LIMIT 1
+            ) AS found
+        ));
+    ELSIF EXISTS (SELECT FROM item_tags) OR EXISTS (SELECT FROM item_words) THEN
+        -- TRUNCATE items; skipped when the same statement emptied these tables too, as a second
+        -- TRUNCATE of a table the statement holds open is an error.
+        TRUNCATE item_tags, item_words;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- Only rows that change are updated (the sync trigger keeps the derived tables meanwhile; they
+-- are rebuilt below anyway). The whitespace is Unicode's White_Space, as api.item_input has it.
+WITH cleaned AS (
+    -- nfc is a keyword of normalize(), not a column (sqlfluff: RF03).
+    SELECT
+        i.id,
+        normalize(i.name, nfc) AS name,  -- noqa: RF03
+        normalize(i.description, nfc) AS description,  -- noqa: RF03
+        array(
+            SELECT kept.tag
+            FROM (
+                SELECT DISTINCT ON (trimmed.tag) trimmed.tag, given.n
+                FROM unnest(i.tags) WITH ORDINALITY AS given (tag, n)
+                CROSS JOIN
+                    LATERAL (
+                        SELECT normalize(
+                            btrim(
+                                given.tag,
+                                E'\t\n\u000b\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003'
+                                || E'\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029'
+                                || E'\u202f\u205f\u3000'
+                            ),
+                            nfc
+                        ) AS tag
+                    ) AS trimmed
+                WHERE trimmed.tag <> ''
+                ORDER BY trimmed.tag, given.n
+            ) AS kept
+            ORDER BY kept.n
+        ) AS tags
+    FROM items AS i
+)
+
+UPDATE items
+SET name = cleaned.name, description = cleaned.description, tags = cleaned.tags
+FROM cleaned
+WHERE
+    items.id = cleaned.id
+    AND (items.name, items.description, items.tags)
+    IS DISTINCT FROM (cleaned.name, cleaned.description, cleaned.tags);
+
+TRUNCATE item_tags, item_words, name_words, name_word_deletions;
+
+INSERT INTO item_tags (tag, created_at, item_id)
+SELECT DISTINCT current_tag.tag, i.created_at, i.id
+FROM items AS i
+CROSS JOIN LATERAL unnest(i.tags) AS current_tag (tag);
+
+INSERT INTO item_words (word, item_id)
+SELECT DISTINCT current_word.word, i.id
+FROM items AS i
+CROSS JOIN LATERAL unnest(item_name_words(i.name)) AS current_word (word);
+
+INSERT INTO name_words (word)
+SELECT DISTINCT w.word
+FROM item_words AS w
+ORDER BY w.word;
+
+INSERT INTO name_word_deletions (deletion, word)
+SELECT DISTINCT gone.deletion, n.word
+FROM name_words AS n
+CROSS JOIN LATERAL unnest(word_deletions(n.word)) AS gone (deletion)
+WHERE length(n.word) >= 5 AND n.word !~ '[0-9]';
