@@ -154,6 +154,8 @@ DROP FUNCTION IF EXISTS word_deletions(text);
 DROP FUNCTION IF EXISTS search_fold(text);
 DROP TABLE IF EXISTS name_word_deletions;
 
+ALTER INDEX name_words_trgm RESET (fastupdate);
+
 TRUNCATE item_words, name_words;
 
 INSERT INTO item_words (word, item_id)
