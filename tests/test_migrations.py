@@ -309,4 +309,12 @@ def test_0014_normalizes_existing_rows_and_rebuilds_the_search_tables(empty_data
     assert words == {"zurich", "map", "plain"}
     assert [word for (word,) in pairs] == ["map", "plain", "zurich"]
     assert [tag for (tag,) in tag_pairs] == ["Garden", "café", "garden", "x"]
-    assert [d for (d,) in deletions] == ["urich", "zrich", "zuich", "zurch", "zuric", "zurih"]
+    assert [d for (d,) in deletions] == [
+        "urich",
+        "zrich",
+        "zuich",
+        "zurch",
+        "zuric",
+        "zurich",
+        "zurih",
+    ]
