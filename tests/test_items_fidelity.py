@@ -282,7 +282,9 @@ async def test_tags_with_surrounding_whitespace_or_blank_are_refused(
     assert await count_items(client, alice) == 1
 
 
-@pytest.mark.parametrize("value", ["%20garden%20", "garden%20", "%20", "a,,b", "a,", "%E3%80%80x"])
+@pytest.mark.parametrize(
+    "value", ["%20garden%20", "garden%20", "%20", "a,,b", "a,", "%E3%80%80x", "a%00b"]
+)
 @pytest.mark.parametrize("name", ["tags", "tags_all"])
 async def test_tag_filters_refuse_what_writes_refuse(
     client: httpx.AsyncClient, alice: Account, name: str, value: str
@@ -327,3 +329,12 @@ async def test_duplicate_tags_are_stored_once_in_first_seen_order_and_case_matte
         headers=alice.headers,
     )
     assert patched.json()["tags"] == ["b", "a"]
+
+
+async def test_nul_in_the_search_text_is_422_naming_q(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.get("/api/v1/items?q=a%00b", headers=alice.headers)
+    document = problem(response, 422)
+    assert document["errors"][0]["field"] == "query.q"
+    assert "database" not in document["detail"]

@@ -41,7 +41,7 @@ class ListQuery(Struct, forbid_unknown_fields=True):
     tags: str | None = None
     tags_all: str | None = None
     metadata: str | None = None
-    q: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    q: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")] | None = None
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
