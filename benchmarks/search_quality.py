@@ -130,14 +130,22 @@ NON_LATIN = [
 ]
 
 
+# search_fold()'s letters that carry their accent without a combining mark, and final sigma.
+_LETTERS = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "\u0131": "i", "ŧ": "t", "\u03c2": "\u03c3"}
+    | {"ß": "ss", "æ": "ae", "œ": "oe", "þ": "th"}
+)
+
+
 def fold(text: str) -> str:
-    """Text as migration 0014's search_fold() compares it: lower case, no combining accents."""
+    """Text as migration 0014's search_fold() compares it: lower case, no accents."""
     lowered = text.lower()
     if lowered.isascii():
         return lowered
     decomposed = unicodedata.normalize("NFD", lowered)
     stripped = "".join(c for c in decomposed if not 0x300 <= ord(c) <= 0x36F)
-    return unicodedata.normalize("NFC", stripped).replace("\u03c2", "\u03c3")  # final sigma
+    folded = unicodedata.normalize("NFC", stripped).translate(_LETTERS)
+    return folded
 
 
 def name_words(name: str) -> list[str]:

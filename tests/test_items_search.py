@@ -404,6 +404,7 @@ CATALOGUE = [
     "東京 タワー model",
     "Ελληνικό κρασί",
     "Wooden bookshelf",
+    "Łódź Straße poster",
     "garden hose",
 ]
 
@@ -429,6 +430,8 @@ CATALOGUE = [
         ("москв", "Москва postcard"),  # Cyrillic, a prefix
         ("東京", "東京 タワー model"),
         ("κρασι", "Ελληνικό κρασί"),  # Greek without the tonos
+        ("ΕΛΛΗΝΙΚΟ", "Ελληνικό κρασί"),
+        ("lodz strasse", "Łódź Straße poster"),  # letters with their accent built in
     ],
 )
 async def test_search_finds_what_people_type(
