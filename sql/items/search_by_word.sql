@@ -19,7 +19,7 @@
 --   $7 text[]: tags, any of which must be present, or null
 --   $8 text[]: tags, all of which must be present, or null
 --   $9 jsonb: an object the metadata must contain, or null
--- Index: name_words_trgm, name_word_deletions_pkey, name_words_pkey, item_words_pkey, items_pkey
+-- Index: name_words_trgm, name_word_deletions_pkey, item_words_pkey, items_pkey
 -- Rows: up to $1: the score and the item as JSON (item_json, migration 0010)
 WITH similar_words AS MATERIALIZED (
     SELECT s.word, s.score
