@@ -285,12 +285,14 @@ async def search_by_word(db: Executor, window: Window, word: str, where: ItemFil
     return _page(rows, window.limit, by_score=True)
 
 
-# What pg_trgm counts as a word (and item_name_words() splits names into): letters and digits.
+# What item_name_words() splits names into (migration 0014): runs of letters and digits.
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
 def search_words(q: str) -> list[str]:
-    """The words of a search text, as pg_trgm splits it."""
+    """The words of a search text, as item_name_words() splits names; it decides between the
+    one-word statement and the one of several words. The statements fold the words themselves
+    (search_fold(): case, accents), so a word split differently here is still matched there."""
     return [word for word in _NOT_WORD.split(q.lower()) if word]
 
 
