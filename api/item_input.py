@@ -50,6 +50,8 @@ _KINDS = {ord("["): "array", ord('"'): "str", ord("t"): "bool", ord("f"): "bool"
 # msgspec refuses nesting past about 900 levels (Python's recursion limit); no value reaches this
 # depth legitimately, so the first container there lies on the offending path.
 _DECODER_SAFE_DEPTH = 100
+_WHITESPACE_CLASS = "[" + re.escape(WHITESPACE) + "]"
+_TAG_EDGE = re.compile(f"(?:^|\x00){_WHITESPACE_CLASS}|{_WHITESPACE_CLASS}(?:\x00|$)")
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
 
 
@@ -81,17 +83,29 @@ def tag_problem(tag: str) -> str | None:
 
 def clean_tags(tags: list[str], field: str) -> list[str]:
     """The tags in NFC, each once in first-seen order; 422 naming `field[i]` for a bad one."""
-    normalized = [nfc(tag) for tag in tags]
-    for index, tag in enumerate(normalized):
+    if not tags:
+        return tags
+    joined = "\x00".join(tags)  # a tag holds no NUL (the Struct's pattern), so one scan checks all
+    if not joined.isascii():
+        tags = [nfc(tag) for tag in tags]
+        joined = "\x00".join(tags)
+        if any(len(tag) > MAX_TAG for tag in tags):  # NFC may lengthen a few characters
+            _refuse_tag(tags, field)
+    if _TAG_EDGE.search(joined) is not None:
+        _refuse_tag(tags, field)
+    return tags if len(set(tags)) == len(tags) else list(dict.fromkeys(tags))
+
+
+def _refuse_tag(tags: list[str], field: str) -> None:
+    for index, tag in enumerate(tags):
         problem = tag_problem(tag)
         if problem is not None:
             raise invalid(f"{field}[{index}]", problem)
-    return list(dict.fromkeys(normalized))
 
 
 def _clean_name(name: str, field: str) -> str:
     name = nfc(name)
-    if not name.strip(WHITESPACE):
+    if name[:1] in WHITESPACE and not name.strip(WHITESPACE):
         raise invalid(field, "must not be blank")
     if len(name) > MAX_NAME:  # NFC may lengthen a few characters (e.g. U+0958)
         raise invalid(field, f"Expected `str` of length <= {MAX_NAME}")
@@ -107,12 +121,16 @@ def _clean_description(description: str, field: str) -> str:
 
 def clean_write(item: ItemWrite, at: str = "$") -> None:
     """Normalize a decoded create, replace or batch item in place, or raise a 422 naming the
-    field under `at` (`$`, or `$[i]` in a batch)."""
-    item.name = _clean_name(item.name, f"{at}.name")
-    if item.description is not None:
-        item.description = _clean_description(item.description, f"{at}.description")
-    item.tags = clean_tags(item.tags, f"{at}.tags")
-    check_metadata(item.metadata, f"{at}.metadata")
+    field under `at` (`$`, or `$[i]` in a batch). About 2 µs for a typical item."""
+    name = item.name
+    if not name.isascii() or name[0] in WHITESPACE:
+        item.name = _clean_name(name, at + ".name")
+    if item.description is not None and not item.description.isascii():
+        item.description = _clean_description(item.description, at + ".description")
+    item.tags = clean_tags(item.tags, at + ".tags")
+    problem = metadata_problem(bytes(item.metadata))
+    if problem is not None:
+        raise invalid(at + ".metadata", problem)
 
 
 def clean_patch(changes: ItemPatch) -> None:
