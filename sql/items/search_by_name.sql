@@ -5,6 +5,9 @@
 --   search_by_word. The items holding each similar word come from item_words (index-only); an
 --   item is kept when it holds one for every search word; only those are read from items, for
 --   the filters, and only the page's in full. The cost is the similar words' frequency.
+--   similar_name_words() is PL/pgSQL with a plan of its own, kept per connection, that reads
+--   name_words_trgm and name_word_deletions_pkey (migration 0014; the plans in this file show it
+--   as a Function Scan).
 --   Planned for its values at every execution (queries.pool.fetch_planned_per_execution).
 -- Parameters:
 --   $1 bigint: page size
@@ -16,7 +19,7 @@
 --   $7 text[]: tags, any of which must be present, or null
 --   $8 text[]: tags, all of which must be present, or null
 --   $9 jsonb: an object the metadata must contain, or null
--- Index: name_words_trgm, name_word_deletions_pkey, item_words_pkey, items_pkey
+-- Index: item_words_pkey, items_pkey
 -- Rows: up to $1: the score and the item as JSON (item_json, migration 0010)
 WITH asked AS MATERIALIZED (
     SELECT DISTINCT given.word

@@ -8,6 +8,9 @@
 --   (the others come through their best word) and that pass the filters, until the page is full.
 --   An item's score is its best word's. The cost is the page's (times the similar words), not the
 --   words' frequency.
+--   similar_name_words() is PL/pgSQL with a plan of its own, kept per connection, that reads
+--   name_words_trgm and name_word_deletions_pkey (migration 0014; the plans in this file show it
+--   as a Function Scan).
 --   Planned for its values at every execution (queries.pool.fetch_planned_per_execution).
 -- Parameters:
 --   $1 bigint: page size
@@ -19,7 +22,7 @@
 --   $7 text[]: tags, any of which must be present, or null
 --   $8 text[]: tags, all of which must be present, or null
 --   $9 jsonb: an object the metadata must contain, or null
--- Index: name_words_trgm, name_word_deletions_pkey, item_words_pkey, items_pkey
+-- Index: item_words_pkey, items_pkey
 -- Rows: up to $1: the score and the item as JSON (item_json, migration 0010)
 WITH similar_words AS MATERIALIZED (
     SELECT s.word, s.score
