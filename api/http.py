@@ -9,8 +9,9 @@ from uuid import UUID
 import msgspec
 from blacksheep import Content, Request, Response
 
+from api.item_input import too_deep
 from api.problems import FieldError, ProblemError
-from queries.items import CANONICAL_UUID, parse_uuid
+from queries.items import CANONICAL_UUID, NAME_PATTERN, TAG_PATTERN, parse_uuid
 
 T = TypeVar("T")
 
@@ -67,6 +68,16 @@ _NAMED_FIELD = re.compile(
     r"^Object (?P<kind>contains unknown|missing required) field `(?P<name>[^`]*)`$"
 )
 _MESSAGES: list[tuple[re.Pattern[str], Any]] = [
+    (
+        re.compile("^Expected `str` matching regex " + re.escape(repr(TAG_PATTERN))),
+        lambda m: (
+            "a tag must not be blank, contain a comma or NUL, or begin or end with whitespace"
+        ),
+    ),
+    (
+        re.compile("^Expected `str` matching regex " + re.escape(repr(NAME_PATTERN))),
+        lambda m: "must not be blank or contain NUL characters",
+    ),
     (re.compile(r"^Expected `str` matching regex .*@"), lambda m: "must be an email address"),
     (
         re.compile(r"^Expected `str` matching regex .*x00"),
@@ -163,6 +174,8 @@ def decode(body: bytes, kind: type[T]) -> T:
         result: T = decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise validation_problem(exc) from None
+    except RecursionError:  # nested deeper than msgspec decodes (about 900 levels)
+        raise too_deep(body) from None
     except msgspec.DecodeError as exc:
         at = _AT_BYTE.search(str(exc))
         where = f" (at byte {at[1]})" if at is not None else ""
@@ -175,7 +188,8 @@ def decode(body: bytes, kind: type[T]) -> T:
     # refuse it here, naming where it is, instead of as the database's error.
     if b"\\u0000" in body:
         try:
-            path = nul_path(msgspec.to_builtins(result))
+            # Free-form JSON (item metadata) is kept as its text: walked decoded.
+            path = nul_path(msgspec.to_builtins(result, enc_hook=_decode_raw))
         except RecursionError:  # nested too deep to walk: refuse the whole body
             path = "$"
         if path is not None:
@@ -190,6 +204,12 @@ def decode(body: bytes, kind: type[T]) -> T:
                 errors=[FieldError(field=field, message=message)],
             )
     return result
+
+
+def _decode_raw(value: Any) -> Any:
+    if isinstance(value, msgspec.Raw):
+        return msgspec.json.decode(value)
+    raise NotImplementedError(type(value))
 
 
 def nul_path(value: Any) -> str | None:

@@ -11,7 +11,7 @@ from api.handlers.identity import CreatedApiKey, NewApiKey, TokenResponse
 from api.handlers.items import MAX_BATCH, BatchBody, BatchResult
 from api.problems import Problem
 from queries.api_keys import ApiKey
-from queries.items import CANONICAL_UUID, Item, ItemPatch, ItemWrite
+from queries.items import CANONICAL_UUID, TAG_LIST_PATTERN, Item, ItemPatch, ItemWrite
 from queries.users import User
 
 _REF = "#/components/schemas/{name}"
@@ -163,11 +163,12 @@ def build_openapi() -> dict[str, Any]:
         "description": "A JSON object the metadata must contain (jsonb @>)",
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
+    tag_list = {"type": "string", "minLength": 1, "pattern": TAG_LIST_PATTERN}
     list_params = [
         _parameter(name, "query", desc, schema)
         for name, desc, schema in (
-            ("tags", "Comma-separated tags; items with any of them", {"type": "string"}),
-            ("tags_all", "Comma-separated tags; items with all of them", {"type": "string"}),
+            ("tags", "Comma-separated tags; items with any of them", tag_list),
+            ("tags_all", "Comma-separated tags; items with all of them", tag_list),
             (
                 "q",
                 "Fuzzy name search (pg_trgm word similarity), best match first",

@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 
 from api.sqltools.statements import tooling
-from benchmarks import instructions, report, seed, servers, tools
+from benchmarks import instructions, report, search_quality, seed, servers, tools
 from benchmarks import pgbench as pgb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a database `run --db-name` seeded and kept (default: a fresh one of "
         f"{INSTRUCTION_ITEMS:,} items, made for this count and dropped afterwards)",
     )
+    search_quality.add_parser(commands)
     return parser
 
 
@@ -772,6 +773,8 @@ def main(argv: list[str] | None = None) -> int:
         return rerender(args.json)
     if args.command == "instructions":
         return count_instructions(args)
+    if args.command == "search-quality":
+        return search_quality.main(args)
     try:
         return run(args)
     except tools.MissingTool as missing:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -17,8 +17,27 @@ from queries.loader import load
 from queries.pool import Executor, fetch_planned_per_execution
 
 _NO_NUL = r"^[^\x00]*$"
+# Unicode's White_Space property (PropList.txt), the characters a tag may not begin
+# or end with, and a name may not consist of.
+WHITESPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_WS = "".join(f"\\u{ord(c):04x}" for c in WHITESPACE)  # the same class in Python and ECMA-262
+# Written with \u escapes only, so that the schema's ECMA-262 reading is Python's.
+NAME_PATTERN = rf"^[^\u0000]*[^\u0000{_WS}][^\u0000]*$"
+_TAG = rf"[^,\u0000{_WS}](?:[^,\u0000]{{0,62}}[^,\u0000{_WS}])?"  # 1 to 64 characters
+TAG_PATTERN = f"^{_TAG}$"
+# The `tags` and `tags_all` filters: 1 to 64 tags, comma-separated.
+TAG_LIST_PATTERN = f"^{_TAG}(?:,{_TAG}){{0,63}}$"
 Name = Annotated[
-    str, Meta(min_length=1, max_length=100, pattern=_NO_NUL, description="1 to 100 characters")
+    str,
+    Meta(
+        min_length=1,
+        max_length=100,
+        pattern=NAME_PATTERN,
+        description="1 to 100 characters, not all white space",
+    ),
 ]
 Description = Annotated[str, Meta(max_length=10_000, pattern=_NO_NUL)]
 Tag = Annotated[
@@ -26,12 +45,15 @@ Tag = Annotated[
     Meta(
         min_length=1,
         max_length=64,
-        pattern=r"^[^,\x00]+$",
-        description="1 to 64 characters, no comma",
+        pattern=TAG_PATTERN,
+        description="1 to 64 characters, no comma, not beginning or ending with white space",
     ),
 ]
 Tags = Annotated[list[Tag], Meta(max_length=64)]
-Metadata = Annotated[dict[str, Any], Meta(description="Any JSON object")]
+# The client's JSON text, passed to jsonb untouched so that numbers keep every digit; api.item_input
+# checks that it is an object within the limits.
+Metadata = msgspec.Raw
+_EMPTY_OBJECT = msgspec.Raw(b"{}")
 # The one spelling of an id: 8-4-4-4-12 hexadecimal digits, either case (RFC 9562 section 4),
 # so that an item has one URL. msgspec's UUID also takes the 32 digits without hyphens.
 # asyncpg's own UUID: a uuid.UUID (equal and hashing alike) parsed in C in 0.1 us, against 0.9 us
@@ -69,7 +91,7 @@ class ItemWrite(Struct, forbid_unknown_fields=True):
     name: Name
     description: Description | None = None
     tags: Tags = []
-    metadata: Metadata = {}
+    metadata: Metadata = msgspec.field(default_factory=lambda: _EMPTY_OBJECT)
 
 
 class ItemPatch(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -97,7 +119,7 @@ class ItemFilter(Struct, kw_only=True):
 
     tags_any: list[str] | None = None
     tags_all: list[str] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: msgspec.Raw | None = None
     q: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -298,7 +320,7 @@ async def list_by_tags_all(
     window: Window,
     tags_all: list[str],
     tags_any: list[str] | None,
-    metadata: dict[str, Any] | None,
+    metadata: msgspec.Raw | None,
 ) -> ItemPage:
     rows = await fetch_planned_per_execution(
         db, LIST_BY_TAGS_ALL, *window, tags_all, tags_any, metadata
@@ -307,7 +329,7 @@ async def list_by_tags_all(
 
 
 async def list_by_metadata(
-    db: Executor, window: Window, metadata: dict[str, Any], tags_any: list[str] | None
+    db: Executor, window: Window, metadata: msgspec.Raw, tags_any: list[str] | None
 ) -> ItemPage:
     rows = await fetch_planned_per_execution(db, LIST_BY_METADATA, *window, metadata, tags_any)
     return _page(rows, window.limit)
@@ -327,12 +349,14 @@ async def search_by_word(db: Executor, window: Window, word: str, where: ItemFil
     return _page(rows, window.limit, by_score=True)
 
 
-# What pg_trgm counts as a word (and item_name_words() splits names into): letters and digits.
+# What item_name_words() splits names into (migration 0014): runs of letters and digits.
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
 def search_words(q: str) -> list[str]:
-    """The words of a search text, as pg_trgm splits it."""
+    """The words of a search text, as item_name_words() splits names; it decides between the
+    one-word statement and the one of several words. The statements fold the words themselves
+    (search_fold(): case, accents), so a word split differently here is still matched there."""
     return [word for word in _NOT_WORD.split(q.lower()) if word]
 
 

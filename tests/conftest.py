@@ -26,7 +26,8 @@ PASSWORD = "correct horse battery staple"
 # A fresh key each run: a key written here would be public (and Settings refuses known keys).
 TEST_SECRET_KEY = secrets.token_urlsafe(32)
 ALL_TABLES = (
-    "items, item_tags, item_words, name_words, api_keys, users, login_throttle, idempotency_keys"
+    "items, item_tags, item_words, name_words, name_word_deletions, api_keys, users, "
+    "login_throttle, idempotency_keys"
 )
 
 

@@ -295,3 +295,45 @@ def test_item_tags_and_name_words_are_backfilled_from_existing_items(empty_datab
     ]
     assert words == ["2000", "blue", "chair", "lamp", "plain", "red"]
     assert word_pairs == [("chair", "Red chair")]
+
+
+def test_0014_normalizes_existing_rows_and_rebuilds_the_search_tables(empty_database: str) -> None:
+    url = empty_database
+    migrate.up(url)
+    rolled_back: list[str] = []
+    while "0014_search_unicode_and_typos" not in rolled_back:
+        rolled_back += migrate.down(url)
+    zurich, cafe = "Zu\u0308rich map", "cafe\u0301"  # decomposed, as written before 0014
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO items (name, description, tags)"
+            " VALUES (%s, %s, %s), ('plain', NULL, '{}')",
+            (zurich, "Cre\u0300me", [cafe, " garden ", "café", "   ", "Garden", "x", "x"]),
+        )
+        before = {word for (word,) in conn.execute("SELECT word FROM name_words")}
+    assert {"zu", "rich"} <= before
+    assert migrate.up(url) == sorted(rolled_back)
+    with psycopg.connect(url) as conn:
+        name, description, tags = conn.execute(
+            "SELECT name, description, tags FROM items WHERE name <> 'plain'"
+        ).fetchone() or ("", "", [])
+        words = {word for (word,) in conn.execute("SELECT word FROM name_words")}
+        pairs = conn.execute("SELECT word FROM item_words ORDER BY word").fetchall()
+        tag_pairs = conn.execute("SELECT tag FROM item_tags ORDER BY tag").fetchall()
+        deletions = conn.execute(
+            "SELECT deletion FROM name_word_deletions WHERE word = 'zurich' ORDER BY deletion"
+        ).fetchall()
+    assert (name, description) == ("Zürich map", "Crème")
+    assert tags == ["café", "garden", "Garden", "x"]
+    assert words == {"zurich", "map", "plain"}
+    assert [word for (word,) in pairs] == ["map", "plain", "zurich"]
+    assert [tag for (tag,) in tag_pairs] == ["Garden", "café", "garden", "x"]
+    assert [d for (d,) in deletions] == [
+        "urich",
+        "zrich",
+        "zuich",
+        "zurch",
+        "zuric",
+        "zurich",
+        "zurih",
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 from urllib.parse import parse_qs, urlencode
 from uuid import UUID, uuid4
 
@@ -19,6 +19,15 @@ from api.cursor import decode_cursor, encode_cursor
 from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
 from api.http import decode, encode, json_response, path_uuid, read_body, validation_problem
 from api.idempotency import Idempotency, idempotency_key
+from api.item_input import (
+    TOO_DEEP,
+    check_metadata,
+    clean_patch,
+    clean_write,
+    invalid,
+    nfc,
+    tag_problem,
+)
 from api.problems import FieldError, ProblemError
 from queries import items
 from queries.items import BatchItem, Item, ItemFilter, ItemPatch, ItemWrite
@@ -38,7 +47,7 @@ class ListQuery(Struct, forbid_unknown_fields=True):
     tags: str | None = None
     tags_all: str | None = None
     metadata: str | None = None
-    q: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    q: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")] | None = None
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
@@ -90,6 +99,7 @@ class ItemHandlers:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         raw = await read_body(request, self.max_body_bytes)
         body = decode(raw, ItemWrite)
+        clean_write(body)
         key = idempotency_key(request)
         if key is None:
             item = await items.create(self.pool, body, principal.user_id)
@@ -119,6 +129,7 @@ class ItemHandlers:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         item_id = path_uuid(request)
         body = decode(await read_body(request, self.max_body_bytes), ItemWrite)
+        clean_write(body)
         guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
         if guard.create_only:
             created = await items.create_if_absent(self.pool, item_id, body, principal.user_id)
@@ -153,6 +164,7 @@ class ItemHandlers:
                 slug="validation-error",
                 errors=[FieldError(field="$", message="no field to change")],
             )
+        clean_patch(changes)
         guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
         item = None
         if not guard.create_only:  # PATCH never creates: If-None-Match: * cannot hold
@@ -223,7 +235,7 @@ class ItemHandlers:
             tags_any=_tag_list(query.tags, "tags"),
             tags_all=_tag_list(query.tags_all, "tags_all"),
             metadata=_metadata_filter(query.metadata),
-            q=query.q,
+            q=None if query.q is None else nfc(query.q),
             created_after=query.created_after,
             created_before=query.created_before,
         )
@@ -243,6 +255,7 @@ class ItemHandlers:
         body = decode(raw, BatchBody)
         seen: set[UUID] = set()
         for index, entry in enumerate(body):
+            clean_write(entry, f"$[{index}]")
             item_id = uuid4() if entry.id is None else UUID(entry.id)
             if item_id in seen:
                 raise ProblemError(
@@ -368,36 +381,30 @@ def _query_problem(key: str, message: str, detail: str) -> ProblemError:
 
 
 def _tag_list(value: str | None, name: str) -> list[str] | None:
+    """The comma-separated tags of a filter, each a tag as writes define it (api.item_input)."""
     if value is None:
         return None
-    tags = [tag.strip() for tag in value.split(",") if tag.strip()]
-    problem = None
-    if not tags:
-        problem = "give at least one tag"
-    elif len(tags) > 64:
+    field = f"query.{name}"
+    tags = [nfc(tag) for tag in value.split(",")]
+    problem = "give at least one tag" if value == "" else None
+    if len(tags) > 64:
         problem = "at most 64 tags"
-    elif any(len(tag) > 64 for tag in tags):
-        problem = "a tag has at most 64 characters"
+    for tag in tags:
+        problem = problem or tag_problem(tag)
     if problem is not None:
-        raise ProblemError(
-            422,
-            f"query.{name}: {problem}",
-            slug="validation-error",
-            errors=[FieldError(field=f"query.{name}", message=problem)],
-        )
-    return tags
+        raise invalid(field, problem)
+    return list(dict.fromkeys(tags))
 
 
-def _metadata_filter(value: str | None) -> dict[str, Any] | None:
+def _metadata_filter(value: str | None) -> msgspec.Raw | None:
+    """The `metadata` parameter as its JSON text, checked as item metadata is."""
     if value is None:
         return None
     try:
-        return msgspec.json.decode(value, type=dict[str, Any])
+        raw = msgspec.json.decode(value, type=msgspec.Raw)
+    except RecursionError:
+        raise invalid("query.metadata", TOO_DEEP) from None
     except msgspec.DecodeError:
-        message = 'must be a JSON object, e.g. {"color":"red"}'
-        raise ProblemError(
-            422,
-            f"query.metadata: {message}",
-            slug="validation-error",
-            errors=[FieldError(field="query.metadata", message=message)],
-        ) from None
+        raise invalid("query.metadata", 'must be a JSON object, e.g. {"color":"red"}') from None
+    check_metadata(raw, "query.metadata")
+    return raw

@@ -22,7 +22,7 @@ POS_INFINITY = datetime.max.replace(tzinfo=UTC)  # asyncpg sends infinity
 MAX_UUID = UUID(int=(1 << 128) - 1)
 FIRST_SCORE = 2.0
 FIRST_PAGE = (PAGE, NEG_INFINITY, POS_INFINITY, POS_INFINITY, MAX_UUID)
-# A one-word search (both search statements take the same parameters), with no filter.
+# A one-word search, with no filter (search_by_name takes the same parameters, with two words).
 FIRST_SEARCH_PAGE = (
     PAGE,
     NEG_INFINITY,
@@ -111,7 +111,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         user_id(43),
         False,
     ),
-    "items/search_by_name": FIRST_SEARCH_PAGE,
+    "items/search_by_name": (*FIRST_SEARCH_PAGE[:5], "red sprocket", None, None, None),
     "items/search_by_word": FIRST_SEARCH_PAGE,
     "items/upsert": (item_id(42), "upserted gadget", None, [], {}, user_id(43), False),
     "items/upsert_batch": (

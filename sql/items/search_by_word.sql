@@ -1,10 +1,16 @@
 -- Purpose: One page of items with a word in their name similar to a one-word search text, best
---   match first, optionally also filtered by tags and metadata, after a keyset cursor. An item's
---   score is word_similarity(search word, the item's best-matching name word). The word is
---   compared with the name_words dictionary (distinct words, not rows); then, for each similar
---   word, item_words is read in id order from the cursor on, keeping the items for which this
---   word is the best (the others come through their best word) and that pass the filters, until
---   the page is full. The cost is the page's (times the similar words), not the words' frequency.
+--   match first, optionally also filtered by tags and metadata, after a keyset cursor. The word
+--   is folded as names are (search_fold: lower case, NFC, no combining accents) and compared with
+--   the name_words dictionary (distinct words, not rows) by similar_name_words (migration 0014):
+--   the word itself scores 1, a word it begins (3 letters or more) or is one typo from (5 letters
+--   or more) 0.8-0.9, other trigram-similar words less. Then, for each similar word, item_words
+--   is read in id order from the cursor on, keeping the items for which this word is the best
+--   (the others come through their best word) and that pass the filters, until the page is full.
+--   An item's score is its best word's. The cost is the page's (times the similar words), not the
+--   words' frequency.
+--   similar_name_words() is PL/pgSQL with a plan of its own, kept per connection, that reads
+--   name_words_trgm and name_word_deletions_pkey (migration 0014; the plans in this file show it
+--   as a Function Scan).
 --   Planned for its values at every execution (queries.pool.fetch_planned_per_execution).
 -- Parameters:
 --   $1 bigint: page size
@@ -16,12 +22,11 @@
 --   $7 text[]: tags, any of which must be present, or null
 --   $8 text[]: tags, all of which must be present, or null
 --   $9 jsonb: an object the metadata must contain, or null
--- Index: name_words_trgm, item_words_pkey, items_pkey
+-- Index: item_words_pkey, items_pkey
 -- Rows: up to $1: the score and the item as JSON (item_json, migration 0010)
 WITH similar_words AS MATERIALIZED (
-    SELECT word, word_similarity($6::text, word) AS score
-    FROM name_words
-    WHERE $6::text <% word
+    SELECT s.word, s.score
+    FROM similar_name_words(search_fold($6::text)) AS s
 )
 
 SELECT page.score, item_json(i) AS item

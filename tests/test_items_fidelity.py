@@ -1,0 +1,340 @@
+"""What goes in comes back: metadata numbers exactly as written, one Unicode form (NFC) for text,
+and tags and names that a filter can find (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+import uuid
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.conftest import Account, problem
+
+EXACT = b'{"price": 1.10, "ratio": 0.1000000000000000000001, "big": 1e400, "tiny": 1e-400}'
+EXACT_BACK = (
+    '"price": 1.10',
+    '"ratio": 0.1000000000000000000001',
+    '"big": 1' + "0" * 400 + ",",
+    '"tiny": 0.' + "0" * 399 + "1",
+)
+
+
+def body(name: str, metadata: bytes = b"{}", **fields: object) -> bytes:
+    rest = "".join(f", {json.dumps(key)}: {json.dumps(value)}" for key, value in fields.items())
+    return (
+        b'{"name": '
+        + json.dumps(name).encode()
+        + b', "metadata": '
+        + metadata
+        + rest.encode()
+        + b"}"
+    )
+
+
+def nested(depth: int) -> bytes:
+    """A metadata object nested `depth` levels deep (the object itself is level 1)."""
+    return b'{"a": ' * depth + b"1" + b"}" * depth
+
+
+async def send(
+    client: httpx.AsyncClient, user: Account, method: str, url: str, content: bytes
+) -> httpx.Response:
+    headers = {**user.headers, "Content-Type": "application/json"}
+    return await client.request(method, url, content=content, headers=headers)
+
+
+async def count_items(client: httpx.AsyncClient, user: Account) -> int:
+    response = await client.get("/api/v1/items?limit=200", headers=user.headers)
+    return len(response.json())
+
+
+def assert_exact(text: str) -> None:
+    for expected in EXACT_BACK:
+        assert expected in text, expected
+
+
+async def test_metadata_numbers_come_back_as_written_from_every_write(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = await send(client, alice, "POST", "/api/v1/items", body("created", EXACT))
+    assert created.status_code == 201, created.text
+    assert_exact(created.text)
+    item_id = created.json()["id"]
+    fetched = await client.get(f"/api/v1/items/{item_id}", headers=alice.headers)
+    assert_exact(fetched.text)
+    listed = await client.get("/api/v1/items", headers=alice.headers)
+    assert_exact(listed.text)
+
+    other = str(uuid.uuid4())
+    upserted = await send(client, alice, "PUT", f"/api/v1/items/{other}", body("upserted", EXACT))
+    assert upserted.status_code == 201, upserted.text
+    assert_exact(upserted.text)
+    replaced = await send(client, alice, "PUT", f"/api/v1/items/{other}", body("again", EXACT))
+    assert replaced.status_code == 200, replaced.text
+    assert_exact(replaced.text)
+
+    plain = await client.post("/api/v1/items", json={"name": "plain"}, headers=alice.headers)
+    patched = await send(
+        client,
+        alice,
+        "PATCH",
+        f"/api/v1/items/{plain.json()['id']}",
+        b'{"metadata": ' + EXACT + b"}",
+    )
+    assert patched.status_code == 200, patched.text
+    assert_exact(patched.text)
+
+    batch_id = str(uuid.uuid4())
+    batch = b"[" + body("batched", EXACT, id=batch_id) + b"]"
+    written = await send(client, alice, "POST", "/api/v1/items/batch", batch)
+    assert written.status_code == 200, written.text
+    assert_exact((await client.get(f"/api/v1/items/{batch_id}", headers=alice.headers)).text)
+
+
+async def test_metadata_filter_compares_numbers_as_postgresql_does(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    await send(client, alice, "POST", "/api/v1/items", body("ten", b'{"price": 1.10}'))
+    await send(
+        client, alice, "POST", "/api/v1/items", body("exact", b'{"r": 0.1000000000000000000001}')
+    )
+    await send(client, alice, "POST", "/api/v1/items", body("tenth", b'{"r": 0.1}'))
+
+    async def found(metadata: str) -> list[str]:
+        response = await client.get(
+            f"/api/v1/items?metadata={quote(metadata)}", headers=alice.headers
+        )
+        assert response.status_code == 200, response.text
+        return [item["name"] for item in response.json()]
+
+    assert await found('{"price": 1.1}') == ["ten"]
+    assert await found('{"price": 1.100}') == ["ten"]
+    assert await found('{"r": 0.1000000000000000000001}') == ["exact"]
+    assert await found('{"r": 0.1}') == ["tenth"]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        (b'{"k": "a\\u0000b"}', "NUL"),
+        (b'{"a\\u0000": 1}', "NUL"),
+        (b'{"deep": [' + b'{"k": "\\u0000"}' + b"]}", "NUL"),
+        (b'{"n": 1e131072}', "numeric"),
+        (b'{"n": 1e-16384}', "numeric"),
+        (nested(33), "32 levels"),
+        (b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}", "32 levels"),
+        (nested(1000), "32 levels"),
+        (b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "32 levels"),
+        (b"[1, 2]", "Expected `object`, got `array`"),
+        (b"null", "Expected `object`, got `null`"),
+        (b"1.5", "Expected `object`, got `float`"),
+    ],
+)
+async def test_bad_metadata_is_422_naming_metadata_in_every_write(
+    client: httpx.AsyncClient, alice: Account, metadata: bytes, message: str
+) -> None:
+    item_id = str(uuid.uuid4())
+    attempts = [
+        ("POST", "/api/v1/items", body("x", metadata), "$.metadata"),
+        ("PUT", f"/api/v1/items/{item_id}", body("x", metadata), "$.metadata"),
+        ("PATCH", f"/api/v1/items/{item_id}", b'{"metadata": ' + metadata + b"}", "$.metadata"),
+        (
+            "POST",
+            "/api/v1/items/batch",
+            b"[" + body("fine") + b", " + body("x", metadata) + b"]",
+            "$[1].metadata",
+        ),
+    ]
+    for method, url, content, field in attempts:
+        document = problem(await send(client, alice, method, url, content), 422)
+        assert document["errors"][0]["field"] == field, (method, document)
+        assert message in document["detail"], document
+        assert "database" not in document["detail"]
+    assert await count_items(client, alice) == 0
+
+
+async def test_metadata_of_32_levels_is_accepted(client: httpx.AsyncClient, alice: Account) -> None:
+    created = await send(client, alice, "POST", "/api/v1/items", body("deep", nested(32)))
+    assert created.status_code == 201, created.text
+    filtered = await client.get(
+        f"/api/v1/items?metadata={quote(nested(32).decode())}", headers=alice.headers
+    )
+    assert [item["name"] for item in filtered.json()] == ["deep"]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        (nested(33).decode(), "32 levels"),
+        ('{"a": ' + "[" * 1000 + "]" * 1000 + "}", "32 levels"),
+        ("[" * 1000 + "]" * 1000, "32 levels"),
+        ('{"k": "\\u0000"}', "NUL"),
+        ("[1]", "Expected `object`"),
+        ("{", "JSON object"),
+    ],
+)
+async def test_bad_metadata_filter_is_422_naming_the_parameter(
+    client: httpx.AsyncClient, alice: Account, metadata: str, message: str
+) -> None:
+    response = await client.get(f"/api/v1/items?metadata={quote(metadata)}", headers=alice.headers)
+    document = problem(response, 422)
+    assert document["errors"][0]["field"] == "query.metadata"
+    assert message in document["detail"]
+
+
+def decomposed(text: str) -> str:
+    return unicodedata.normalize("NFD", text)
+
+
+async def test_text_is_stored_in_nfc(client: httpx.AsyncClient, alice: Account) -> None:
+    name, description, tag = (
+        decomposed("Zürich café"),
+        decomposed("Crème brûlée"),
+        decomposed("café"),
+    )
+    created = await client.post(
+        "/api/v1/items",
+        json={"name": name, "description": description, "tags": [tag]},
+        headers=alice.headers,
+    )
+    item = created.json()
+    assert (item["name"], item["description"], item["tags"]) == (
+        "Zürich café",
+        "Crème brûlée",
+        ["café"],
+    )
+    patched = await client.patch(
+        f"/api/v1/items/{item['id']}",
+        json={"name": decomposed("Ångström"), "tags": [decomposed("Ölçü")]},
+        headers=alice.headers,
+    )
+    assert (patched.json()["name"], patched.json()["tags"]) == ("Ångström", ["Ölçü"])
+    batch = await client.post(
+        "/api/v1/items/batch", json=[{"name": decomposed("Señor")}], headers=alice.headers
+    )
+    batch_id = batch.json()["items"][0]["id"]
+    fetched = await client.get(f"/api/v1/items/{batch_id}", headers=alice.headers)
+    assert fetched.json()["name"] == "Señor"
+
+
+@pytest.mark.parametrize("stored_decomposed", [True, False])
+async def test_either_unicode_form_finds_the_other(
+    client: httpx.AsyncClient, alice: Account, stored_decomposed: bool
+) -> None:
+    def form(text: str, decompose: bool) -> str:
+        return decomposed(text) if decompose else unicodedata.normalize("NFC", text)
+
+    await client.post(
+        "/api/v1/items",
+        json={
+            "name": form("Zürich map", stored_decomposed),
+            "tags": [form("café", stored_decomposed)],
+        },
+        headers=alice.headers,
+    )
+    await client.post(
+        "/api/v1/items", json={"name": "Zurich", "tags": ["cafe"]}, headers=alice.headers
+    )
+    asked = not stored_decomposed
+    for query in (f"q={quote(form('Zürich', asked))}", f"q={quote(form('zürich map', asked))}"):
+        response = await client.get(f"/api/v1/items?{query}", headers=alice.headers)
+        assert "Zürich map" in [item["name"] for item in response.json()], query
+    for name in ("tags", "tags_all"):  # tags are compared exactly, in NFC: "cafe" is another tag
+        response = await client.get(
+            f"/api/v1/items?{name}={quote(form('café', asked))}", headers=alice.headers
+        )
+        assert [item["name"] for item in response.json()] == ["Zürich map"], name
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ([" garden "], "whitespace"),
+        (["garden "], "whitespace"),
+        (["\u00a0garden"], "whitespace"),
+        (["ok", "   "], "blank"),
+        (["\t"], "blank"),
+    ],
+)
+async def test_tags_with_surrounding_whitespace_or_blank_are_refused(
+    client: httpx.AsyncClient, alice: Account, tags: list[str], message: str
+) -> None:
+    field = f"$.tags[{len(tags) - 1}]"
+    document = problem(
+        await client.post("/api/v1/items", json={"name": "x", "tags": tags}, headers=alice.headers),
+        422,
+    )
+    assert (document["errors"][0]["field"], message in document["detail"]) == (field, True)
+    batch = await client.post(
+        "/api/v1/items/batch", json=[{"name": "x", "tags": tags}], headers=alice.headers
+    )
+    assert problem(batch, 422)["errors"][0]["field"] == "$[0]" + field[1:]
+    patch_target = await client.post(
+        "/api/v1/items", json={"name": "target"}, headers=alice.headers
+    )
+    patched = await client.patch(
+        f"/api/v1/items/{patch_target.json()['id']}", json={"tags": tags}, headers=alice.headers
+    )
+    assert problem(patched, 422)["errors"][0]["field"] == field
+    assert await count_items(client, alice) == 1
+
+
+@pytest.mark.parametrize(
+    "value", ["%20garden%20", "garden%20", "%20", "a,,b", "a,", "%E3%80%80x", "a%00b"]
+)
+@pytest.mark.parametrize("name", ["tags", "tags_all"])
+async def test_tag_filters_refuse_what_writes_refuse(
+    client: httpx.AsyncClient, alice: Account, name: str, value: str
+) -> None:
+    response = await client.get(f"/api/v1/items?{name}={value}", headers=alice.headers)
+    assert problem(response, 422)["errors"][0]["field"] == f"query.{name}"
+
+
+@pytest.mark.parametrize("name", ["   ", "\t\n", "\u3000", "\u00a0 "])
+async def test_blank_name_is_refused(client: httpx.AsyncClient, alice: Account, name: str) -> None:
+    created = await client.post("/api/v1/items", json={"name": name}, headers=alice.headers)
+    assert problem(created, 422)["errors"][0]["field"] == "$.name"
+    kept = await client.post("/api/v1/items", json={"name": "kept"}, headers=alice.headers)
+    patched = await client.patch(
+        f"/api/v1/items/{kept.json()['id']}", json={"name": name}, headers=alice.headers
+    )
+    assert problem(patched, 422)["errors"][0]["field"] == "$.name"
+    batch = await client.post("/api/v1/items/batch", json=[{"name": name}], headers=alice.headers)
+    assert problem(batch, 422)["errors"][0]["field"] == "$[0].name"
+    assert await count_items(client, alice) == 1
+
+
+async def test_duplicate_tags_are_stored_once_in_first_seen_order_and_case_matters(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    tags = ["x", "Garden", "x", "garden", decomposed("café"), "café", "Garden"]
+    created = await client.post(
+        "/api/v1/items", json={"name": "tagged", "tags": tags}, headers=alice.headers
+    )
+    assert created.json()["tags"] == ["x", "Garden", "garden", "café"]
+    other = await client.post(
+        "/api/v1/items", json={"name": "lower", "tags": ["garden"]}, headers=alice.headers
+    )
+    assert other.status_code == 201
+    upper = await client.get("/api/v1/items?tags=Garden", headers=alice.headers)
+    assert [item["name"] for item in upper.json()] == ["tagged"]
+    both = await client.get("/api/v1/items?tags=garden", headers=alice.headers)
+    assert sorted(item["name"] for item in both.json()) == ["lower", "tagged"]
+    patched = await client.patch(
+        f"/api/v1/items/{created.json()['id']}",
+        json={"tags": ["b", "a", "b"]},
+        headers=alice.headers,
+    )
+    assert patched.json()["tags"] == ["b", "a"]
+
+
+async def test_nul_in_the_search_text_is_422_naming_q(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.get("/api/v1/items?q=a%00b", headers=alice.headers)
+    document = problem(response, 422)
+    assert document["errors"][0]["field"] == "query.q"
+    assert "database" not in document["detail"]
