@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import signal
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -13,7 +15,8 @@ import asyncpg
 import msgspec
 from blacksheep import Application, Request, Response
 
-from api import logs
+from api import budget, logs
+from api.admission import make_admission
 from api.auth.accounts import LoginThrottle
 from api.auth.service import Authenticator
 from api.handlers.identity import IdentityHandlers
@@ -24,7 +27,8 @@ from api.openapi import build_openapi
 from api.problems import ProblemError
 from api.routing import Router
 from api.settings import Settings
-from queries.pool import create_pool
+from queries.health import ReadinessProbe
+from queries.pool import create_pool, session_settings
 
 # Used only when ENVIRONMENT=development and no SECRET_KEY is set; other environments refuse it.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0123456789"  # noqa: S105
@@ -37,6 +41,8 @@ class AppState:
     settings: Settings
     pool: asyncpg.Pool | None = None
     authenticator: Authenticator | None = None
+    readiness: ReadinessProbe | None = None
+    shutting_down: bool = False
 
 
 def create_app(settings: Settings) -> Application:
@@ -60,8 +66,21 @@ def create_app(settings: Settings) -> Application:
             statement_cache_size=settings.db_statement_cache_size,
             session_parameters=settings.db_session_parameters,
             timed=settings.server_timing,
+            acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
+            wait_limit=budget.acquire_wait,
+            after_wait=budget.raise_if_abandoned,
         )
         state.pool = pool
+        state.readiness = ReadinessProbe(
+            settings.database_url,
+            timeout=min(settings.db_acquire_timeout_ms, settings.request_timeout_ms) / 1000,
+            server_settings={
+                **session_settings(
+                    settings.db_statement_timeout_ms, settings.db_session_parameters
+                ),
+                "application_name": "items-api-readiness",
+            },
+        )
         auth = Authenticator(pool, secret_key, settings.auth_cache_seconds)
         state.authenticator = auth
         throttle = LoginThrottle(pool, settings.login_max_failures, settings.login_window_seconds)
@@ -71,7 +90,7 @@ def create_app(settings: Settings) -> Application:
             IdentityHandlers(
                 pool, auth, throttle, settings.access_token_ttl_seconds, settings.max_body_bytes
             ),
-            SiteHandlers(pool, openapi, static_dir),
+            SiteHandlers(pool, state.readiness, lambda: state.shutting_down, openapi, static_dir),
         )
         # BlackSheep applied the registered routes just before on_start; apply the new ones.
         application.router.apply_routes()
@@ -80,11 +99,15 @@ def create_app(settings: Settings) -> Application:
         # what requests leave behind (they took 20-30 ms each, 2 a second under load).
         gc.collect()
         gc.freeze()
+        _notice_shutdown_signals(state)
         log.info(
             "started", pool_max_size=settings.db_pool_max_size, environment=settings.environment
         )
 
     async def stop(application: Application) -> None:
+        state.shutting_down = True
+        if state.readiness is not None:
+            await state.readiness.close()
         if state.pool is not None:
             await state.pool.close()
         log.info("stopped")
@@ -93,6 +116,12 @@ def create_app(settings: Settings) -> Application:
     app.on_start += start
     app.on_stop += stop
     app.middlewares.append(
+        make_admission(
+            request_timeout_ms=settings.request_timeout_ms,
+            max_concurrent_requests=settings.max_concurrent_requests,
+        )
+    )
+    app.middlewares.append(
         make_middleware(access_log=settings.access_log, server_timing=settings.server_timing)
     )
     if static_dir.is_dir():
@@ -100,6 +129,24 @@ def create_app(settings: Settings) -> Application:
     app.router.fallback = _not_found
     app.state = state  # type: ignore[attr-defined]
     return app
+
+
+def _notice_shutdown_signals(state: AppState) -> None:
+    """Mark the instance as shutting down (/readyz answers 503) as soon as uvicorn's SIGTERM or
+    SIGINT handler is called, before it drains the open connections; uvicorn installs its
+    handlers with signal.signal before the app starts, and restores the previous ones itself."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for number in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(number)
+        if not callable(previous):
+            continue
+
+        def handler(sig: int, frame: Any, previous: Any = previous) -> None:
+            state.shutting_down = True
+            previous(sig, frame)
+
+        signal.signal(number, handler)
 
 
 class _Router:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import Awaitable, Callable
@@ -13,9 +14,10 @@ from blacksheep import Request, Response
 from blacksheep.exceptions import HTTPException
 
 from api import logs
+from api.admission import busy_response, cancelled_response
 from api.logs import get_logger
 from api.problems import ProblemError, from_error, problem_response
-from queries.pool import DatabaseTimer, current_timer
+from queries.pool import CONNECTION_ERRORS, DatabaseTimer, PoolTimeoutError, current_timer
 
 Handler = Callable[[Request], Awaitable[Response]]
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -55,21 +57,29 @@ def make_middleware(
             response = problem_response(
                 422, f"the database refused a value: {error}", slug="validation-error"
             )
-        except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as error:
-            _errors.error("database unavailable", error=repr(error))
-            response = problem_response(
-                503, "the database is unavailable, try again", headers={"Retry-After": "1"}
-            )
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
             response = problem_response(
                 503,
                 "the write conflicted with a concurrent one; retry it",
                 headers={"Retry-After": "1"},
             )
+        except PoolTimeoutError:
+            response = busy_response()
         except asyncpg.QueryCanceledError:
             response = problem_response(
                 503, "the statement timed out", headers={"Retry-After": "1"}
             )
+        except CONNECTION_ERRORS as error:
+            _errors.error("database unavailable", error=repr(error))
+            response = problem_response(
+                503, "the database is unavailable, try again", headers={"Retry-After": "1"}
+            )
+        except asyncio.CancelledError:
+            # The request's budget ran out or its client left (api/admission.py); any other
+            # cancellation (a shutdown) propagates.
+            if (answer := cancelled_response()) is None:
+                raise
+            response = answer
         except Exception:
             _errors.exception("unhandled error", path=request.path)
             response = problem_response(500, f"internal error; request id {request_id}")

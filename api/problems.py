@@ -39,6 +39,7 @@ _TITLES = {
     422: "Unprocessable Content",
     428: "Precondition Required",
     429: "Too Many Requests",
+    499: "Client Closed Request",  # nginx's term; never sent, only logged
     500: "Internal Server Error",
     503: "Service Unavailable",
 }

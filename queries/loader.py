@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
+# Statements that only read: safe to run again on a fresh connection when the first one was lost
+# before the rows came back (queries.pool.FairPool). Filled by load().
+READ_ONLY: set[str] = set()
+_COMMENT = re.compile(r"--[^\n]*")
+_WORD = re.compile(r"[A-Za-z_]+")
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "CALL", "SET"})
+
+
+def is_read_only(statement: str) -> bool:
+    """True for a SELECT (or WITH … SELECT) with no data-changing word anywhere in it, FOR
+    UPDATE included: a conservative reading that may call a read a write, never the reverse."""
+    words = [word.upper() for word in _WORD.findall(_COMMENT.sub(" ", statement))]
+    return bool(words) and words[0] in ("SELECT", "WITH") and _WRITES.isdisjoint(words)
 
 
 def load(name: str) -> str:
     """Return the text of `sql/<name>.sql`, e.g. `load("items/get_by_id")`."""
-    return (SQL_ROOT / f"{name}.sql").read_text(encoding="utf-8")
+    statement = (SQL_ROOT / f"{name}.sql").read_text(encoding="utf-8")
+    if is_read_only(statement):
+        READ_ONLY.add(statement)
+    return statement
 
 
 def all_statement_names() -> list[str]:

@@ -21,7 +21,11 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 async def test_readyz_when_the_database_answers(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready"}
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["database"] == "reachable"
+    assert body["pool"]["state"] == "available"
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
@@ -34,7 +38,7 @@ async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             response = await http.get("/readyz")
-            problem(response, 503)
+            assert problem(response, 503)["reason"] == "database-unreachable"
             assert response.headers["retry-after"] == "1"
             assert (await http.get("/healthz")).status_code == 200
     finally:

@@ -1,0 +1,78 @@
+"""Admission, the first middleware: shed load before any work and start each request's budget.
+
+Load shedding has two parts (README "Operations"):
+- a concurrency limit: past MAX_CONCURRENT_REQUESTS requests in flight in this worker, a request
+  is answered 503 at once, before its headers are even looked at;
+- a queue deadline: a request waits for a pool connection at most DB_ACQUIRE_TIMEOUT_MS, or what
+  is left of its REQUEST_TIMEOUT_MS budget when that is less (queries.pool.FairPool), then 503.
+So no request outlives its budget, and no backlog outlives the load by more than one budget.
+The probes (/healthz, /readyz) are never shed and have no budget: they answer on their own terms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from time import perf_counter
+
+from blacksheep import Request, Response
+
+from api import budget
+from api.problems import problem_response
+
+Handler = Callable[[Request], Awaitable[Response]]
+PROBES = frozenset({b"/healthz", b"/readyz"})
+RETRY_AFTER = {"Retry-After": "1"}
+
+
+def shed_response() -> Response:
+    return problem_response(
+        503, "the service is at its limit of concurrent requests; retry", headers=RETRY_AFTER
+    )
+
+
+def busy_response() -> Response:
+    return problem_response(503, "every database connection is busy; retry", headers=RETRY_AFTER)
+
+
+def cancelled_response() -> Response | None:
+    """The answer to a request the budget cancelled, or None for any other cancellation.
+
+    Past its deadline: 503. Client gone: 499 (nginx's "client closed request"), which nobody
+    receives but the access log records.
+    """
+    reason = budget.cancelled_by_budget()
+    if reason is None:
+        return None
+    if reason == "disconnect":
+        return problem_response(499, "the client closed the connection before the answer")
+    return problem_response(
+        503, "the request did not complete within its time budget; retry", headers=RETRY_AFTER
+    )
+
+
+def make_admission(
+    *, request_timeout_ms: int, max_concurrent_requests: int
+) -> Callable[[Request, Handler], Awaitable[Response]]:
+    seconds = request_timeout_ms / 1000
+    in_flight = budget.in_flight
+
+    async def admission(request: Request, handler: Handler) -> Response:
+        if request._path in PROBES:  # type: ignore[attr-defined]  # bytes, no decoding
+            return await handler(request)
+        if len(in_flight) >= max_concurrent_requests:
+            return shed_response()
+        task = asyncio.current_task()
+        assert task is not None
+        budget.admit(task, perf_counter() + seconds, request.content)
+        try:
+            return await handler(request)
+        except asyncio.CancelledError:
+            # Cancelled outside the inner middleware's reach (e.g. in another middleware).
+            if (answer := cancelled_response()) is None:
+                raise
+            return answer
+        finally:
+            budget.leave(task)
+
+    return admission
