@@ -178,7 +178,12 @@ class ItemHandlers:
     async def _explain_refusal(
         self, item_id: UUID, caller_id: UUID, is_admin: bool, had_precondition: bool
     ) -> ProblemError:
-        """Why a guarded write touched no row: absent (404), not yours (403) or stale (412)."""
+        """Why a guarded write touched no row: absent (404), not yours (403) or stale (412).
+
+        Only a request that sent If-Match can fail a precondition (RFC 9110 §13.1.1). Without
+        one, a row that is there now but that the write did not find was deleted and created
+        again while the write ran: at the write's moment the item did not exist, hence 404.
+        """
         current = await items.get_by_id(self.pool, item_id)
         if current is None:
             if had_precondition:
@@ -186,6 +191,8 @@ class ItemHandlers:
             return _not_found(item_id)
         if not is_admin and current.owner_id != caller_id:
             return _not_yours(item_id)
+        if not had_precondition:
+            return _not_found(item_id)
         return ProblemError(
             412,
             "the item has changed since you read it; GET it again for the current ETag",
