@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from api.sqltools.statements import tooling
-from benchmarks import instructions, report, seed, servers, tools
+from benchmarks import instructions, overload, report, seed, servers, tools
 from benchmarks import pgbench as pgb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         help="PostgreSQL server of the database `run` seeded",
     )
     counted.add_argument("--db-name", default="bench_items", help="the database `run` seeded")
+    overload.add_parser(commands)
     return parser
 
 
@@ -660,6 +661,8 @@ def main(argv: list[str] | None = None) -> int:
         return rerender(args.json)
     if args.command == "instructions":
         return count_instructions(args)
+    if args.command == "overload":
+        return overload.run(args)
     try:
         return run(args)
     except tools.MissingTool as missing:
