@@ -15,7 +15,15 @@ from pathlib import Path
 
 import httpx
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _newest_pg_bin() -> Path:
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+# Debian's binaries (the postgresql package), the newest installed; PG_BIN overrides.
+PG_BIN = Path(os.environ.get("PG_BIN") or _newest_pg_bin())
 
 
 def free_port() -> int:
