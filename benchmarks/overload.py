@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -290,6 +291,11 @@ def run(args: argparse.Namespace) -> int:
                 tail = asyncio.run(runner._quiesce(dsn)) + servers.settle(server)
                 if tail > 1:
                     _log(f"  ({name} was still busy {tail:.1f} s after the load stopped)")
+    except BaseException:
+        _log(f"failed; the servers' logs are in {work / 'logs'}")
+        raise
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     finally:
         for server in running.values():
             servers.stop(server)
