@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -33,25 +34,25 @@ class ReadinessProbe:
         self._connection: asyncpg.Connection | None = None
         self._running: asyncio.Future[bool] | None = None
 
-    async def reachable(self) -> bool:
-        """True when a statement ran within the timeout; False when PostgreSQL is down,
-        refusing connections or not answering."""
+    async def check(self, statement: Callable[[asyncpg.Connection], Awaitable[bool]]) -> bool:
+        """Run `statement` on the probe's connection: its answer, or False when PostgreSQL is
+        down, refusing connections or not answering within the timeout."""
         if self._running is None:
-            self._running = asyncio.ensure_future(self._ping())
+            self._running = asyncio.ensure_future(self._run(statement))
             self._running.add_done_callback(self._forget)
         return await asyncio.shield(self._running)
 
     def _forget(self, done: asyncio.Future[bool]) -> None:
         self._running = None
 
-    async def _ping(self) -> bool:
+    async def _run(self, statement: Callable[[asyncpg.Connection], Awaitable[bool]]) -> bool:
         try:
             async with asyncio.timeout(self._timeout):
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await asyncpg.connect(
                         self._dsn, timeout=self._timeout, server_settings=self._server_settings
                     )
-                return bool(await self._connection.fetchval(PING) == 1)
+                return await statement(self._connection)
         except (asyncpg.PostgresError, *CONNECTION_ERRORS):  # type: ignore[misc]
             self._drop()
             return False
@@ -65,3 +66,8 @@ class ReadinessProbe:
         if self._running is not None:
             await asyncio.gather(self._running, return_exceptions=True)
         self._drop()
+
+
+async def reachable(probe: ReadinessProbe) -> bool:
+    """True when PostgreSQL answers the ping on the probe's own connection in time."""
+    return await probe.check(ping)

@@ -11,6 +11,7 @@ from blacksheep import Content, Request, Response
 
 from api.http import encode, json_response
 from api.problems import ProblemError
+from queries import health
 from queries.health import ReadinessProbe
 from queries.pool import FairPool
 
@@ -82,7 +83,7 @@ class SiteHandlers:
                 headers={"Retry-After": "1", "Cache-Control": "no-store"},
                 extra={"reason": "shutting-down"},
             )
-        if not await self.readiness.reachable():
+        if not await health.reachable(self.readiness):
             raise ProblemError(
                 503,
                 "PostgreSQL is not reachable from this instance",
