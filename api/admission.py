@@ -1,4 +1,4 @@
-"""Admission, the first middleware: shed load before any work and start each request's budget.
+"""Admission, the first step of the middleware: shed load before any work, start the budget.
 
 Load shedding has two parts (README "Operations"):
 - a concurrency limit: past MAX_CONCURRENT_REQUESTS requests in flight in this worker, a request
@@ -11,16 +11,11 @@ The probes (/healthz, /readyz) are never shed and have no budget: they answer on
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from time import perf_counter
-
-from blacksheep import Request, Response
+from blacksheep import Response
 
 from api import budget
 from api.problems import problem_response
 
-Handler = Callable[[Request], Awaitable[Response]]
 PROBES = frozenset({b"/healthz", b"/readyz"})
 RETRY_AFTER = {"Retry-After": "1"}
 
@@ -49,30 +44,3 @@ def cancelled_response() -> Response | None:
     return problem_response(
         503, "the request did not complete within its time budget; retry", headers=RETRY_AFTER
     )
-
-
-def make_admission(
-    *, request_timeout_ms: int, max_concurrent_requests: int
-) -> Callable[[Request, Handler], Awaitable[Response]]:
-    seconds = request_timeout_ms / 1000
-    in_flight = budget.in_flight
-
-    async def admission(request: Request, handler: Handler) -> Response:
-        if request._path in PROBES:  # type: ignore[attr-defined]  # bytes, no decoding
-            return await handler(request)
-        if len(in_flight) >= max_concurrent_requests:
-            return shed_response()
-        task = asyncio.current_task()
-        assert task is not None
-        budget.admit(task, perf_counter() + seconds, request.content)
-        try:
-            return await handler(request)
-        except asyncio.CancelledError:
-            # Cancelled outside the inner middleware's reach (e.g. in another middleware).
-            if (answer := cancelled_response()) is None:
-                raise
-            return answer
-        finally:
-            budget.leave(task)
-
-    return admission

@@ -16,7 +16,6 @@ import msgspec
 from blacksheep import Application, Request, Response
 
 from api import budget, logs
-from api.admission import make_admission
 from api.auth.accounts import LoginThrottle
 from api.auth.service import Authenticator
 from api.handlers.identity import IdentityHandlers
@@ -116,13 +115,12 @@ def create_app(settings: Settings) -> Application:
     app.on_start += start
     app.on_stop += stop
     app.middlewares.append(
-        make_admission(
+        make_middleware(
+            access_log=settings.access_log,
+            server_timing=settings.server_timing,
             request_timeout_ms=settings.request_timeout_ms,
             max_concurrent_requests=settings.max_concurrent_requests,
         )
-    )
-    app.middlewares.append(
-        make_middleware(access_log=settings.access_log, server_timing=settings.server_timing)
     )
     if static_dir.is_dir():
         app.serve_files(static_dir, root_path="static", cache_time=3600)

@@ -1,11 +1,12 @@
 """The request budget: every request's deadline, and the one timer that enforces them all.
 
-A request registers its task and its deadline when admitted and leaves when answered. While any
-request is in flight, one timer per process fires every TICK_SECONDS and cancels the task of
-each request past its deadline or whose client has gone. Cancelling the task is what stops the
-work: a task waiting for a pool connection never gets one, asyncpg answers the cancellation of a
-running statement with a CancelRequest to PostgreSQL (the backend stops working for it), and an
-open transaction rolls back. A commit that PostgreSQL already acknowledged stays committed.
+The middleware registers each admitted request's task and deadline in `in_flight` and removes
+it once answered. While any request is in flight, one timer per process fires every TICK_SECONDS
+and cancels the task of each request past its deadline or whose client has gone. Cancelling the
+task is what stops the work: a task waiting for a pool connection never gets one, asyncpg answers
+the cancellation of a running statement with a CancelRequest to PostgreSQL (the backend stops
+working for it), and an open transaction rolls back. A commit that PostgreSQL already
+acknowledged stays committed.
 
 Why a shared timer rather than one per request: a dict insert and delete per request cost less
 than a TimerHandle (loop.call_at, asyncio.timeout) or a Task per request on the hot path
@@ -31,35 +32,19 @@ RECANCEL_SECONDS = 0.25
 
 Reason = Literal["deadline", "disconnect"]
 
-
-class Budget:
-    """One admitted request: its deadline (perf_counter seconds) and why it was cancelled."""
-
-    __slots__ = ("answered", "cancelled_at", "content", "deadline", "reason")
-
-    def __init__(self, deadline: float, content: Any) -> None:
-        self.deadline = deadline
-        self.content = content  # the request's content, whose `receive` tells of a disconnect
-        self.reason: Reason | None = None
-        self.cancelled_at = 0.0
-        self.answered = False
+# The requests in flight in this process: the task that serves each -> (its deadline in
+# perf_counter seconds, its request's content, whose `receive` tells of a disconnect). The
+# middleware adds and removes the entries itself: a tuple and a dict insert per request.
+in_flight: dict[asyncio.Task[Any], tuple[float, Any]] = {}
+# The tasks the timer has cancelled: [why, when (perf_counter), answered].
+_cancelled: dict[asyncio.Task[Any], list[Any]] = {}
+# The timer, while requests are in flight; None when idle (then the middleware arms it).
+timer: asyncio.TimerHandle | None = None
 
 
-# The requests in flight in this process, by the task that serves each.
-in_flight: dict[asyncio.Task[Any], Budget] = {}
-_timer: asyncio.TimerHandle | None = None
-
-
-def admit(task: asyncio.Task[Any], deadline: float, content: Any) -> None:
-    """Start enforcing `deadline` on `task`; call leave(task) when it is answered."""
-    global _timer
-    in_flight[task] = Budget(deadline, content)
-    if _timer is None:
-        _timer = task.get_loop().call_later(TICK_SECONDS, _tick)
-
-
-def leave(task: asyncio.Task[Any]) -> None:
-    in_flight.pop(task, None)
+def arm(loop: asyncio.AbstractEventLoop) -> None:
+    global timer
+    timer = loop.call_later(TICK_SECONDS, _tick)
 
 
 def client_gone(content: Any) -> bool:
@@ -69,48 +54,52 @@ def client_gone(content: Any) -> bool:
 
 
 def _tick() -> None:
-    global _timer
+    global timer
     now = perf_counter()
-    for task, budget in in_flight.items():
-        if budget.reason is None:
-            if now >= budget.deadline:
-                budget.reason = "deadline"
-            elif client_gone(budget.content):
-                budget.reason = "disconnect"
+    for task, (deadline, content) in in_flight.items():
+        state = _cancelled.get(task)
+        if state is None:
+            if now >= deadline:
+                _cancelled[task] = ["deadline", now, False]
+            elif client_gone(content):
+                _cancelled[task] = ["disconnect", now, False]
             else:
                 continue
-        elif budget.answered or now - budget.cancelled_at < RECANCEL_SECONDS:
+        elif state[2] or now - state[1] < RECANCEL_SECONDS:
             continue
-        budget.cancelled_at = now
+        else:
+            state[1] = now
         task.cancel()
-    _timer = asyncio.get_running_loop().call_later(TICK_SECONDS, _tick) if in_flight else None
+    for task in [task for task in _cancelled if task not in in_flight]:
+        del _cancelled[task]
+    timer = asyncio.get_running_loop().call_later(TICK_SECONDS, _tick) if in_flight else None
 
 
 def acquire_wait(longest: float) -> float:
     """Seconds the current request may wait for a pool connection: `longest`, or what is left
     of its budget when that is less (0 when it is spent). Outside a request: `longest`."""
     task = asyncio.current_task()
-    budget = in_flight.get(task) if task is not None else None
-    if budget is None:
+    entry = in_flight.get(task) if task is not None else None
+    if entry is None:
         return longest
-    return max(0.0, min(longest, budget.deadline - perf_counter()))
+    return max(0.0, min(longest, entry[0] - perf_counter()))
 
 
 def raise_if_abandoned() -> None:
     """Raise CancelledError when the current request is past its deadline or its client has
     gone: a connection it has just been given after a wait must not run its statement."""
     task = asyncio.current_task()
-    budget = in_flight.get(task) if task is not None else None
-    if budget is None:
+    entry = in_flight.get(task) if task is not None else None
+    if entry is None or task is None:
         return
-    if budget.reason is None:
-        if perf_counter() >= budget.deadline:
-            budget.reason = "deadline"
-        elif client_gone(budget.content):
-            budget.reason = "disconnect"
+    if task not in _cancelled:
+        now = perf_counter()
+        if now >= entry[0]:
+            _cancelled[task] = ["deadline", now, False]
+        elif client_gone(entry[1]):
+            _cancelled[task] = ["disconnect", now, False]
         else:
             return
-        budget.cancelled_at = perf_counter()
     raise asyncio.CancelledError
 
 
@@ -118,11 +107,11 @@ def cancelled_by_budget() -> Reason | None:
     """Why the budget cancelled the current task, or None when the cancellation came from
     elsewhere (then it must propagate). Once answered, the task is not cancelled again."""
     task = asyncio.current_task()
-    budget = in_flight.get(task) if task is not None else None
-    if budget is None or budget.reason is None:
+    state = _cancelled.get(task) if task is not None else None
+    if state is None or task is None:
         return None
-    budget.answered = True
-    assert task is not None
+    state[2] = True
     while task.uncancel():  # every cancel() of the timer is answered by this one answer
         pass
-    return budget.reason
+    reason: Reason = state[0]
+    return reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+from asyncio import current_task
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from uuid import uuid4
@@ -13,8 +14,8 @@ import asyncpg
 from blacksheep import Request, Response
 from blacksheep.exceptions import HTTPException
 
-from api import logs
-from api.admission import busy_response, cancelled_response
+from api import budget, logs
+from api.admission import PROBES, busy_response, cancelled_response, shed_response
 from api.logs import get_logger
 from api.problems import ProblemError, from_error, problem_response
 from queries.pool import CONNECTION_ERRORS, DatabaseTimer, PoolTimeoutError, current_timer
@@ -36,16 +37,36 @@ def request_id_of(request: Request) -> str:
 
 
 def make_middleware(
-    *, access_log: bool, server_timing: bool
+    *,
+    access_log: bool,
+    server_timing: bool,
+    request_timeout_ms: int = 5000,
+    max_concurrent_requests: int = 512,
 ) -> Callable[[Request, Handler], Awaitable[Response]]:
+    budget_seconds = request_timeout_ms / 1000
+    in_flight = budget.in_flight
+
     async def middleware(request: Request, handler: Handler) -> Response:
         start = perf_counter()
+        # Admission (api/admission.py): shed before any work, start the budget (api/budget.py);
+        # the probes have neither. Inline rather than a middleware of its own, since it runs on
+        # every request (`python -m benchmarks instructions`).
+        probe = request._path in PROBES  # type: ignore[attr-defined]  # bytes: no decoding
+        if not probe and len(in_flight) >= max_concurrent_requests:
+            return shed_response()
         request_id = request_id_of(request)
         # Every log line of this request carries its id (and, once known, the principal).
         fields = {"request_id": request_id}
         logs.request_fields.set(fields)
         timer = DatabaseTimer() if server_timing else None
         token = current_timer.set(timer) if timer is not None else None
+        task = None if probe else current_task()
+        if task in in_flight:  # a nested pass in the same task (static files) keeps the first
+            task = None
+        if task is not None:
+            in_flight[task] = (start + budget_seconds, request.content)
+            if budget.timer is None:
+                budget.arm(task.get_loop())
         try:
             response = await handler(request)
         except ProblemError as error:
@@ -75,7 +96,7 @@ def make_middleware(
                 503, "the database is unavailable, try again", headers={"Retry-After": "1"}
             )
         except asyncio.CancelledError:
-            # The request's budget ran out or its client left (api/admission.py); any other
+            # The request's budget ran out or its client left (api/budget.py); any other
             # cancellation (a shutdown) propagates.
             if (answer := cancelled_response()) is None:
                 raise
@@ -84,6 +105,8 @@ def make_middleware(
             _errors.exception("unhandled error", path=request.path)
             response = problem_response(500, f"internal error; request id {request_id}")
         finally:
+            if task is not None:
+                del in_flight[task]
             if token is not None:
                 current_timer.reset(token)
         elapsed = perf_counter() - start

@@ -299,8 +299,12 @@ class FairPool(asyncpg.Pool):
         returns_turn = holder is not None and self._lent.get(holder) is connection
         if returns_turn:
             del self._lent[holder]
-        if timeout is None and _is_cancelling(connection):
-            timeout = _CANCEL_WAIT_SECONDS
+        if timeout is None:
+            try:
+                if connection._con._protocol._is_cancelling():
+                    timeout = _CANCEL_WAIT_SECONDS
+            except AttributeError:  # not a live pooled connection: asyncpg says what is wrong
+                pass
         try:
             await super().release(connection, timeout=timeout)
         finally:
@@ -376,13 +380,6 @@ class FairPool(asyncpg.Pool):
                 turn.set_result(None)
                 return
         self._free_turns += 1
-
-
-def _is_cancelling(connection: Any) -> bool:
-    """True while the statement of this pooled connection is being cancelled."""
-    raw = getattr(connection, "_con", None)
-    protocol = getattr(raw, "_protocol", None)
-    return protocol is not None and bool(protocol._is_cancelling())
 
 
 class DatabaseTimer:
