@@ -343,7 +343,7 @@ def build_openapi() -> dict[str, Any]:
                 "summary": "The database is reachable",
                 "responses": {
                     "200": {"description": "Ready"},
-                    "503": _problem("Database unreachable"),
+                    "503": _problem("PostgreSQL unreachable from this instance, or shutting down"),
                 },
             }
         },

@@ -145,3 +145,26 @@ def test_the_process_environment_is_read_when_none_is_given(
     monkeypatch.setenv("PORT", "8765")
     monkeypatch.setenv("ENVIRONMENT", "development")
     assert load_settings(dotenv=tmp_path / "absent.env").port == 8765
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REQUEST_TIMEOUT_MS", "0"),
+        ("DB_ACQUIRE_TIMEOUT_MS", "-5"),
+        ("MAX_CONCURRENT_REQUESTS", "0"),
+        ("DB_CONNECT_TIMEOUT_S", "0"),
+        ("DB_CONNECT_TIMEOUT_S", "soon"),
+    ],
+)
+def test_budget_settings_are_checked(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings({variable: value}, dotenv=None)
+
+
+def test_budget_settings_defaults() -> None:
+    settings = load()
+    assert settings.request_timeout_ms == 5000
+    assert settings.db_acquire_timeout_ms == 1000
+    assert settings.db_connect_timeout_s == 30
+    assert load(REQUEST_TIMEOUT_MS="250").request_timeout_ms == 250
