@@ -61,8 +61,6 @@ def make_middleware(
         timer = DatabaseTimer() if server_timing else None
         token = current_timer.set(timer) if timer is not None else None
         task = None if probe else current_task()
-        if task in in_flight:  # a nested pass in the same task (static files) keeps the first
-            task = None
         if task is not None:
             in_flight[task] = (start + budget_seconds, request.content)
             if budget.timer is None:
@@ -105,8 +103,8 @@ def make_middleware(
             _errors.exception("unhandled error", path=request.path)
             response = problem_response(500, f"internal error; request id {request_id}")
         finally:
-            if task is not None:
-                del in_flight[task]
+            if task is not None:  # pop: a nested pass in the same task (static files) went first
+                in_flight.pop(task, None)
             if token is not None:
                 current_timer.reset(token)
         elapsed = perf_counter() - start
