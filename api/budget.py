@@ -36,7 +36,7 @@ Reason = Literal["deadline", "disconnect"]
 # perf_counter seconds, its request's content, whose `receive` tells of a disconnect). The
 # middleware adds and removes the entries itself: a tuple and a dict insert per request.
 in_flight: dict[asyncio.Task[Any], tuple[float, Any]] = {}
-# The tasks the timer has cancelled: [why, when (perf_counter), answered].
+# The tasks cancelled and not yet answered: [why, when (perf_counter)].
 _cancelled: dict[asyncio.Task[Any], list[Any]] = {}
 # The timer, while requests are in flight; None when idle (then the middleware arms it).
 timer: asyncio.TimerHandle | None = None
@@ -60,12 +60,12 @@ def _tick() -> None:
         state = _cancelled.get(task)
         if state is None:
             if now >= deadline:
-                _cancelled[task] = ["deadline", now, False]
+                _cancelled[task] = ["deadline", now]
             elif client_gone(content):
-                _cancelled[task] = ["disconnect", now, False]
+                _cancelled[task] = ["disconnect", now]
             else:
                 continue
-        elif state[2] or now - state[1] < RECANCEL_SECONDS:
+        elif now - state[1] < RECANCEL_SECONDS:
             continue
         else:
             state[1] = now
@@ -95,9 +95,9 @@ def raise_if_abandoned() -> None:
     if task not in _cancelled:
         now = perf_counter()
         if now >= entry[0]:
-            _cancelled[task] = ["deadline", now, False]
+            _cancelled[task] = ["deadline", now]
         elif client_gone(entry[1]):
-            _cancelled[task] = ["disconnect", now, False]
+            _cancelled[task] = ["disconnect", now]
         else:
             return
     raise asyncio.CancelledError
@@ -105,12 +105,12 @@ def raise_if_abandoned() -> None:
 
 def cancelled_by_budget() -> Reason | None:
     """Why the budget cancelled the current task, or None when the cancellation came from
-    elsewhere (then it must propagate). Once answered, the task is not cancelled again."""
+    elsewhere (then it must propagate). The caller answers without awaiting anything and
+    leaves `in_flight` at once, so the timer cannot cancel the task again meanwhile."""
     task = asyncio.current_task()
-    state = _cancelled.get(task) if task is not None else None
+    state = _cancelled.pop(task, None) if task is not None else None
     if state is None or task is None:
         return None
-    state[2] = True
     while task.uncancel():  # every cancel() of the timer is answered by this one answer
         pass
     reason: Reason = state[0]
