@@ -52,6 +52,9 @@ class PoolTimeoutError(TimeoutError):
 # After its statement was cancelled, a connection is given this long to confirm the
 # cancellation when it is released; then it is closed rather than waited for (a frozen server).
 _CANCEL_WAIT_SECONDS = 1.0
+# How often the waits for a connection are checked against their deadlines (FairPool._sweep).
+_SWEEP_SECONDS = 0.025
+_NEVER = float("inf")
 _encode_json = msgspec.json.encode
 _JSONB_BINARY_VERSION = b"\x01"
 
@@ -221,6 +224,7 @@ class FairPool(asyncpg.Pool):
         "_after_wait",
         "_free_turns",
         "_lent",
+        "_sweeper",
         "_wait_limit",
         "_waiting",
     )
@@ -239,8 +243,13 @@ class FairPool(asyncpg.Pool):
         self._wait_limit = wait_limit
         self._after_wait = after_wait
         self._free_turns = max_size
-        # Futures of the tasks waiting for a turn, oldest first; cancelled ones are skipped.
-        self._waiting: deque[asyncio.Future[None]] = deque()
+        # The tasks waiting for a turn, oldest first, as (future, deadline in loop time or inf);
+        # done ones (cancelled, timed out) are skipped.
+        self._waiting: deque[tuple[asyncio.Future[None], float]] = deque()
+        # One timer per pool expires the waits past their deadline (_sweep), rather than a
+        # timer per waiting task: under overload most requests wait, and uvloop's call_later
+        # costs microseconds each.
+        self._sweeper: asyncio.TimerHandle | None = None
         # Connection holder -> the proxy lent out with it: each turn is given back exactly once,
         # by the first release of that proxy, even when asyncpg already took the holder back
         # because the connection was lost.
@@ -267,27 +276,39 @@ class FairPool(asyncpg.Pool):
             timeout = self._wait_limit(timeout)
         if timeout is not None and timeout <= 0:
             raise PoolTimeoutError("no time left to wait for a database connection")
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((turn, _NEVER if timeout is None else loop.time() + timeout))
+        if timeout is not None and self._sweeper is None:
+            self._sweeper = loop.call_later(_SWEEP_SECONDS, self._sweep)
         try:
-            if timeout is None:
-                await turn
-            else:
-                try:
-                    await asyncio.wait_for(turn, timeout)
-                except TimeoutError:
-                    if not (turn.done() and not turn.cancelled()):
-                        raise PoolTimeoutError(
-                            f"no database connection became free within {timeout * 1000:.0f} ms"
-                        ) from None
+            await turn
             if self._after_wait is not None:
                 self._after_wait()
         except BaseException:
-            if turn.done() and not turn.cancelled():  # it was handed a turn: pass it on
-                self._pass_turn()
+            if turn.done() and not turn.cancelled() and turn.exception() is None:
+                self._pass_turn()  # it was handed a turn: pass it on
             else:
                 turn.cancel()
             raise
+
+    def _sweep(self) -> None:
+        """Fail the waits past their deadline (PoolTimeoutError), forget the finished ones."""
+        now = asyncio.get_running_loop().time()
+        waiting: deque[tuple[asyncio.Future[None], float]] = deque()
+        for turn, deadline in self._waiting:
+            if turn.done():
+                continue
+            if now >= deadline:
+                turn.set_exception(PoolTimeoutError("no database connection became free in time"))
+                continue
+            waiting.append((turn, deadline))
+        self._waiting = waiting
+        self._sweeper = (
+            asyncio.get_running_loop().call_later(_SWEEP_SECONDS, self._sweep)
+            if any(deadline != _NEVER for _, deadline in waiting)
+            else None
+        )
 
     async def release(
         self,
@@ -370,12 +391,12 @@ class FairPool(asyncpg.Pool):
 
     def waiting(self) -> int:
         """Tasks waiting for a turn, i.e. for a connection."""
-        return sum(not turn.done() for turn in self._waiting)
+        return sum(not turn.done() for turn, _ in self._waiting)
 
     def _pass_turn(self) -> None:
         """Give a turn to the task that has waited longest, or keep it free for the next one."""
         while self._waiting:
-            turn = self._waiting.popleft()
+            turn, _ = self._waiting.popleft()
             if not turn.done():
                 turn.set_result(None)
                 return
