@@ -6,7 +6,7 @@ Load shedding has two parts (README "Operations"):
 - a queue deadline: a request waits for a pool connection at most DB_ACQUIRE_TIMEOUT_MS, or what
   is left of its REQUEST_TIMEOUT_MS budget when that is less (queries.pool.FairPool), then 503.
 So no request outlives its budget, and no backlog outlives the load by more than one budget.
-The probes (/healthz, /readyz) are never shed and have no budget: they answer on their own terms.
+The probes (/healthz, /readyz) are never shed; /readyz bounds its own ping, well inside a budget.
 """
 
 from __future__ import annotations

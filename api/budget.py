@@ -35,16 +35,16 @@ Reason = Literal["deadline", "disconnect"]
 # The requests in flight in this process: the task that serves each -> (its deadline in
 # perf_counter seconds, its request's content, whose `receive` tells of a disconnect). The
 # middleware adds and removes the entries itself: a tuple and a dict insert per request.
-in_flight: dict[asyncio.Task[Any], tuple[float, Any]] = {}
+in_flight: dict[asyncio.Task[Any] | None, tuple[float, Any]] = {}
 # The tasks cancelled and not yet answered: [why, when (perf_counter)].
 _cancelled: dict[asyncio.Task[Any], list[Any]] = {}
 # The timer, while requests are in flight; None when idle (then the middleware arms it).
 timer: asyncio.TimerHandle | None = None
 
 
-def arm(loop: asyncio.AbstractEventLoop) -> None:
+def arm() -> None:
     global timer
-    timer = loop.call_later(TICK_SECONDS, _tick)
+    timer = asyncio.get_running_loop().call_later(TICK_SECONDS, _tick)
 
 
 def client_gone(content: Any) -> bool:
@@ -57,6 +57,8 @@ def _tick() -> None:
     global timer
     now = perf_counter()
     for task, (deadline, content) in in_flight.items():
+        if task is None:
+            continue
         state = _cancelled.get(task)
         if state is None:
             if now >= deadline:

@@ -48,11 +48,12 @@ def make_middleware(
 
     async def middleware(request: Request, handler: Handler) -> Response:
         start = perf_counter()
-        # Admission (api/admission.py): shed before any work, start the budget (api/budget.py);
-        # the probes have neither. Inline rather than a middleware of its own, since it runs on
-        # every request (`python -m benchmarks instructions`).
-        probe = request._path in PROBES  # type: ignore[attr-defined]  # bytes: no decoding
-        if not probe and len(in_flight) >= max_concurrent_requests:
+        # Admission (api/admission.py): shed before any work (never a probe), start the budget
+        # (api/budget.py). Inline rather than a middleware of its own, since it runs on every
+        # request (`python -m benchmarks instructions`).
+        if len(in_flight) >= max_concurrent_requests and (
+            request._path not in PROBES  # type: ignore[attr-defined]  # bytes: no decoding
+        ):
             return shed_response()
         request_id = request_id_of(request)
         # Every log line of this request carries its id (and, once known, the principal).
@@ -60,11 +61,10 @@ def make_middleware(
         logs.request_fields.set(fields)
         timer = DatabaseTimer() if server_timing else None
         token = current_timer.set(timer) if timer is not None else None
-        task = None if probe else current_task()
-        if task is not None:
-            in_flight[task] = (start + budget_seconds, request.content)
-            if budget.timer is None:
-                budget.arm(task.get_loop())
+        task = current_task()
+        in_flight[task] = (start + budget_seconds, request.content)
+        if budget.timer is None:
+            budget.arm()
         try:
             response = await handler(request)
         except ProblemError as error:
@@ -103,8 +103,7 @@ def make_middleware(
             _errors.exception("unhandled error", path=request.path)
             response = problem_response(500, f"internal error; request id {request_id}")
         finally:
-            if task is not None:  # pop: a nested pass in the same task (static files) went first
-                in_flight.pop(task, None)
+            in_flight.pop(task, None)  # pop: a nested pass in the same task (static files) did
             if token is not None:
                 current_timer.reset(token)
         elapsed = perf_counter() - start
