@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import secrets
+import signal
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,7 +18,7 @@ import msgspec
 from blacksheep import Application, Request, Response
 from blacksheep.middlewares import MiddlewareCategory
 
-from api import logs, metrics
+from api import budget, logs, metrics
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
 from api.cors import make_cors_middleware
@@ -29,7 +31,8 @@ from api.middleware import make_middleware
 from api.openapi import build_openapi
 from api.routing import Router, fallback_for
 from api.settings import Settings
-from queries.pool import create_pool
+from queries.health import ReadinessProbe
+from queries.pool import create_pool, session_settings
 
 
 @dataclass
@@ -40,6 +43,8 @@ class AppState:
     signing_key: str = ""  # SECRET_KEY, or the random key of a development process
     pool: asyncpg.Pool | None = None
     authenticator: Authenticator | None = None
+    readiness: ReadinessProbe | None = None
+    shutting_down: bool = False
 
 
 def create_app(settings: Settings) -> Application:
@@ -71,8 +76,21 @@ def create_app(settings: Settings) -> Application:
             session_parameters=settings.db_session_parameters,
             # Timed connections feed Server-Timing and the statement-duration metrics.
             timed=settings.server_timing or settings.metrics_enabled,
+            acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
+            wait_limit=budget.acquire_wait,
+            after_wait=budget.raise_if_abandoned,
         )
         state.pool = pool
+        state.readiness = ReadinessProbe(
+            settings.database_url,
+            timeout=min(settings.db_acquire_timeout_ms, settings.request_timeout_ms) / 1000,
+            server_settings={
+                **session_settings(
+                    settings.db_statement_timeout_ms, settings.db_session_parameters
+                ),
+                "application_name": "items-api-readiness",
+            },
+        )
         auth = Authenticator(
             pool, secret_key, settings.auth_cache_seconds, settings.api_key_max_ttl_days
         )
@@ -99,7 +117,7 @@ def create_app(settings: Settings) -> Application:
                 settings.max_body_bytes,
                 timedelta(days=settings.api_key_max_ttl_days),
             ),
-            SiteHandlers(pool, openapi, static_dir),
+            SiteHandlers(pool, state.readiness, lambda: state.shutting_down, openapi, static_dir),
             StaticFiles(static_dir),
         )
         if request_metrics is not None:
@@ -113,11 +131,15 @@ def create_app(settings: Settings) -> Application:
         # what requests leave behind (they took 20-30 ms each, 2 a second under load).
         gc.collect()
         gc.freeze()
+        _notice_shutdown_signals(state)
         log.info(
             "started", pool_max_size=settings.db_pool_max_size, environment=settings.environment
         )
 
     async def stop(application: Application) -> None:
+        state.shutting_down = True
+        if state.readiness is not None:
+            await state.readiness.close()
         if request_metrics is not None:
             await publisher.stop()
         if state.pool is not None:
@@ -136,12 +158,32 @@ def create_app(settings: Settings) -> Application:
         make_middleware(
             access_log=settings.access_log,
             server_timing=settings.server_timing,
+            request_timeout_ms=settings.request_timeout_ms,
+            max_concurrent_requests=settings.max_concurrent_requests,
             metrics=request_metrics,
         )
     )
     router.fallback = fallback_for(router)
     app.state = state  # type: ignore[attr-defined]
     return app
+
+
+def _notice_shutdown_signals(state: AppState) -> None:
+    """Mark the instance as shutting down (/readyz answers 503) as soon as uvicorn's SIGTERM or
+    SIGINT handler is called, before it drains the open connections; uvicorn installs its
+    handlers with signal.signal before the app starts, and restores the previous ones itself."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for number in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(number)
+        if not callable(previous):
+            continue
+
+        def handler(sig: int, frame: Any, previous: Any = previous) -> None:
+            state.shutting_down = True
+            previous(sig, frame)
+
+        signal.signal(number, handler)
 
 
 class _Router:

@@ -148,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Their progress is log lines: JSON, or colored text on a terminal in development.
         logs.configure(settings.log_level, console=logs.wants_console(settings.environment))
         logs.route_stdlib_logging(settings.log_level)
+    url = settings.database_url
     try:
         if args.command == "serve":
             return _serve(settings, args)
@@ -158,16 +159,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "seed":
             return asyncio.run(_seed(settings, args))
         return asyncio.run(_users(settings, args))
-    except psycopg.OperationalError as exc:
-        print(_no_database_message(settings, exc), file=sys.stderr)
+    except DatabaseNotReady as exc:
+        print(redact(str(exc), url), file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(_no_database_message(settings, exc), file=sys.stderr)
+    except (psycopg.OperationalError, OSError) as exc:
+        print(redact(_no_database_message(settings, exc), url), file=sys.stderr)
         return 1
     except asyncpg.PostgresError as exc:
         # e.g. the database does not exist yet, or is not migrated: a message, not a traceback.
         print(
-            f"the database refused the command: {exc}\n"
+            redact(f"the database refused the command: {exc}", url) + "\n"
             "Is it created and migrated? Run: python -m api migrate up",
             file=sys.stderr,
         )
@@ -176,10 +177,81 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _no_database_message(settings: Settings, exc: Exception) -> str:
     return (
-        f"cannot reach PostgreSQL at {settings.database_url}: {exc}\n"
+        f"cannot reach PostgreSQL at {redact_url(settings.database_url)}: {exc}\n"
         "Set DATABASE_URL to a reachable server, or install and start one locally:\n"
         "  sudo apt-get install -y postgresql && sudo service postgresql start"
     )
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password, if any, replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def redact(text: str, url: str) -> str:
+    """`text` without the password of `url`, whether it quotes the URL or the password alone."""
+    password = urlsplit(url).password
+    text = text.replace(url, redact_url(url))
+    return text.replace(password, "***") if password else text
+
+
+class DatabaseNotReady(Exception):
+    """PostgreSQL did not accept connections within DB_CONNECT_TIMEOUT_S."""
+
+
+# Failures that a starting, restarting or recovering server answers with; anything else (a
+# wrong password, a refused role) is not worth waiting for.
+_TRANSIENT = (
+    OSError,  # refused, reset, unreachable, DNS not yet resolvable, timeouts
+    asyncpg.CannotConnectNowError,  # "the database system is starting up", recovery
+    asyncpg.TooManyConnectionsError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+)
+
+
+async def _accepts_connections(url: str, timeout: float) -> None:  # noqa: ASYNC109
+    """Connect once. A server that answers that the database does not exist yet is up: `serve`
+    creates the database."""
+    try:
+        connection = await asyncpg.connect(url, timeout=timeout)
+    except asyncpg.InvalidCatalogNameError:
+        return
+    await connection.close(timeout=timeout)
+
+
+def wait_for_database(url: str, timeout_s: float) -> None:
+    """Return once PostgreSQL at `url` accepts connections, trying with a backoff from 0.25 s
+    to 2 s for up to `timeout_s` seconds; raise DatabaseNotReady with the last reason then."""
+    where = redact_url(url)
+    deadline = time.monotonic() + timeout_s
+    delay = 0.25
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            asyncio.run(_accepts_connections(url, timeout=max(0.5, min(left, 5.0))))
+            return
+        except _TRANSIENT as exc:
+            reason = redact(f"{type(exc).__name__}: {exc}", url)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DatabaseNotReady(
+                f"PostgreSQL at {where} did not accept connections within {timeout_s:g} s "
+                f"(DB_CONNECT_TIMEOUT_S); last error: {reason}"
+            )
+        logs.get_logger("api.serve").warning(
+            f"waiting for PostgreSQL at {where} to accept connections",
+            reason=reason,
+            retry_in_s=round(min(delay, left), 2),
+            give_up_in_s=round(left),
+        )
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 2.0)
 
 
 def _migrate(settings: Settings, action: str, everything: bool) -> int:
@@ -210,6 +282,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     logs.route_stdlib_logging(settings.log_level)
+    wait_for_database(settings.database_url, settings.db_connect_timeout_s)
     if not args.no_migrate:
         _migrate(settings, "up", False)
     workers = args.workers or settings.workers

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
+from asyncio import current_task
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from uuid import uuid4
@@ -12,12 +14,13 @@ import asyncpg
 from blacksheep import Request, Response
 from blacksheep.exceptions import HTTPException
 
-from api import logs
+from api import budget, logs
+from api.admission import PROBES, busy_response, cancelled_response, shed_response
 from api.logs import get_logger
-from api.metrics import RequestMetrics, timed_out
+from api.metrics import RequestMetrics, shed, timed_out
 from api.problems import FieldError, ProblemError, from_error, problem_response
 from api.routing import without_body
-from queries.pool import DatabaseTimer, current_timer
+from queries.pool import CONNECTION_ERRORS, DatabaseTimer, PoolTimeoutError, current_timer
 
 Handler = Callable[[Request], Awaitable[Response]]
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -41,10 +44,26 @@ def request_id_of(request: Request) -> str:
 
 
 def make_middleware(
-    *, access_log: bool, server_timing: bool, metrics: RequestMetrics | None = None
+    *,
+    access_log: bool,
+    server_timing: bool,
+    request_timeout_ms: int = 5000,
+    max_concurrent_requests: int = 512,
+    metrics: RequestMetrics | None = None,
 ) -> Callable[[Request, Handler], Awaitable[Response]]:
+    budget_seconds = request_timeout_ms / 1000
+    in_flight = budget.in_flight
+
     async def middleware(request: Request, handler: Handler) -> Response:
         start = perf_counter()
+        # Admission (api/admission.py): shed before any work (never a probe), start the budget
+        # (api/budget.py). Inline rather than a middleware of its own, since it runs on every
+        # request (`python -m benchmarks instructions`).
+        if len(in_flight) >= max_concurrent_requests and (
+            request._path not in PROBES  # type: ignore[attr-defined]  # bytes: no decoding
+        ):
+            shed()
+            return shed_response()
         if metrics is not None:
             metrics.started()
         request_id = request_id_of(request)
@@ -53,6 +72,10 @@ def make_middleware(
         logs.request_fields.set(fields)
         timer = DatabaseTimer() if server_timing else None
         token = current_timer.set(timer) if timer is not None else None
+        task = current_task()
+        in_flight[task] = (start + budget_seconds, request.content)
+        if budget.timer is None:
+            budget.arm()
         try:
             response = await handler(request)
         except ProblemError as error:
@@ -69,22 +92,34 @@ def make_middleware(
                 slug="validation-error",
                 errors=[_REFUSED_VALUE],
             )
-        except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as error:
-            _errors.error("database unavailable", error=repr(error))
-            response = problem_response(
-                503, "the database is unavailable, try again", headers={"Retry-After": "1"}
-            )
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
             response = problem_response(
                 503,
                 "the write conflicted with a concurrent one; retry it",
                 headers={"Retry-After": "1"},
             )
+        except PoolTimeoutError:
+            response = busy_response()
         except asyncpg.QueryCanceledError:
             timed_out()
             response = problem_response(
                 503, "the statement timed out", headers={"Retry-After": "1"}
             )
+        except CONNECTION_ERRORS as error:
+            _errors.error("database unavailable", error=repr(error))
+            response = problem_response(
+                503, "the database is unavailable, try again", headers={"Retry-After": "1"}
+            )
+        except asyncio.CancelledError:
+            # The request's budget ran out or its client left (api/budget.py); any other
+            # cancellation (a shutdown) propagates.
+            if (answer := cancelled_response()) is None:
+                if metrics is not None:
+                    metrics.abandoned()
+                raise
+            if answer.status == 503:
+                timed_out()
+            response = answer
         except Exception:
             _errors.exception("unhandled error", path=request.path)
             response = problem_response(500, f"internal error; request id {request_id}")
@@ -93,6 +128,7 @@ def make_middleware(
                 metrics.abandoned()
             raise
         finally:
+            in_flight.pop(task, None)  # pop: a nested pass in the same task (static files) did
             if token is not None:
                 current_timer.reset(token)
         elapsed = perf_counter() - start

@@ -425,7 +425,7 @@ def build_openapi() -> dict[str, Any]:
                 "summary": "The database is reachable",
                 "responses": {
                     "200": {"description": "Ready"},
-                    **_errors(s503="Database unreachable"),
+                    **_errors(s503="PostgreSQL unreachable from this instance, or shutting down"),
                 },
             }
         },

@@ -41,6 +41,7 @@ _TITLES = {
     428: "Precondition Required",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
+    499: "Client Closed Request",  # nginx's term; never sent, only logged
     500: "Internal Server Error",
     503: "Service Unavailable",
 }

@@ -49,6 +49,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_window_seconds: PositiveInt = 300
 
     # Request budget, load shedding, readiness and start-up (README "Operations").
+    # End to end, per request: the wait for a connection and every statement included.
+    request_timeout_ms: PositiveInt = 5000
+    # The longest wait for a pool connection; less when less of the request's budget is left.
+    db_acquire_timeout_ms: PositiveInt = 1000
+    # Requests one worker process works on at once; more are answered 503 before any work.
+    max_concurrent_requests: PositiveInt = 512
+    # How long `serve` waits for PostgreSQL to accept connections before it gives up.
+    db_connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
     # Identity and edge limits: throttling, keys, header limits (README "Security").
     # Failed logins one client address may make per LOGIN_WINDOW_SECONDS, over all accounts.

@@ -150,6 +150,7 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
             db_pool_min_size=2,
             db_pool_max_size=2,
             auth_cache_seconds=3600,  # callgrind is ~50x slower: the key must stay cached
+            request_timeout_ms=600_000,  # and the login's password hashing must not time out
         )
         app = create_app(settings)
         await app.start()

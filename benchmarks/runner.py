@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 
 from api.sqltools.statements import tooling
-from benchmarks import instructions, report, search_quality, seed, servers, tools
+from benchmarks import instructions, overload, report, search_quality, seed, servers, tools
 from benchmarks import pgbench as pgb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         f"{INSTRUCTION_ITEMS:,} items, made for this count and dropped afterwards)",
     )
     search_quality.add_parser(commands)
+    overload.add_parser(commands)
     return parser
 
 
@@ -775,6 +776,8 @@ def main(argv: list[str] | None = None) -> int:
         return count_instructions(args)
     if args.command == "search-quality":
         return search_quality.main(args)
+    if args.command == "overload":
+        return overload.run(args)
     try:
         return run(args)
     except tools.MissingTool as missing:

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
+# Statements that only read: safe to run again on a fresh connection when the first one was lost
+# before the rows came back (queries.pool.FairPool). Filled by load().
+READ_ONLY: set[str] = set()
+_COMMENT = re.compile(r"--[^\n]*")
+_WORD = re.compile(r"[A-Za-z_]+")
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "CALL", "SET"})
+# Functions a SELECT may call that change something: sequences, and advisory locks (any
+# pg_*advisory* function), which a second run on a fresh connection would take twice.
+_SIDE_EFFECTS = frozenset({"NEXTVAL", "SETVAL"})
+
+
+def is_read_only(statement: str) -> bool:
+    """True for a SELECT (or WITH … SELECT) with no data-changing word anywhere in it, FOR
+    UPDATE included: a conservative reading that may call a read a write, never the reverse."""
+    words = [word.upper() for word in _WORD.findall(_COMMENT.sub(" ", statement))]
+    return (
+        bool(words)
+        and words[0] in ("SELECT", "WITH")
+        and _WRITES.isdisjoint(words)
+        and not any(word in _SIDE_EFFECTS or "ADVISORY" in word for word in words)
+    )
+
 
 # Statement text -> its name, for every statement loaded: how statement timings find the sql/
 # file they belong to (a dict lookup of a string whose hash is cached).
@@ -13,9 +36,11 @@ STATEMENT_NAMES: dict[str, str] = {}
 
 def load(name: str) -> str:
     """Return the text of `sql/<name>.sql`, e.g. `load("items/get_by_id")`."""
-    text = (SQL_ROOT / f"{name}.sql").read_text(encoding="utf-8")
-    STATEMENT_NAMES[text] = name
-    return text
+    statement = (SQL_ROOT / f"{name}.sql").read_text(encoding="utf-8")
+    STATEMENT_NAMES[statement] = name
+    if is_read_only(statement):
+        READ_ONLY.add(statement)
+    return statement
 
 
 def all_statement_names() -> list[str]:

@@ -5,21 +5,57 @@ from __future__ import annotations
 import asyncio
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from time import perf_counter
 from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
+from asyncpg import exceptions as pg_errors
 from asyncpg.pool import PoolConnectionProxy
 
-from queries.loader import STATEMENT_NAMES, load
+from queries.loader import READ_ONLY, STATEMENT_NAMES, load
 
 # Anything that runs statements: the pool, or one connection (inside a transaction).
 Executor = asyncpg.Pool | asyncpg.Connection
 
 T = TypeVar("T")
+
+# The connection to PostgreSQL was lost, closed or terminated (pg_terminate_backend, a crash, a
+# restart, a reset socket): a statement that was sent may or may not have run.
+LOST_CONNECTION: tuple[type[BaseException], ...] = (
+    pg_errors.PostgresConnectionError,  # SQLSTATE class 08, e.g. ConnectionDoesNotExistError
+    pg_errors.AdminShutdownError,  # 57P01, pg_terminate_backend or a fast shutdown
+    pg_errors.CrashShutdownError,  # 57P02
+    pg_errors.InterfaceError,  # "connection is closed", "another operation is in progress"
+    pg_errors.InternalClientError,  # "cannot switch to state 12; another operation is in progress"
+    ConnectionError,  # reset, refused, broken pipe
+)
+# Every failure that says the database cannot be used right now, as opposed to a bad statement
+# or bad data: each is answered 503 with Retry-After, never 500 (api/middleware.py).
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    *LOST_CONNECTION,
+    pg_errors.OperatorInterventionError,  # class 57: cannot connect now, query canceled...
+    pg_errors.InsufficientResourcesError,  # class 53: too many connections, out of memory
+    pg_errors.InvalidAuthorizationSpecificationError,  # class 28: the pool cannot log in
+    pg_errors.InvalidCatalogNameError,  # 3D000: the database is gone
+    pg_errors.ReadOnlySQLTransactionError,  # 25006: a standby answered after a failover
+    pg_errors.LockNotAvailableError,  # 55P03: lock_timeout
+    OSError,  # TimeoutError (asyncio's too), unreachable host, DNS
+)
+
+
+class PoolTimeoutError(TimeoutError):
+    """No pool connection became free within DB_ACQUIRE_TIMEOUT_MS or the request's budget."""
+
+
+# After its statement was cancelled, a connection is given this long to confirm the
+# cancellation when it is released; then it is closed rather than waited for (a frozen server).
+_CANCEL_WAIT_SECONDS = 1.0
+# How often the waits for a connection are checked against their deadlines (FairPool._sweep).
+_SWEEP_SECONDS = 0.025
+_NEVER = float("inf")
 _encode_json = msgspec.json.encode
 _JSONB_BINARY_VERSION = b"\x01"
 
@@ -78,6 +114,13 @@ def _session_parameters(statement_timeout_ms: int) -> dict[str, str]:
     }
 
 
+def session_settings(statement_timeout_ms: int, session_parameters: bool) -> dict[str, str]:
+    """The startup parameters of the service's connections (application_name items-api)."""
+    if not session_parameters:
+        return {"application_name": "items-api"}
+    return {"application_name": "items-api", **_session_parameters(statement_timeout_ms)}
+
+
 async def keep_session(connection: asyncpg.Connection) -> None:
     """Return a connection to the pool as it is.
 
@@ -97,12 +140,23 @@ async def create_pool(
     statement_cache_size: int = 100,
     session_parameters: bool = True,
     timed: bool = False,
+    acquire_timeout_s: float | None = None,
+    wait_limit: Callable[[float], float] | None = None,
+    after_wait: Callable[[], None] | None = None,
 ) -> asyncpg.Pool:
-    """Open the pool. The statement timeout is set server-side, so it bounds every statement."""
+    """Open the pool. The statement timeout is set server-side, so it bounds every statement.
+
+    `acquire_timeout_s` bounds the wait for a connection (PoolTimeoutError); `wait_limit(t)`
+    may shorten it to what is left of the request's budget, and `after_wait()` may refuse a
+    connection given to a request that has meanwhile been abandoned (api/budget.py).
+    """
     return await FairPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        acquire_timeout=acquire_timeout_s,
+        wait_limit=wait_limit,
+        after_wait=after_wait,
         max_queries=50_000,  # asyncpg's default
         max_inactive_connection_lifetime=300.0,  # asyncpg's default
         loop=None,
@@ -111,11 +165,7 @@ async def create_pool(
         reset=keep_session,
         connection_class=TimedConnection if timed else asyncpg.Connection,
         record_class=asyncpg.Record,
-        server_settings=(
-            {"application_name": "items-api", **_session_parameters(statement_timeout_ms)}
-            if session_parameters
-            else {"application_name": "items-api"}
-        ),
+        server_settings=session_settings(statement_timeout_ms, session_parameters),
     )
 
 
@@ -133,7 +183,13 @@ async def fetch_planned_per_execution(
     too, and no connection keeps it.
     """
     if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as connection:
+        try:
+            async with db.acquire() as connection:
+                return await _fetch_in_custom_plan_transaction(connection, query, args)
+        except LOST_CONNECTION:
+            if query not in READ_ONLY:
+                raise
+        async with db.acquire() as connection:  # once more, on a fresh connection
             return await _fetch_in_custom_plan_transaction(connection, query, args)
     return await _fetch_in_custom_plan_transaction(db, query, args)
 
@@ -157,15 +213,44 @@ class FairPool(asyncpg.Pool):
     benchmarks/README.md). Here a task first takes a turn, one per connection, from a FIFO line,
     and a task holding a turn always finds a connection free. (asyncio.Semaphore would do, but
     it scans all its waiters on every acquire.)
+
+    The wait for a turn is bounded (PoolTimeoutError): the queue sheds what it cannot serve in
+    time instead of growing without bound. A read-only statement (queries.loader.READ_ONLY)
+    whose connection was lost before its rows came back runs once more on a fresh connection;
+    a write is never run twice, since it may have been committed before the loss.
     """
 
-    __slots__ = ("_free_turns", "_lent", "_waiting")
+    __slots__ = (
+        "_acquire_timeout",
+        "_after_wait",
+        "_free_turns",
+        "_lent",
+        "_sweeper",
+        "_wait_limit",
+        "_waiting",
+    )
 
-    def __init__(self, *args: Any, max_size: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_size: int,
+        acquire_timeout: float | None = None,
+        wait_limit: Callable[[float], float] | None = None,
+        after_wait: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, max_size=max_size, **kwargs)
+        self._acquire_timeout = acquire_timeout
+        self._wait_limit = wait_limit
+        self._after_wait = after_wait
         self._free_turns = max_size
-        # Futures of the tasks waiting for a turn, oldest first; cancelled ones are skipped.
-        self._waiting: deque[asyncio.Future[None]] = deque()
+        # The tasks waiting for a turn, oldest first, as (future, deadline in loop time or inf);
+        # done ones (cancelled, timed out) are skipped.
+        self._waiting: deque[tuple[asyncio.Future[None], float]] = deque()
+        # One timer per pool expires the waits past their deadline (_sweep), rather than a
+        # timer per waiting task: under overload most requests wait, and uvloop's call_later
+        # costs microseconds each.
+        self._sweeper: asyncio.TimerHandle | None = None
         # Connection holder -> the proxy lent out with it: each turn is given back exactly once,
         # by the first release of that proxy, even when asyncpg already took the holder back
         # because the connection was lost.
@@ -176,16 +261,7 @@ class FairPool(asyncpg.Pool):
         if self._free_turns > 0:  # then nobody is waiting: turns are handed to waiters first
             self._free_turns -= 1
         else:
-            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiting.append(turn)
-            try:
-                await (turn if timeout is None else asyncio.wait_for(turn, timeout))
-            except BaseException:
-                if turn.done() and not turn.cancelled():  # it was handed a turn: pass it on
-                    self._pass_turn()
-                else:
-                    turn.cancel()
-                raise
+            await self._wait_for_turn(timeout)
         try:
             proxy = await super()._acquire(timeout)  # type: ignore[misc]
         except BaseException:
@@ -193,6 +269,47 @@ class FairPool(asyncpg.Pool):
             raise
         self._lent[proxy._holder] = proxy
         return proxy
+
+    async def _wait_for_turn(self, timeout: float | None) -> None:  # noqa: ASYNC109
+        if timeout is None:
+            timeout = self._acquire_timeout
+        if timeout is not None and self._wait_limit is not None:
+            timeout = self._wait_limit(timeout)
+        if timeout is not None and timeout <= 0:
+            raise PoolTimeoutError("no time left to wait for a database connection")
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((turn, _NEVER if timeout is None else loop.time() + timeout))
+        if timeout is not None and self._sweeper is None:
+            self._sweeper = loop.call_later(_SWEEP_SECONDS, self._sweep)
+        try:
+            await turn
+            if self._after_wait is not None:
+                self._after_wait()
+        except BaseException:
+            if turn.done() and not turn.cancelled() and turn.exception() is None:
+                self._pass_turn()  # it was handed a turn: pass it on
+            else:
+                turn.cancel()
+            raise
+
+    def _sweep(self) -> None:
+        """Fail the waits past their deadline (PoolTimeoutError), forget the finished ones."""
+        now = asyncio.get_running_loop().time()
+        waiting: deque[tuple[asyncio.Future[None], float]] = deque()
+        for turn, deadline in self._waiting:
+            if turn.done():
+                continue
+            if now >= deadline:
+                turn.set_exception(PoolTimeoutError("no database connection became free in time"))
+                continue
+            waiting.append((turn, deadline))
+        self._waiting = waiting
+        self._sweeper = (
+            asyncio.get_running_loop().call_later(_SWEEP_SECONDS, self._sweep)
+            if any(deadline != _NEVER for _, deadline in waiting)
+            else None
+        )
 
     async def release(
         self,
@@ -204,20 +321,83 @@ class FairPool(asyncpg.Pool):
         returns_turn = holder is not None and self._lent.get(holder) is connection
         if returns_turn:
             del self._lent[holder]
+        if timeout is None:
+            try:
+                if connection._con._protocol._is_cancelling():
+                    timeout = _CANCEL_WAIT_SECONDS
+            except AttributeError:  # not a live pooled connection: asyncpg says what is wrong
+                pass
         try:
             await super().release(connection, timeout=timeout)
         finally:
             if returns_turn:
                 self._pass_turn()
 
+    # asyncpg's shortcuts, the same code plus one retry of a read (the class docstring).
+    async def fetch(
+        self,
+        query: str,
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 (asyncpg's signature)
+        record_class: Any = None,
+    ) -> list[Any]:
+        try:
+            async with self.acquire() as connection:
+                return await connection.fetch(  # type: ignore[no-any-return]
+                    query, *args, timeout=timeout, record_class=record_class
+                )
+        except LOST_CONNECTION:
+            if query not in READ_ONLY:
+                raise
+        async with self.acquire() as connection:
+            return await connection.fetch(  # type: ignore[no-any-return]
+                query, *args, timeout=timeout, record_class=record_class
+            )
+
+    async def fetchrow(
+        self,
+        query: str,
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 (asyncpg's signature)
+        record_class: Any = None,
+    ) -> Any:
+        try:
+            async with self.acquire() as connection:
+                return await connection.fetchrow(
+                    query, *args, timeout=timeout, record_class=record_class
+                )
+        except LOST_CONNECTION:
+            if query not in READ_ONLY:
+                raise
+        async with self.acquire() as connection:
+            return await connection.fetchrow(
+                query, *args, timeout=timeout, record_class=record_class
+            )
+
+    async def fetchval(
+        self,
+        query: str,
+        *args: Any,
+        column: int = 0,
+        timeout: float | None = None,  # noqa: ASYNC109 (asyncpg's signature)
+    ) -> Any:
+        try:
+            async with self.acquire() as connection:
+                return await connection.fetchval(query, *args, column=column, timeout=timeout)
+        except LOST_CONNECTION:
+            if query not in READ_ONLY:
+                raise
+        async with self.acquire() as connection:
+            return await connection.fetchval(query, *args, column=column, timeout=timeout)
+
     def waiting(self) -> int:
-        """How many tasks are waiting for a connection now."""
-        return sum(not turn.done() for turn in self._waiting)
+        """Tasks waiting for a turn, i.e. for a connection."""
+        return sum(not turn.done() for turn, _ in self._waiting)
 
     def _pass_turn(self) -> None:
         """Give a turn to the task that has waited longest, or keep it free for the next one."""
         while self._waiting:
-            turn = self._waiting.popleft()
+            turn, _ = self._waiting.popleft()
             if not turn.done():
                 turn.set_result(None)
                 return

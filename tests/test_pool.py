@@ -141,3 +141,29 @@ async def test_planned_per_execution_never_turns_to_the_generic_plan(database_ur
     plans = {row["statement"]: (row["generic_plans"], row["custom_plans"]) for row in prepared}
     assert plans[cached][0] > 0
     assert plans[per_execution] == (0, 8)
+
+
+def test_only_statements_that_change_nothing_may_be_retried() -> None:
+    # A read whose connection was lost runs again; a write must never be taken for one.
+    from queries.loader import all_statement_names, is_read_only, load
+
+    read_only = {name for name in all_statement_names() if is_read_only(load(name))}
+    assert {name for name in read_only if not name.startswith("tooling/")} == {
+        "api_keys/list_by_user",
+        "health/ping",
+        "items/get_by_id",
+        "items/list_by_metadata",
+        "items/list_by_tags_all",
+        "items/list_by_tags_any",
+        "items/list_recent",
+        "items/search_by_name",
+        "items/search_by_word",
+        "users/get_by_id",
+        "users/get_credentials",
+        "users/get_id_by_email",
+        "users/list_page",
+    }
+    assert not is_read_only("WITH gone AS (DELETE FROM items RETURNING id) SELECT id FROM gone")
+    assert not is_read_only("SELECT id FROM items FOR UPDATE")
+    assert not is_read_only("SELECT pg_try_advisory_xact_lock(1)")
+    assert is_read_only("-- UPDATE in a comment only\nSELECT updated_at FROM items")

@@ -211,3 +211,26 @@ def test_http_semantics_settings_are_read_from_the_environment() -> None:
     assert load().idempotency_ttl_seconds == 86400
     with pytest.raises(SettingsError, match="IDEMPOTENCY_TTL_SECONDS"):
         load(IDEMPOTENCY_TTL_SECONDS="0")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REQUEST_TIMEOUT_MS", "0"),
+        ("DB_ACQUIRE_TIMEOUT_MS", "-5"),
+        ("MAX_CONCURRENT_REQUESTS", "0"),
+        ("DB_CONNECT_TIMEOUT_S", "0"),
+        ("DB_CONNECT_TIMEOUT_S", "soon"),
+    ],
+)
+def test_budget_settings_are_checked(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings({variable: value}, dotenv=None)
+
+
+def test_budget_settings_defaults() -> None:
+    settings = load()
+    assert settings.request_timeout_ms == 5000
+    assert settings.db_acquire_timeout_ms == 1000
+    assert settings.db_connect_timeout_s == 30
+    assert load(REQUEST_TIMEOUT_MS="250").request_timeout_ms == 250

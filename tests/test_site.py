@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from typing import Any
 
 import httpx
 import msgspec
@@ -21,7 +23,11 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 async def test_readyz_when_the_database_answers(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready"}
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["database"] == "reachable"
+    assert body["pool"]["state"] == "available"
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
@@ -34,7 +40,7 @@ async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             response = await http.get("/readyz")
-            problem(response, 503)
+            assert problem(response, 503)["reason"] == "database-unreachable"
             assert response.headers["retry-after"] == "1"
             assert (await http.get("/healthz")).status_code == 200
     finally:
@@ -123,3 +129,29 @@ async def test_server_timing_reports_database_and_total_time(
     assert match is not None
     database, total = float(match.group(1)), float(match.group(2))
     assert 0 < database <= total
+
+
+async def test_readyz_is_503_while_shutting_down(app: Any, client: httpx.AsyncClient) -> None:
+    app.state.shutting_down = True
+    try:
+        response = await client.get("/readyz")
+        body = problem(response, 503)
+        assert body["reason"] == "shutting-down"
+        assert response.headers["retry-after"] == "1"
+        assert (await client.get("/healthz")).status_code == 200
+    finally:
+        app.state.shutting_down = False
+
+
+async def test_readyz_is_200_and_busy_while_every_pool_connection_is_taken(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    pool = app.state.pool
+    taken = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        response = await asyncio.wait_for(client.get("/readyz"), 5)
+        assert response.status_code == 200, response.text
+        assert response.json()["pool"]["state"] == "busy"
+    finally:
+        for connection in taken:
+            await pool.release(connection)

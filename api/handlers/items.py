@@ -150,7 +150,7 @@ class ItemHandlers:
             self.pool, item_id, body, guard.versions, principal.user_id, principal.is_admin
         )
         if replaced is None:
-            raise await self._explain_refusal(item_id, principal.user_id, principal.is_admin, True)
+            raise await self._explain_refusal(item_id, principal.user_id, principal.is_admin, guard)
         return _item_response(200, replaced)
 
     async def patch(self, request: Request) -> Response:
@@ -172,9 +172,7 @@ class ItemHandlers:
                 self.pool, item_id, changes, guard.versions, principal.user_id, principal.is_admin
             )
         if item is None:
-            raise await self._explain_refusal(
-                item_id, principal.user_id, principal.is_admin, guard.conditional
-            )
+            raise await self._explain_refusal(item_id, principal.user_id, principal.is_admin, guard)
         return _item_response(200, item)
 
     async def delete(self, request: Request) -> Response:
@@ -185,9 +183,7 @@ class ItemHandlers:
             self.pool, item_id, principal.user_id, principal.is_admin, guard.versions
         )
         if not deleted:
-            raise await self._explain_refusal(
-                item_id, principal.user_id, principal.is_admin, guard.conditional
-            )
+            raise await self._explain_refusal(item_id, principal.user_id, principal.is_admin, guard)
         return Response(204, None, None)
 
     async def _guard(
@@ -287,16 +283,25 @@ class ItemHandlers:
         return await self.idempotency.respond(request, principal.user_id, key, raw, write)
 
     async def _explain_refusal(
-        self, item_id: UUID, caller_id: UUID, is_admin: bool, had_precondition: bool
+        self, item_id: UUID, caller_id: UUID, is_admin: bool, guard: WriteGuard
     ) -> ProblemError:
-        """Why a guarded write touched no row: absent (404), not yours (403) or stale (412)."""
+        """Why a guarded write touched no row: absent (404), not yours (403) or stale (412).
+
+        Only a request that sent a precondition can fail one (RFC 9110 §13.1.1). If-Match fails
+        on an absent item; If-None-Match: * holds on it (the write then finds nothing: 404).
+        Without a precondition, a row that is there now but that the write did not find was
+        deleted and created again while the write ran: at the write's moment the item did not
+        exist, hence 404.
+        """
         current = await items.get_by_id(self.pool, item_id)
         if current is None:
-            if had_precondition:
+            if guard.conditional:
                 return ProblemError(412, "the item does not exist; If-Match cannot hold")
             return _not_found(item_id)
         if not is_admin and current.owner_id != caller_id:
             return _not_yours(item_id)
+        if not (guard.conditional or guard.create_only):
+            return _not_found(item_id)
         return _stale(etag_for(current.updated_at))
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -12,9 +12,11 @@ from blacksheep import Content, Request, Response
 from api import docs
 from api.etags import matches_weakly, parse_tags
 from api.handlers.static import CONTENT_SECURITY_POLICY, contained_file
-from api.http import json_response
+from api.http import encode, json_response
 from api.problems import ProblemError
 from queries import health
+from queries.health import ReadinessProbe
+from queries.pool import FairPool
 
 
 class StaticDocument:
@@ -41,8 +43,17 @@ class StaticDocument:
 
 
 class SiteHandlers:
-    def __init__(self, pool: asyncpg.Pool, openapi: bytes, static_dir: Path) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        readiness: ReadinessProbe,
+        shutting_down: Callable[[], bool],
+        openapi: bytes,
+        static_dir: Path,
+    ) -> None:
         self.pool = pool
+        self.readiness = readiness
+        self.shutting_down = shutting_down
         self.openapi = StaticDocument(openapi, b"application/json", 300)
         self.docs = StaticDocument(docs.PAGE, b"text/html; charset=utf-8", 300)
         # Swagger UI's files, by their fixed URL path; a day in caches (the ETag revalidates).
@@ -62,13 +73,41 @@ class SiteHandlers:
         return json_response(200, b'{"status":"ok"}', [(b"cache-control", b"no-store")])
 
     async def readyz(self, request: Request) -> Response:
-        try:
-            await asyncio.wait_for(health.ping(self.pool), timeout=2)
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        """200 while this instance can reach PostgreSQL, however busy its pool; 503 when it
+        cannot, or when it is shutting down. The body says which, and how busy the pool is."""
+        if self.shutting_down():
             raise ProblemError(
-                503, "the database is not reachable", headers={"Retry-After": "1"}
-            ) from None
-        return json_response(200, b'{"status":"ready"}', [(b"cache-control", b"no-store")])
+                503,
+                "this instance is shutting down",
+                slug="not-ready",
+                headers={"Retry-After": "1", "Cache-Control": "no-store"},
+                extra={"reason": "shutting-down"},
+            )
+        if not await health.reachable(self.readiness):
+            raise ProblemError(
+                503,
+                "PostgreSQL is not reachable from this instance",
+                slug="not-ready",
+                headers={"Retry-After": "1", "Cache-Control": "no-store"},
+                extra={"reason": "database-unreachable"},
+            )
+        size = self.pool.get_size()
+        idle = self.pool.get_idle_size()
+        waiting = self.pool.waiting() if isinstance(self.pool, FairPool) else 0
+        body = {
+            "status": "ready",
+            "database": "reachable",
+            "pool": {
+                "state": "busy"
+                if waiting or (idle == 0 and size == self.pool.get_max_size())
+                else "available",
+                "size": size,
+                "max_size": self.pool.get_max_size(),
+                "idle": idle,
+                "waiting": waiting,
+            },
+        }
+        return json_response(200, encode(body), [(b"cache-control", b"no-store")])
 
     async def openapi_json(self, request: Request) -> Response:
         return self.openapi.respond(request)

@@ -37,6 +37,7 @@ end
 -- Each thread gets its own random sequence.
 local counter = 0
 local threads = {}
+M.threads = threads  -- for a script's own done()
 function setup(thread)
   counter = counter + 1
   thread:set("thread_number", counter)

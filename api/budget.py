@@ -1,0 +1,119 @@
+"""The request budget: every request's deadline, and the one timer that enforces them all.
+
+The middleware registers each admitted request's task and deadline in `in_flight` and removes
+it once answered. While any request is in flight, one timer per process fires every TICK_SECONDS
+and cancels the task of each request past its deadline or whose client has gone. Cancelling the
+task is what stops the work: a task waiting for a pool connection never gets one, asyncpg answers
+the cancellation of a running statement with a CancelRequest to PostgreSQL (the backend stops
+working for it), and an open transaction rolls back. A commit that PostgreSQL already
+acknowledged stays committed.
+
+Why a shared timer rather than one per request: a dict insert and delete per request cost less
+than a TimerHandle (loop.call_at, asyncio.timeout) or a Task per request on the hot path
+(`python -m benchmarks instructions`), and the deadline is kept to within TICK_SECONDS.
+
+Client disconnects: uvicorn does not cancel the ASGI task when the client goes; it marks the
+request's RequestResponseCycle `disconnected` and answers `http.disconnect` on the next
+`receive()` (uvicorn 0.54, protocols/http/httptools_impl.py and h11_impl.py). The timer reads
+that flag through the `receive` bound method BlackSheep keeps on `request.content`, so nothing
+reads from the client meanwhile. Under an ASGI server without that flag, only the deadline holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from time import perf_counter
+from typing import Any, Literal
+
+TICK_SECONDS = 0.05
+# A task still running this long after its cancellation (e.g. in asyncpg's shielded release of a
+# connection to a frozen server) is cancelled again, so its answer is never late by more.
+RECANCEL_SECONDS = 0.25
+
+Reason = Literal["deadline", "disconnect"]
+
+# The requests in flight in this process: the task that serves each -> (its deadline in
+# perf_counter seconds, its request's content, whose `receive` tells of a disconnect). The
+# middleware adds and removes the entries itself: a tuple and a dict insert per request.
+in_flight: dict[asyncio.Task[Any] | None, tuple[float, Any]] = {}
+# The tasks cancelled and not yet answered: [why, when (perf_counter)].
+_cancelled: dict[asyncio.Task[Any], list[Any]] = {}
+# The timer, while requests are in flight; None when idle (then the middleware arms it).
+timer: asyncio.TimerHandle | None = None
+
+
+def arm() -> None:
+    global timer
+    timer = asyncio.get_running_loop().call_later(TICK_SECONDS, _tick)
+
+
+def client_gone(content: Any) -> bool:
+    """True when uvicorn has seen the client close the connection of this request."""
+    cycle = getattr(getattr(content, "receive", None), "__self__", None)
+    return getattr(cycle, "disconnected", False) is True
+
+
+def _tick() -> None:
+    global timer
+    now = perf_counter()
+    for task, (deadline, content) in in_flight.items():
+        if task is None:
+            continue
+        state = _cancelled.get(task)
+        if state is None:
+            if now >= deadline:
+                _cancelled[task] = ["deadline", now]
+            elif client_gone(content):
+                _cancelled[task] = ["disconnect", now]
+            else:
+                continue
+        elif now - state[1] < RECANCEL_SECONDS:
+            continue
+        else:
+            state[1] = now
+        task.cancel()
+    for task in [task for task in _cancelled if task not in in_flight]:
+        del _cancelled[task]
+    timer = asyncio.get_running_loop().call_later(TICK_SECONDS, _tick) if in_flight else None
+
+
+def acquire_wait(longest: float) -> float:
+    """Seconds the current request may wait for a pool connection: `longest`, or what is left
+    of its budget when that is less (0 when it is spent). Outside a request: `longest`."""
+    task = asyncio.current_task()
+    entry = in_flight.get(task) if task is not None else None
+    if entry is None:
+        return longest
+    return max(0.0, min(longest, entry[0] - perf_counter()))
+
+
+def raise_if_abandoned() -> None:
+    """Raise CancelledError when the current request is past its deadline or its client has
+    gone: a connection it has just been given after a wait must not run its statement."""
+    task = asyncio.current_task()
+    entry = in_flight.get(task) if task is not None else None
+    if entry is None or task is None:
+        return
+    if task not in _cancelled:
+        now = perf_counter()
+        if now >= entry[0]:
+            _cancelled[task] = ["deadline", now]
+        elif client_gone(entry[1]):
+            _cancelled[task] = ["disconnect", now]
+        else:
+            return
+    raise asyncio.CancelledError
+
+
+def cancelled_by_budget() -> Reason | None:
+    """Why the budget cancelled the current task, or None when the cancellation came from
+    elsewhere (then it must propagate). The caller answers without awaiting anything and
+    leaves `in_flight` at once, so the timer cannot cancel the task again meanwhile."""
+    task = asyncio.current_task()
+    state = _cancelled.pop(task, None) if task is not None else None
+    if state is None or task is None:
+        return None
+    while task.uncancel():  # every cancel() of the timer is answered by this one answer
+        pass
+    reason: Reason = state[0]
+    return reason

@@ -1,0 +1,438 @@
+"""`python -m benchmarks overload`: 8x the normal connections at get-by-id and at a two-word fuzzy
+search, at this service and at the FastAPI + SQLAlchemy peer, in one run (issue 11).
+
+Per server and endpoint: a normal run (`--connections`, the throughput goodput is compared with),
+then `--duration` seconds at `--factor` times the connections, then one request timed alone right
+after the load stops. Reported: goodput (2xx answered within REQUEST_TIMEOUT_MS, per second),
+p50/p99 of all answers, the share of 503s, other 5xx, the slowest answer, the time of the request
+after the load, and whether the service met its targets. Goodput is counted conservatively: every
+answer slower than the budget is taken to be a 2xx (wrk keeps latencies and statuses apart).
+
+Every run makes its own database (`overload_<random>`) and listens on free ports, so it never
+collides with another run or with `python -m benchmarks run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from benchmarks import seed, servers, tools
+
+HERE = Path(__file__).resolve().parent
+WRK_DIR = HERE / "wrk"
+SERVERS = ["items-api", "fastapi-sqlalchemy"]
+ENDPOINTS = {"get_by_id": "get by id", "fuzzy_two_words": "two-word fuzzy search"}
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "overload", help="8x the normal connections: goodput, 503s, slowest answer, recovery"
+    )
+    parser.add_argument("--duration", type=int, default=20, help="seconds of overload (20)")
+    parser.add_argument(
+        "--normal-duration", type=int, default=10, help="seconds of the normal run (10)"
+    )
+    parser.add_argument("--connections", type=int, default=32, help="the normal run's (32)")
+    parser.add_argument("--factor", type=int, default=8, help="overload = factor x connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk -t")
+    parser.add_argument("--items", type=int, default=100_000, help="items to seed (100000)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--pool-size", type=int, default=10)
+    parser.add_argument(
+        "--request-timeout-ms", type=int, default=5000, help="REQUEST_TIMEOUT_MS of the service"
+    )
+    parser.add_argument("--servers", default=",".join(SERVERS))
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server to use, without a database name",
+    )
+    parser.add_argument("--output", type=Path, help="results directory (benchmarks/results)")
+    parser.add_argument("--seed", type=int, default=42)
+
+
+def _log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def _free_base_port() -> int:
+    """A base port whose +1..+3 are free (servers.specs listens there)."""
+    for _ in range(200):
+        base = random.randrange(20_000, 60_000)
+        if all(_port_free(base + n) for n in (1, 2, 3)):
+            return base
+    raise RuntimeError("no free ports")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _two_word_queries(data: Path, rng_seed: int) -> None:
+    rng = random.Random(rng_seed + 2)
+    lines = [f"{rng.choice(seed.ADJECTIVES)} {rng.choice(seed.NOUNS)}" for _ in range(500)]
+    (data / "two_words.txt").write_text("".join(f"{line}\n" for line in lines))
+
+
+async def _drop_database(pg_url: str, name: str) -> None:
+    connection = await asyncpg.connect(f"{pg_url}/postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def _wrk(
+    wrk: str,
+    url: str,
+    endpoint: str,
+    seconds: int,
+    connections: int,
+    threads: int,
+    data: Path,
+    auth: tuple[str, str] | None,
+    budget_ms: int,
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "BENCH_DATA": str(data),
+        "BENCH_WRK_DIR": str(WRK_DIR),
+        "BENCH_OVERLOAD_ENDPOINT": endpoint,
+        "BENCH_BUDGET_MS": str(budget_ms),
+        "BENCH_AUTH_HEADER": auth[0] if auth else "",
+        "BENCH_AUTH_VALUE": auth[1] if auth else "",
+    }
+    command = [
+        wrk,
+        "-t",
+        str(min(threads, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "60s",  # measure slow answers instead of dropping them
+        "-s",
+        str(WRK_DIR / "overload.lua"),
+        url,
+    ]
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False
+    )
+    found = re.search(r"^BENCH_OVERLOAD (.*)$", done.stdout, re.MULTILINE)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"wrk failed on {endpoint}:\n{done.stdout}\n{done.stderr}")
+    raw = json.loads(found[1])
+    elapsed = raw["duration_us"] / 1e6
+    answered = raw["s2xx"] + raw["s503"] + raw["s5xx"] + raw["sother"]
+    return {
+        "connections": connections,
+        "seconds": round(elapsed, 3),
+        "answers": answered,
+        "rps": round(answered / elapsed, 1),
+        "ok_rps": round(raw["s2xx"] / elapsed, 1),
+        "goodput": round(max(0, raw["s2xx"] - raw["late"]) / elapsed, 1),
+        "share_503": round(raw["s503"] / answered, 4) if answered else 0.0,
+        "other_5xx": raw["s5xx"],
+        "other_status": raw["sother"],
+        "late": raw["late"],
+        "p50_ms": raw["latency_us"]["p50"] / 1000,
+        "p99_ms": raw["latency_us"]["p99"] / 1000,
+        "max_ms": raw["latency_us"]["max"] / 1000,
+        "socket_errors": raw["errors"],
+    }
+
+
+def _one_request(url: str, auth: tuple[str, str] | None, path: str) -> dict[str, Any]:
+    request = urllib.request.Request(url + path)  # noqa: S310 (http://127.0.0.1)
+    if auth:
+        request.add_header(*auth)
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310
+            status = reply.status
+            reply.read()
+    except urllib.error.HTTPError as error:
+        status = error.code
+    return {"status": status, "ms": round((time.perf_counter() - start) * 1000, 1)}
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmarks import runner
+
+    chosen = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if set(chosen) - set(SERVERS):
+        print(f"--servers: choose from {','.join(SERVERS)}", file=sys.stderr)
+        return 2
+    try:
+        wrk = tools.find_wrk()
+    except tools.MissingTool as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 3
+    run_id = uuid.uuid4().hex[:8]
+    db_name = f"overload_{run_id}"
+    dsn = f"{args.pg_url}/{db_name}"
+    work = HERE / ".work" / f"overload-{run_id}"
+    data = work / "data"
+    started = datetime.now(UTC)
+    overload_connections = args.connections * args.factor
+    results: list[dict[str, Any]] = []
+    running: dict[str, servers.Running] = {}
+    _log(f"database {db_name}; {args.items:,} items")
+    asyncio.run(runner._recreate_database(args.pg_url, db_name))
+    try:
+        runner._api(["migrate", "up"], dsn)
+        made = runner._api(
+            ["users", "create", runner.EMAIL, "--scopes", "items:read,items:write,admin"],
+            dsn,
+            stdin=runner.PASSWORD + "\n",
+        )
+        owner = re.search(r"\(([0-9a-f-]{36})\)", made)
+        assert owner is not None, made
+        ids = seed.run_seed(dsn, uuid.UUID(owner[1]), args.items, args.seed)
+        seed.write_samples(data, ids, args.seed, batch_bodies=1)
+        _two_word_queries(data, args.seed)
+        first_id = (data / "ids.txt").read_text().split()[0]
+        specs = servers.specs(
+            dsn=dsn,
+            secret_key=runner.SECRET_KEY,
+            owner_id=owner[1],
+            api_key="",
+            workers=args.workers,
+            pool_size=args.pool_size,
+            access_log=True,
+            base_port=_free_base_port(),
+        )
+        bootstrap = servers.start(specs["items-api"], work / "logs")
+        try:
+            api_key = runner._api_key(bootstrap.url)
+        finally:
+            servers.stop(bootstrap)
+        specs = servers.specs(
+            dsn=dsn,
+            secret_key=runner.SECRET_KEY,
+            owner_id=owner[1],
+            api_key=api_key,
+            workers=args.workers,
+            pool_size=args.pool_size,
+            access_log=True,
+            base_port=_free_base_port(),
+        )
+        specs["items-api"].env["REQUEST_TIMEOUT_MS"] = str(args.request_timeout_ms)
+        for name in chosen:
+            running[name] = servers.start(specs[name], work / "logs")
+        for endpoint in ENDPOINTS:
+            for name, server in running.items():
+                auth = server.spec.auth
+                normal = _wrk(
+                    wrk,
+                    server.url,
+                    endpoint,
+                    args.normal_duration,
+                    args.connections,
+                    args.threads,
+                    data,
+                    auth,
+                    args.request_timeout_ms,
+                )
+                asyncio.run(runner._quiesce(dsn))
+                servers.settle(server)
+                heavy = _wrk(
+                    wrk,
+                    server.url,
+                    endpoint,
+                    args.duration,
+                    overload_connections,
+                    args.threads,
+                    data,
+                    auth,
+                    args.request_timeout_ms,
+                )
+                after = _one_request(server.url, auth, f"/api/v1/items/{first_id}")
+                outcome = {
+                    "endpoint": endpoint,
+                    "server": name,
+                    "normal": normal,
+                    "overload": heavy,
+                    "after_load": after,
+                }
+                outcome["targets"] = _targets(outcome, args.request_timeout_ms)
+                results.append(outcome)
+                _log(
+                    f"{endpoint:16} {name:19} normal {normal['ok_rps']:8,.1f}/s  overload: "
+                    f"goodput {heavy['goodput']:8,.1f}/s  503 {heavy['share_503']:6.1%}  "
+                    f"5xx {heavy['other_5xx']}  p99 {heavy['p99_ms']:7.1f} ms  "
+                    f"max {heavy['max_ms']:7.1f} ms  after {after['ms']:.1f} ms"
+                )
+                tail = asyncio.run(runner._quiesce(dsn)) + servers.settle(server)
+                if tail > 1:
+                    _log(f"  ({name} was still busy {tail:.1f} s after the load stopped)")
+    except BaseException:
+        _log(f"failed; the servers' logs are in {work / 'logs'}")
+        raise
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    finally:
+        for server in running.values():
+            servers.stop(server)
+        asyncio.run(_drop_database(args.pg_url, db_name))
+    document = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
+        "settings": {
+            key: getattr(args, key)
+            for key in (
+                "duration",
+                "normal_duration",
+                "connections",
+                "factor",
+                "threads",
+                "items",
+                "workers",
+                "pool_size",
+                "request_timeout_ms",
+            )
+        },
+        "environment": runner._environment("?"),
+        "results": results,
+    }
+    output = args.output or HERE / "results"
+    written = write(document, output, f"{started:%Y-%m-%d}-{socket.gethostname()}-overload")
+    _log("results: " + ", ".join(str(path) for path in written))
+    print(markdown(document))
+    failed = [
+        f"{r['server']} {r['endpoint']}: {target}"
+        for r in results
+        if r["server"] == "items-api"
+        for target, met in r["targets"].items()
+        if not met
+    ]
+    for failure in failed:
+        print(f"TARGET MISSED: {failure}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _targets(outcome: dict[str, Any], budget_ms: int) -> dict[str, bool]:
+    heavy, normal = outcome["overload"], outcome["normal"]
+    return {
+        "goodput >= 90% of the normal throughput": heavy["goodput"] >= 0.9 * normal["ok_rps"],
+        f"slowest answer <= {budget_ms + 1000} ms": heavy["max_ms"] <= budget_ms + 1000,
+        "request after the load <= 1 s": outcome["after_load"]["ms"] <= 1000,
+        "no 500": heavy["other_5xx"] == 0 and normal["other_5xx"] == 0,
+    }
+
+
+def markdown(document: dict[str, Any]) -> str:
+    settings = document["settings"]
+    lines = [
+        f"# Overload, {document['started_at']}",
+        "",
+        f"`{document['command']}`: {settings['factor']}x {settings['connections']} = "
+        f"{settings['factor'] * settings['connections']} connections for "
+        f"{settings['duration']} s, after a normal run of {settings['normal_duration']} s at "
+        f"{settings['connections']}; {settings['items']:,} items, pool {settings['pool_size']}, "
+        f"{settings['workers']} worker(s), REQUEST_TIMEOUT_MS={settings['request_timeout_ms']}.",
+        "",
+        "| endpoint | server | normal 2xx/s | goodput/s | goodput / normal | 503 share | other "
+        "5xx | p50 ms | p99 ms | slowest ms | after the load ms | targets |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in document["results"]:
+        heavy, normal = r["overload"], r["normal"]
+        ratio = heavy["goodput"] / normal["ok_rps"] if normal["ok_rps"] else 0.0
+        missed = [target for target, met in r["targets"].items() if not met]
+        verdict = "met" if not missed else "missed: " + "; ".join(missed)
+        if r["server"] != "items-api":
+            verdict = "(peer) " + verdict
+        lines.append(
+            f"| {ENDPOINTS[r['endpoint']]} | {r['server']} | {normal['ok_rps']:,.1f} | "
+            f"{heavy['goodput']:,.1f} | {ratio:.0%} | {heavy['share_503']:.1%} | "
+            f"{heavy['other_5xx']} | {heavy['p50_ms']:,.1f} | {heavy['p99_ms']:,.1f} | "
+            f"{heavy['max_ms']:,.1f} | {r['after_load']['ms']:,.1f} | {verdict} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write(document: dict[str, Any], output: Path, stem: str) -> list[Path]:
+    output.mkdir(parents=True, exist_ok=True)
+    json_path = output / f"{stem}.json"
+    json_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    md_path = output / f"{stem}.md"
+    md_path.write_text(markdown(document))
+    written = [json_path, md_path]
+    with contextlib.suppress(ImportError):  # matplotlib comes with the bench extra
+        written.append(_chart(document, output / f"{stem}.png"))
+    return written
+
+
+def _chart(document: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = document["results"]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [f"{ENDPOINTS[r['endpoint']]}\n{r['server']}" for r in results]
+    positions = range(len(results))
+    axes[0].bar(
+        [p - 0.2 for p in positions],
+        [r["normal"]["ok_rps"] for r in results],
+        width=0.4,
+        label="normal 2xx/s",
+    )
+    axes[0].bar(
+        [p + 0.2 for p in positions],
+        [r["overload"]["goodput"] for r in results],
+        width=0.4,
+        label="goodput under overload",
+    )
+    axes[0].set_xticks(list(positions), labels, fontsize=7)
+    axes[0].set_ylabel("requests / s")
+    axes[0].legend(fontsize=8)
+    axes[1].bar(
+        [p - 0.2 for p in positions],
+        [r["overload"]["p99_ms"] for r in results],
+        width=0.4,
+        label="p99",
+    )
+    axes[1].bar(
+        [p + 0.2 for p in positions],
+        [r["overload"]["max_ms"] for r in results],
+        width=0.4,
+        label="slowest",
+    )
+    axes[1].axhline(document["settings"]["request_timeout_ms"] + 1000, color="grey", linestyle="--")
+    axes[1].set_xticks(list(positions), labels, fontsize=7)
+    axes[1].set_ylabel("ms")
+    axes[1].set_yscale("log")
+    axes[1].legend(fontsize=8)
+    figure.suptitle("Overload: goodput and latency")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

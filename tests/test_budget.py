@@ -1,0 +1,112 @@
+"""The request budget and load shedding, in process (tests/test_faults.py does it under uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import msgspec
+import psycopg
+import pytest
+
+from api import budget
+from api.app import create_app
+from api.settings import Settings
+from tests.conftest import Account, problem
+
+
+@pytest.fixture
+async def tight(settings: Settings, alice: Account) -> AsyncIterator[httpx.AsyncClient]:
+    """An app with a 400 ms budget, a 200 ms connection wait and two pool connections."""
+    app = create_app(
+        msgspec.structs.replace(
+            settings,
+            request_timeout_ms=400,
+            db_acquire_timeout_ms=200,
+            db_pool_min_size=2,
+            db_pool_max_size=2,
+            max_concurrent_requests=20,
+        )
+    )
+    await app.start()
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=alice.headers
+        ) as http:
+            http.app = app  # type: ignore[attr-defined]
+            yield http
+    finally:
+        await app.stop()
+
+
+async def _timed(http: httpx.AsyncClient, path: str) -> tuple[httpx.Response, float]:
+    start = time.perf_counter()
+    response = await http.get(path)
+    return response, time.perf_counter() - start
+
+
+async def test_a_request_past_its_budget_is_503_and_its_statement_cancelled(
+    tight: httpx.AsyncClient, client: httpx.AsyncClient, alice: Account, database_url: str
+) -> None:
+    created = await client.post("/api/v1/items", json={"name": "slow"}, headers=alice.headers)
+    item_id = created.json()["id"]
+    async with await psycopg.AsyncConnection.connect(database_url) as locker:
+        await locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        response, seconds = await _timed(tight, f"/api/v1/items/{item_id}")
+        body = problem(response, 503)
+        assert "budget" in body["detail"]
+        assert response.headers["retry-after"] == "1"
+        assert seconds < 1.4  # the budget, the timer's tick and a loaded machine
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
+            for _ in range(40):
+                cursor = await db.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'items-api'"
+                    " AND state = 'active' AND query ILIKE '%FROM items%'"
+                )
+                row = await cursor.fetchone()
+                if row is not None and row[0] == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert row is not None
+            assert row[0] == 0, "the statement still runs in PostgreSQL"
+    assert budget.in_flight == {}
+
+
+async def test_waiting_for_a_connection_is_bounded(tight: httpx.AsyncClient) -> None:
+    pool: Any = tight.app.state.pool  # type: ignore[attr-defined]
+    taken = [await pool.acquire() for _ in range(2)]
+    try:
+        response, seconds = await _timed(tight, "/api/v1/items?limit=1")
+        assert "connection" in problem(response, 503)["detail"]
+        assert response.headers["retry-after"] == "1"
+        assert seconds < 1.2
+        ready = await tight.get("/readyz")  # not blocked by the full pool
+        assert ready.status_code == 200
+        assert ready.json()["pool"]["state"] == "busy"
+    finally:
+        for connection in taken:
+            await pool.release(connection)
+    assert (await tight.get("/api/v1/items?limit=1")).status_code == 200
+
+
+async def test_past_the_concurrency_limit_requests_are_shed_at_once(
+    tight: httpx.AsyncClient,
+) -> None:
+    pool: Any = tight.app.state.pool  # type: ignore[attr-defined]
+    taken = [await pool.acquire() for _ in range(2)]
+    try:
+        waiting = [asyncio.ensure_future(tight.get("/api/v1/items?limit=1")) for _ in range(20)]
+        await asyncio.sleep(0.05)  # 20 requests in flight, each waiting for a connection
+        response, seconds = await _timed(tight, "/api/v1/items?limit=1")
+        assert "limit of concurrent requests" in problem(response, 503)["detail"]
+        assert seconds < 0.2  # before any work, not after a wait
+        assert (await tight.get("/healthz")).status_code == 200  # probes are never shed
+        answers = await asyncio.gather(*waiting)
+        assert {answer.status_code for answer in answers} == {503}
+    finally:
+        for connection in taken:
+            await pool.release(connection)
