@@ -74,22 +74,9 @@ def _log(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
-def _free_base_port() -> int:
-    """A base port whose +1..+3 are free (servers.specs listens there)."""
-    for _ in range(200):
-        base = random.randrange(20_000, 60_000)
-        if all(_port_free(base + n) for n in (1, 2, 3)):
-            return base
-    raise RuntimeError("no free ports")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def _three_free_ports() -> tuple[int, int, int]:
+    first, second, third = servers.free_ports(3)
+    return first, second, third
 
 
 def _two_word_queries(data: Path, rng_seed: int) -> None:
@@ -225,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             pool_size=args.pool_size,
             access_log=True,
-            base_port=_free_base_port(),
+            ports=_three_free_ports(),
         )
         bootstrap = servers.start(specs["items-api"], work / "logs")
         try:
@@ -240,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             pool_size=args.pool_size,
             access_log=True,
-            base_port=_free_base_port(),
+            ports=_three_free_ports(),
         )
         specs["items-api"].env["REQUEST_TIMEOUT_MS"] = str(args.request_timeout_ms)
         for name in chosen:
