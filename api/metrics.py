@@ -126,7 +126,7 @@ tally = Tally()
 
 
 def shed() -> None:
-    """Count a request refused by load shedding (the load shedding of api/middleware.py calls it)."""
+    """Count a request refused by load shedding (api/middleware.py calls it)."""
     tally.shed += 1
 
 
