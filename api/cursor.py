@@ -11,7 +11,7 @@ from uuid import UUID
 
 import msgspec
 
-from api.problems import FieldError, ProblemError
+from api.problems import invalid
 from queries.items import ItemFilter, PageKey
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,9 +43,8 @@ def decode_cursor(cursor: str, where: ItemFilter) -> PageKey:
             return (float(position), UUID(item_id))
         return (_EPOCH + timedelta(microseconds=int(position)), UUID(item_id))
     except (ValueError, binascii.Error, msgspec.DecodeError, OverflowError):
-        raise ProblemError(
-            422,
+        raise invalid(
+            "query.cursor",
+            "invalid cursor",
             "cursor is not valid for this query; use the Link header of the previous page",
-            slug="validation-error",
-            errors=[FieldError(field="query.cursor", message="invalid cursor")],
         ) from None

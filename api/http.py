@@ -10,7 +10,7 @@ import msgspec
 from blacksheep import Content, Request, Response
 
 from api.item_input import too_deep
-from api.problems import FieldError, ProblemError
+from api.problems import FieldError, ProblemError, invalid
 from queries.items import CANONICAL_UUID, NAME_PATTERN, TAG_PATTERN, parse_uuid
 
 T = TypeVar("T")
@@ -20,7 +20,6 @@ encode = msgspec.json.Encoder().encode
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 _JSON_MEDIA_TYPE = re.compile(rb"^application/([a-z0-9.+-]+\+)?json\s*(;|$)", re.IGNORECASE)
 _FORM_MEDIA_TYPE = re.compile(rb"^application/x-www-form-urlencoded\s*(;|$)", re.IGNORECASE)
-_BODY_MEMBER = re.compile(r"^\$(\[\d+\])?(\.[^.\[]+)?")
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
 _CANONICAL_UUID = re.compile(CANONICAL_UUID)
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -131,9 +130,7 @@ def plain_message(message: str) -> str:
 
 def validation_problem(error: msgspec.ValidationError, root: str = "$") -> ProblemError:
     located = field_error(error, root)
-    return ProblemError(
-        422, f"{located.field}: {located.message}", slug="validation-error", errors=[located]
-    )
+    return invalid(located.field, located.message)
 
 
 async def read_body(request: Request, max_bytes: int, *, form: bool = False) -> bytes:
@@ -184,32 +181,19 @@ def decode(body: bytes, kind: type[T]) -> T:
         ) from None
     except UnicodeDecodeError:
         raise ProblemError(400, "malformed JSON: not valid UTF-8", slug="malformed-json") from None
-    # JSON can carry a NUL only as \u0000, and PostgreSQL stores it in neither text nor jsonb:
-    # refuse it here, naming where it is, instead of as the database's error.
+    # JSON can carry a NUL only as \u0000, and PostgreSQL stores it in no text column: refuse
+    # it here, naming the field, instead of as the database's error. Free-form JSON (item
+    # metadata, kept as its text) is left to its own check, api.item_input.metadata_problem.
     if b"\\u0000" in body:
-        try:
-            # Free-form JSON (item metadata) is kept as its text: walked decoded.
-            path = nul_path(msgspec.to_builtins(result, enc_hook=_decode_raw))
-        except RecursionError:  # nested too deep to walk: refuse the whole body
-            path = "$"
+        path = nul_path(msgspec.to_builtins(result, enc_hook=_skip_raw))
         if path is not None:
-            # The field is the body's own member ($.metadata, $[3].metadata); the message
-            # says where inside its free-form JSON the NUL is.
-            field = _BODY_MEMBER.match(path)[0]  # type: ignore[index]  # matches any path
-            message = "must not contain NUL characters" + (f" (at {path})" if path != field else "")
-            raise ProblemError(
-                422,
-                f"{field}: {message}",
-                slug="validation-error",
-                errors=[FieldError(field=field, message=message)],
-            )
+            raise invalid(path, "must not contain NUL characters")
     return result
 
 
-def _decode_raw(value: Any) -> Any:
-    if isinstance(value, msgspec.Raw):
-        return msgspec.json.decode(value)
-    raise NotImplementedError(type(value))
+def _skip_raw(value: Any) -> None:
+    if not isinstance(value, msgspec.Raw):
+        raise NotImplementedError(type(value))
 
 
 def nul_path(value: Any) -> str | None:
@@ -239,10 +223,9 @@ def path_uuid(request: Request, name: str = "id") -> UUID:
     case) only, so that a resource has one URL; 422 otherwise."""
     raw: str = request.route_values.get(name) or ""
     if len(raw) != 36 or _CANONICAL_UUID.match(raw) is None:
-        raise ProblemError(
-            422,
+        raise invalid(
+            f"path.{name}",
+            "must be a UUID",
             f"{name} must be a UUID in its 8-4-4-4-12 form, got {raw[:64]!r}",
-            slug="validation-error",
-            errors=[FieldError(field=f"path.{name}", message="must be a UUID")],
         )
     return parse_uuid(raw)

@@ -26,7 +26,7 @@ from uuid import UUID
 import asyncpg
 from blacksheep import Content, Request, Response
 
-from api.problems import FieldError, ProblemError
+from api.problems import FieldError, ProblemError, invalid
 from queries import idempotency
 from queries.idempotency import StoredResponse
 
@@ -45,12 +45,7 @@ _ESCAPE = re.compile(r'\\(["\\])')
 
 
 def _invalid_key(message: str) -> ProblemError:
-    return ProblemError(
-        422,
-        f"header.Idempotency-Key: {message}",
-        slug="validation-error",
-        errors=[FieldError(field="header.Idempotency-Key", message=message)],
-    )
+    return invalid("header.Idempotency-Key", message)
 
 
 def idempotency_key(request: Request) -> str | None:

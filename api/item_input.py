@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from api.problems import FieldError, ProblemError
+from api.problems import ProblemError, invalid
 from queries.items import WHITESPACE, ItemPatch, ItemWrite
 
 MAX_METADATA_DEPTH = 32
@@ -48,15 +48,6 @@ _DECODER_SAFE_DEPTH = 100
 _WHITESPACE_CLASS = "[" + re.escape(WHITESPACE) + "]"
 _TAG_EDGE = re.compile(f"(?:^|\x00){_WHITESPACE_CLASS}|{_WHITESPACE_CLASS}(?:\x00|$)")
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
-
-
-def invalid(field: str, message: str) -> ProblemError:
-    return ProblemError(
-        422,
-        f"{field}: {message}",
-        slug="validation-error",
-        errors=[FieldError(field=field, message=message)],
-    )
 
 
 def nfc(text: str) -> str:

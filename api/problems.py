@@ -71,6 +71,17 @@ class ProblemError(Exception):
         self.extra = extra
 
 
+def invalid(field: str, message: str, detail: str | None = None) -> ProblemError:
+    """422 validation-error naming one invalid input (`errors: [{field, message}]`); the detail
+    is `<field>: <message>` unless given."""
+    return ProblemError(
+        422,
+        detail or f"{field}: {message}",
+        slug="validation-error",
+        errors=[FieldError(field=field, message=message)],
+    )
+
+
 def problem_response(
     status: int,
     detail: str | None = None,

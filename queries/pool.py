@@ -105,20 +105,16 @@ PLANNER_SETTINGS = {
 }
 
 
-def _session_parameters(statement_timeout_ms: int) -> dict[str, str]:
-    """Settings every pooled connection starts with, sent as startup parameters."""
-    return {
-        "statement_timeout": str(statement_timeout_ms),
-        "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 2, 10_000)),
-        **PLANNER_SETTINGS,
-    }
-
-
 def session_settings(statement_timeout_ms: int, session_parameters: bool) -> dict[str, str]:
-    """The startup parameters of the service's connections (application_name items-api)."""
-    if not session_parameters:
-        return {"application_name": "items-api"}
-    return {"application_name": "items-api", **_session_parameters(statement_timeout_ms)}
+    """The startup parameters of the service's connections: application_name items-api and,
+    unless `session_parameters` is off (PgBouncer in transaction mode: README), the statement
+    timeouts and PLANNER_SETTINGS."""
+    settings = {"application_name": "items-api"}
+    if session_parameters:
+        settings["statement_timeout"] = str(statement_timeout_ms)
+        settings["idle_in_transaction_session_timeout"] = str(max(statement_timeout_ms * 2, 10_000))
+        settings.update(PLANNER_SETTINGS)
+    return settings
 
 
 async def keep_session(connection: asyncpg.Connection) -> None:

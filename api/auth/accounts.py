@@ -16,7 +16,7 @@ from api.auth.passwords import (
     password_problem,
     verify_password,
 )
-from api.problems import FieldError, ProblemError
+from api.problems import ProblemError, invalid
 from queries import users
 from queries.auth import LoginReservation
 from queries.users import Credentials, User
@@ -50,20 +50,14 @@ async def create_user(pool: asyncpg.Pool, new: NewUser) -> User:
     """Hash the password off the loop and store the user; 422 naming `$.email` for a malformed
     email or `$.password` for a common or breached password, 409 when the email is taken."""
     if _EMAIL.fullmatch(new.email) is None:
-        raise ProblemError(
-            422,
+        raise invalid(
+            "$.email",
+            "not an email address",
             "$.email: must be one @ between two parts without white space or control characters",
-            slug="validation-error",
-            errors=[FieldError(field="$.email", message="not an email address")],
         )
     problem = password_problem(new.password, new.email)
     if problem is not None:
-        raise ProblemError(
-            422,
-            f"$.password: {problem}",
-            slug="validation-error",
-            errors=[FieldError(field="$.password", message=problem)],
-        )
+        raise invalid("$.password", problem)
     password_hash = await hash_password(new.password)
     scopes = sorted(set(new.scopes))
     try:

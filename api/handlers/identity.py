@@ -19,7 +19,7 @@ from api.auth.principal import ADMIN, KEYS_MANAGE
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
 from api.http import encode, json_response, path_uuid, read_body, read_json
-from api.problems import FieldError, ProblemError
+from api.problems import ProblemError, invalid
 from queries import api_keys, users
 
 # Responses that carry credentials must not be cached (RFC 6749 section 5.1).
@@ -239,9 +239,4 @@ def client_address(request: Request) -> str:
 
 
 def _expiry_problem(message: str) -> ProblemError:
-    return ProblemError(
-        422,
-        f"$.expires_at: {message}",
-        slug="validation-error",
-        errors=[FieldError(field="$.expires_at", message=message)],
-    )
+    return invalid("$.expires_at", message)

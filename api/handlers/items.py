@@ -24,11 +24,10 @@ from api.item_input import (
     check_metadata,
     clean_patch,
     clean_write,
-    invalid,
     nfc,
     tag_problem,
 )
-from api.problems import FieldError, ProblemError
+from api.problems import ProblemError, invalid
 from queries import items
 from queries.items import BatchItem, Item, ItemFilter, ItemPatch, ItemWrite
 from queries.pool import Executor
@@ -158,12 +157,8 @@ class ItemHandlers:
         item_id = path_uuid(request)
         changes = decode(await read_body(request, self.max_body_bytes), ItemPatch)
         if all(getattr(changes, field) is UNSET for field in ItemPatch.__struct_fields__):
-            raise ProblemError(
-                422,
-                "give at least one of: " + ", ".join(ItemPatch.__struct_fields__),
-                slug="validation-error",
-                errors=[FieldError(field="$", message="no field to change")],
-            )
+            fields = ", ".join(ItemPatch.__struct_fields__)
+            raise invalid("$", "no field to change", f"give at least one of: {fields}")
         clean_patch(changes)
         guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
         item = None
@@ -254,11 +249,10 @@ class ItemHandlers:
             clean_write(entry, f"$[{index}]")
             item_id = uuid4() if entry.id is None else UUID(entry.id)
             if item_id in seen:
-                raise ProblemError(
-                    422,
+                raise invalid(
+                    f"$[{index}].id",
+                    "duplicate id",
                     f"$[{index}].id: {item_id} appears more than once in the batch",
-                    slug="validation-error",
-                    errors=[FieldError(field=f"$[{index}].id", message="duplicate id")],
                 )
             seen.add(item_id)
             entry.id = str(item_id)
@@ -342,13 +336,7 @@ def _query(request: Request) -> dict[str, list[str]]:
     try:
         return parse_qs(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
-        message = "not valid UTF-8 once percent-decoded"
-        raise ProblemError(
-            422,
-            f"query: {message}",
-            slug="validation-error",
-            errors=[FieldError(field="query", message=message)],
-        ) from None
+        raise invalid("query", "not valid UTF-8 once percent-decoded") from None
 
 
 def _query_pairs(request: Request) -> list[tuple[str, str]]:
@@ -359,30 +347,20 @@ def _list_query(request: Request) -> ListQuery:
     raw: dict[str, str] = {}
     for key, values in _query(request).items():
         if len(values) > 1 and key not in ("tags", "tags_all"):
-            raise _query_problem(key, "given more than once", "give this parameter once")
+            raise invalid(f"query.{key}", "given more than once")
         raw[key] = ",".join(values)
-        # PostgreSQL stores a NUL in neither text nor jsonb (where JSON spells it \u0000).
-        if "\x00" in raw[key] or (key == "metadata" and "\\u0000" in raw[key]):
-            message = "must not contain NUL characters"
-            raise _query_problem(key, message, message)
+        # PostgreSQL stores a NUL in no text column (metadata's JSON is checked as in writes).
+        if "\x00" in raw[key]:
+            raise invalid(f"query.{key}", "must not contain NUL characters")
     # msgspec's lax conversion also reads 1e1 and 1.0 as integers and 1700000000 as a
     # date-time: only the forms the document promises pass.
     for key, form, message in _STRICT_FORMS:
         if key in raw and not form.match(raw[key]):
-            raise _query_problem(key, message, message)
+            raise invalid(f"query.{key}", message)
     try:
         return msgspec.convert(raw, ListQuery, strict=False)
     except msgspec.ValidationError as exc:
         raise validation_problem(exc, root="query") from None
-
-
-def _query_problem(key: str, message: str, detail: str) -> ProblemError:
-    return ProblemError(
-        422,
-        f"query.{key}: {detail}",
-        slug="validation-error",
-        errors=[FieldError(field=f"query.{key}", message=message)],
-    )
 
 
 def _tag_list(value: str | None, name: str) -> list[str] | None:
