@@ -131,6 +131,12 @@ def create_app(settings: Settings) -> Application:
         # what requests leave behind (they took 20-30 ms each, 2 a second under load).
         gc.collect()
         gc.freeze()
+        # Collect the young generation every 10,000 net allocations instead of 700. Objects of
+        # requests in flight survive young collections and get promoted, so the default's cost
+        # grows with concurrency: 26k instructions more per GET by id at 256 requests in flight
+        # (of 476k; 5k of 390k at 32), measured under callgrind. Request data is freed by
+        # reference counting; cycles are rare and still collected.
+        gc.set_threshold(10_000, 20, 100)
         _notice_shutdown_signals(state)
         log.info(
             "started", pool_max_size=settings.db_pool_max_size, environment=settings.environment
