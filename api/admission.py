@@ -30,17 +30,28 @@ def busy_response() -> Response:
     return problem_response(503, "every database connection is busy; retry", headers=RETRY_AFTER)
 
 
-def cancelled_response() -> Response | None:
+# RFC 9110 section 9.2.1.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cancelled_response(method: str) -> Response | None:
     """The answer to a request the budget cancelled, or None for any other cancellation.
 
-    Past its deadline: 503. Client gone: 499 (nginx's "client closed request"), which nobody
-    receives but the access log records.
+    Past its deadline: 503. A write's statement may have committed in the very moment it was
+    cancelled (its answer already on the way back), so a 503 to a write says that it may have
+    been applied. Client gone: 499 (nginx's "client closed request"), which nobody receives but
+    the access log records.
     """
     reason = budget.cancelled_by_budget()
     if reason is None:
         return None
     if reason == "disconnect":
         return problem_response(499, "the client closed the connection before the answer")
-    return problem_response(
-        503, "the request did not complete within its time budget; retry", headers=RETRY_AFTER
-    )
+    if method in SAFE_METHODS:
+        detail = "the request did not complete within its time budget; retry"
+    else:
+        detail = (
+            "the request did not complete within its time budget and may have been applied: "
+            "retry it with the same Idempotency-Key, or read the item before you retry"
+        )
+    return problem_response(503, detail, headers=RETRY_AFTER)

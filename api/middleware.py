@@ -113,7 +113,7 @@ def make_middleware(
         except asyncio.CancelledError:
             # The request's budget ran out or its client left (api/budget.py); any other
             # cancellation (a shutdown) propagates.
-            if (answer := cancelled_response()) is None:
+            if (answer := cancelled_response(request.method)) is None:
                 if metrics is not None:
                     metrics.abandoned()
                 raise

@@ -110,3 +110,18 @@ async def test_past_the_concurrency_limit_requests_are_shed_at_once(
     finally:
         for connection in taken:
             await pool.release(connection)
+
+
+async def test_a_write_past_its_budget_says_it_may_have_been_applied(
+    tight: httpx.AsyncClient, database_url: str
+) -> None:
+    """A write's statement can commit in the moment it is cancelled: its 503 must not promise
+    that nothing was written, as a read's may."""
+    async with await psycopg.AsyncConnection.connect(database_url) as locker:
+        await locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        write = problem(await tight.post("/api/v1/items", json={"name": "late"}), 503)
+        read = problem(await tight.get("/api/v1/items?limit=1"), 503)
+    assert "may have been applied" in write["detail"]
+    assert "Idempotency-Key" in write["detail"]
+    assert "may have been applied" not in read["detail"]
+    assert "budget" in read["detail"]

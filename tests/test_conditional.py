@@ -106,6 +106,7 @@ async def test_put_if_none_match_star_on_an_existing_item_is_412_and_changes_not
         url, json={"name": "wiped"}, headers=_with(alice, ("If-None-Match", "*"))
     )
     problem(response, 412)
+    assert response.headers["etag"] == etag  # a 412 names the current version
     assert await _current(client, url, alice) == before
     # The same for a tag list that names the current version, weakly.
     listed = await client.put(
@@ -182,3 +183,20 @@ async def test_static_documents_compare_weakly(client: httpx.AsyncClient) -> Non
     assert (
         await client.get("/openapi.json", headers={"If-None-Match": f'"x{etag[1:]}'})
     ).status_code == 200
+
+
+async def test_get_answers_412_when_if_match_fails(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """RFC 9110 section 13.1.1: If-Match is evaluated for GET too."""
+    url, etag = await _item(client, alice)
+    stale = await client.get(url, headers=_with(alice, ("If-Match", '"nope"')))
+    problem(stale, 412)
+    assert stale.headers["etag"] == etag
+    weak = await client.get(url, headers=_with(alice, ("If-Match", f"W/{etag}")))
+    problem(weak, 412)
+    for holds in (etag, "*", f'"other", {etag}'):
+        response = await client.get(url, headers=_with(alice, ("If-Match", holds)))
+        assert response.status_code == 200, (holds, response.text)
+    absent = await client.get(f"{ITEMS}/{ABSENT}", headers=_with(alice, ("If-Match", "*")))
+    problem(absent, 412)

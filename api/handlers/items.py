@@ -22,6 +22,7 @@ from api.idempotency import Idempotency, idempotency_key
 from api.item_input import (
     TOO_DEEP,
     check_metadata,
+    clean_body,
     clean_patch,
     clean_write,
     nfc,
@@ -98,7 +99,7 @@ class ItemHandlers:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         raw = await read_body(request, self.max_body_bytes)
         body = decode(raw, ItemWrite)
-        clean_write(body)
+        await clean_body(len(raw), clean_write, body)
         key = idempotency_key(request)
         if key is None:
             item = await items.create(self.pool, body, principal.user_id)
@@ -114,6 +115,13 @@ class ItemHandlers:
         (await self.auth.authenticate(request)).require(READ)
         item_id = path_uuid(request)
         item = await items.get_by_id(self.pool, item_id)
+        if_match = request.get_headers(b"if-match")
+        if if_match:  # RFC 9110 section 13.1.1: false when absent, or no strong tag matches
+            tags = parse_tags(if_match)
+            if item is None:
+                raise ProblemError(412, f"item {item_id} does not exist; If-Match cannot hold")
+            if tags is not None and not tags.any and item.updated_at not in strong_versions(tags):
+                raise _stale(etag_for(item.updated_at))
         if item is None:
             raise _not_found(item_id)
         if_none_match = request.get_headers(b"if-none-match")
@@ -127,14 +135,15 @@ class ItemHandlers:
     async def put(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         item_id = path_uuid(request)
-        body = decode(await read_body(request, self.max_body_bytes), ItemWrite)
-        clean_write(body)
+        raw = await read_body(request, self.max_body_bytes)
+        body = decode(raw, ItemWrite)
+        await clean_body(len(raw), clean_write, body)
         guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
         if guard.create_only:
             created = await items.create_if_absent(self.pool, item_id, body, principal.user_id)
-            if created is None:
-                raise ProblemError(
-                    412, f"item {item_id} exists; If-None-Match: * only creates an absent item"
+            if created is None:  # it exists: 412 with its ETag, or 403 when it is not yours
+                raise await self._explain_refusal(
+                    item_id, principal.user_id, principal.is_admin, guard
                 )
             return _item_response(201, created, location=True)
         if not guard.conditional:
@@ -155,11 +164,12 @@ class ItemHandlers:
     async def patch(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         item_id = path_uuid(request)
-        changes = decode(await read_body(request, self.max_body_bytes), ItemPatch)
+        raw = await read_body(request, self.max_body_bytes)
+        changes = decode(raw, ItemPatch)
         if all(getattr(changes, field) is UNSET for field in ItemPatch.__struct_fields__):
             fields = ", ".join(ItemPatch.__struct_fields__)
             raise invalid("$", "no field to change", f"give at least one of: {fields}")
-        clean_patch(changes)
+        await clean_body(len(raw), clean_patch, changes)
         guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
         item = None
         if not guard.create_only:  # PATCH never creates: If-None-Match: * cannot hold
@@ -244,18 +254,7 @@ class ItemHandlers:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         raw = await read_body(request, self.max_body_bytes)
         body = decode(raw, BatchBody)
-        seen: set[UUID] = set()
-        for index, entry in enumerate(body):
-            clean_write(entry, f"$[{index}]")
-            item_id = uuid4() if entry.id is None else UUID(entry.id)
-            if item_id in seen:
-                raise invalid(
-                    f"$[{index}].id",
-                    "duplicate id",
-                    f"$[{index}].id: {item_id} appears more than once in the batch",
-                )
-            seen.add(item_id)
-            entry.id = str(item_id)
+        await clean_body(len(raw), _clean_batch, body)
 
         async def write(db: Executor | Connection) -> Response:
             try:
@@ -297,6 +296,22 @@ class ItemHandlers:
         if not (guard.conditional or guard.create_only):
             return _not_found(item_id)
         return _stale(etag_for(current.updated_at))
+
+
+def _clean_batch(body: list[BatchItem]) -> None:
+    """clean_write for each entry; a fresh id for each entry without one; 422 for a repeated id."""
+    seen: set[UUID] = set()
+    for index, entry in enumerate(body):
+        clean_write(entry, f"$[{index}]")
+        item_id = uuid4() if entry.id is None else UUID(entry.id)
+        if item_id in seen:
+            raise invalid(
+                f"$[{index}].id",
+                "duplicate id",
+                f"$[{index}].id: {item_id} appears more than once in the batch",
+            )
+        seen.add(item_id)
+        entry.id = str(item_id)
 
 
 def _item_response(status: int, item: Item, *, location: bool = False) -> Response:
