@@ -255,7 +255,10 @@ async def test_a_burst_with_the_right_password_verifies_at_most_the_limit(
     )
     verified = [a for a in answers if a.status_code != 429]
     assert len(verified) <= settings.login_max_failures
-    assert sum(a.status_code == 429 for a in answers) >= 20 - settings.login_max_failures
+    refused = [a for a in answers if a.status_code == 429]
+    assert len(refused) >= 20 - settings.login_max_failures
+    # Attempts still being verified count too: the refusal must not claim they all failed.
+    assert "still being checked" in refused[0].json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -565,6 +568,40 @@ async def test_a_duplicate_email_is_409_whatever_its_case(
     )
     body = problem(response, 409)
     assert "exists" in body["detail"]
+
+
+async def test_an_email_in_either_unicode_form_is_one_account(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    composed, decomposed = "jos\u00e9@example.com", "jose\u0301@example.com"
+    password = "a long enough password"
+    made = await client.post(
+        "/api/v1/users", json={"email": decomposed, "password": password}, headers=admin.headers
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["email"] == composed
+    again = await client.post(
+        "/api/v1/users", json={"email": composed, "password": password}, headers=admin.headers
+    )
+    problem(again, 409)
+    for typed in (composed, decomposed):
+        assert (await login(client, typed, password)).status_code == 200, typed
+
+
+async def test_a_password_longer_than_the_limit_never_matches_its_first_1024_characters(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    """NIST SP 800-63B section 5.1.1.2: verifiers do not truncate."""
+    password = "".join(random.Random(7).choices(string.ascii_letters, k=1024))
+    made = await client.post(
+        "/api/v1/users",
+        json={"email": "long@example.com", "password": password},
+        headers=admin.headers,
+    )
+    assert made.status_code == 201, made.text
+    longer = problem(await login(client, "long@example.com", password + "not it"), 400)
+    assert longer["error"] == "invalid_grant"
+    assert (await login(client, "long@example.com", password)).status_code == 200
 
 
 @pytest.mark.parametrize(

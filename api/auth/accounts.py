@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Literal
 
 import asyncpg
@@ -43,7 +44,9 @@ class NewUser(Struct, forbid_unknown_fields=True):
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The form an email is stored and looked up in: trimmed, NFC (so that a composed and a
+    decomposed "é" are one account), lower-case."""
+    return unicodedata.normalize("NFC", email.strip()).lower()
 
 
 async def create_user(pool: asyncpg.Pool, new: NewUser) -> User:
@@ -73,7 +76,10 @@ async def check_password(reserved: LoginReservation, password: str) -> Credentia
 
     An unknown email costs the same hashing work as a wrong password, so timing tells nothing.
     """
+    # A longer password than any account can have is wrong, never cut to fit (NIST SP 800-63B
+    # section 5.1.1.2); it is still hashed, cut, so that it costs what any other guess does.
     matches = await verify_password(reserved.password_hash, password[:MAX_PASSWORD_LENGTH])
+    matches = matches and len(password) <= MAX_PASSWORD_LENGTH
     if reserved.user_id is None or reserved.password_hash is None or not matches:
         return None
     if reserved.disabled:

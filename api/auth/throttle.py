@@ -113,7 +113,9 @@ class LoginThrottle:
         )
         raise ProblemError(
             429,
-            "too many failed logins; try again later",
+            # Attempts being verified count until they fail or succeed (the module docstring), so
+            # a burst of correct ones is refused too: "failed" alone would be untrue.
+            "too many login attempts, failed or still being checked; try again later",
             slug="too-many-login-attempts",
             headers={"Retry-After": str(wait), "Cache-Control": "no-store"},
         )
