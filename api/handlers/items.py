@@ -119,7 +119,7 @@ class ItemHandlers:
         if if_match:  # RFC 9110 section 13.1.1: false when absent, or no strong tag matches
             tags = parse_tags(if_match)
             if item is None:
-                raise ProblemError(412, f"item {item_id} does not exist; If-Match cannot hold")
+                raise _absent_for_if_match(item_id)
             if tags is not None and not tags.any and item.updated_at not in strong_versions(tags):
                 raise _stale(etag_for(item.updated_at))
         if item is None:
@@ -215,7 +215,7 @@ class ItemHandlers:
         current = await items.get_by_id(self.pool, item_id)
         if current is None:
             if if_match is not None:
-                raise ProblemError(412, f"item {item_id} does not exist; If-Match cannot hold")
+                raise _absent_for_if_match(item_id)
             return WriteGuard(None, conditional=False, create_only=True)
         if not is_admin and current.owner_id != caller_id:
             raise _not_yours(item_id)
@@ -328,6 +328,10 @@ def _stale(etag: str) -> ProblemError:
         "GET it again for its ETag",
         headers={"ETag": etag},
     )
+
+
+def _absent_for_if_match(item_id: UUID) -> ProblemError:
+    return ProblemError(412, f"item {item_id} does not exist; If-Match cannot hold")
 
 
 def _not_found(item_id: UUID) -> ProblemError:
