@@ -1,20 +1,44 @@
 """BlackSheep's Router with HTTP's method rules (RFC 9110 section 9): HEAD for every GET route,
-OPTIONS and 405 answered with Allow, and routes with parameters tried first where no fixed path
-could be theirs."""
+OPTIONS and 405 answered with Allow, paths matched exactly, and routes with parameters tried first
+where no fixed path could be theirs."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, AnyStr
 
 from blacksheep import Request, Response, StreamedContent
-from blacksheep.server.routing import FilterRoute, Route
+from blacksheep.server.routing import FilterRoute, Route, RouteFilter, RouteMatch
 from blacksheep.server.routing import Router as BlackSheepRouter
 
 from api.problems import ProblemError
 
 # The order Allow lists methods in; a method of no route here is never allowed.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class ExactRoute(Route):
+    """A route that matches its path byte for byte. BlackSheep's matches in any case and with an
+    optional trailing slash, so /METRICS and /metrics/ reached /metrics past a proxy rule that
+    blocks /metrics; a path is case-sensitive (RFC 3986 section 6.2.2.1) and /metrics/ is another
+    resource. A `/*` tail starts after the slash: /static/* no longer matches /staticapp.js.
+    """
+
+    __slots__ = ()
+
+    def _get_regex_for_pattern(self, pattern: bytes) -> tuple[re.Pattern[bytes], list[bytes]]:
+        loose, names = super()._get_regex_for_pattern(pattern)
+        source = loose.pattern.replace(b"/?(?P<tail>", b"/(?P<tail>")
+        if source.endswith(b"/?$"):
+            source = source[: -len(b"/?$")] + b"$"
+        return re.compile(source), names
+
+    def match_by_path(self, path: bytes) -> RouteMatch | None:
+        if not self.has_params:
+            return RouteMatch(self, {}) if path == self.pattern else None
+        match = self._rx.match(path)
+        return None if match is None else RouteMatch(self, match.groupdict())
 
 
 class Router(BlackSheepRouter):
@@ -27,6 +51,14 @@ class Router(BlackSheepRouter):
     """
 
     __slots__ = ()
+
+    def create_route(
+        self, pattern: AnyStr, handler: Any, filters: list[RouteFilter] | None = None
+    ) -> Route:
+        route = super().create_route(pattern, handler, filters)
+        if isinstance(route, FilterRoute):
+            return route
+        return ExactRoute(route.pattern, route.handler)
 
     def sort_routes(self) -> None:
         # BlackSheep leaves sort_routes unannotated.
@@ -52,7 +84,8 @@ class Router(BlackSheepRouter):
 
 def fallback_for(router: Router) -> Callable[[Request], Awaitable[Response]]:
     """The handler of what no route answers: OPTIONS (204 with Allow), a known path's other
-    methods (405 with Allow, RFC 9110 section 15.5.6), or 404."""
+    methods (405 with Allow, RFC 9110 section 15.5.6), or 404. A method the parser does not know
+    never gets here: api/server.py answers it 501."""
 
     async def fallback(request: Request) -> Response:
         allowed = router.allowed_methods(request.url.path)
@@ -89,7 +122,7 @@ def exclude_fixed_paths(router: BlackSheepRouter) -> None:
             taken = sorted(path for path in fixed if route.rx.match(path))
             if taken:
                 siblings = b"|".join(re.escape(path) for path in taken)
-                lookahead = b"^(?!(?:" + siblings + b")/?$)"
+                lookahead = b"^(?!(?:" + siblings + b")$)"
                 route._rx = re.compile(lookahead + route.rx.pattern[1:], route.rx.flags)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from blacksheep.server.routing import Route
 
 from api.routing import parameters_first
@@ -29,8 +30,8 @@ def test_a_route_with_parameters_moves_ahead_of_fixed_paths_it_cannot_match() ->
 
 def test_a_route_with_parameters_stays_behind_a_fixed_path_it_would_match() -> None:
     routes = [Route(p, _handler) for p in ("/items/batch", "/items/{id}", "/users/{id}")]
-    # /items/{id} matches /items/batch (in any case, with or without a trailing slash), so it
-    # stays; /users/{id} stays behind it, as BlackSheep ordered the two.
+    # /items/{id} matches /items/batch, so it stays; /users/{id} stays behind it, as
+    # BlackSheep ordered the two.
     assert _patterns(parameters_first(routes)) == [b"/items/batch", b"/items/{id}", b"/users/{id}"]
 
 
@@ -40,9 +41,31 @@ def test_every_fixed_path_of_the_app_still_reaches_its_own_route(app: Any) -> No
         for route in routes:
             if route.has_params:
                 continue
-            for path in (route.pattern, route.pattern.upper(), route.pattern.rstrip(b"/") + b"/"):
-                match = router.get_match_by_method_and_path(method, path)
-                assert match is not None, (method, path)
-                assert match.pattern == route.pattern, (method, path)
+            match = router.get_match_by_method_and_path(method, route.pattern)
+            assert match is not None, (method, route.pattern)
+            assert match.pattern == route.pattern, (method, route.pattern)
     first = router.routes[b"GET"][0]
     assert first.pattern == b"/api/v1/items/{id}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/HEALTHZ",
+        "/Healthz",
+        "/healthz/",
+        "/openapi.JSON",
+        "/API/v1/items",
+        "/api/v1/items/",
+        "/api/v1/items/batch/",
+        "/api/v1/items/00000000-0000-4000-8000-000000000000/",
+        "/staticapp.js",
+        "/static",
+    ],
+)
+async def test_a_path_matches_only_as_written(client: Any, path: str) -> None:
+    """A proxy that blocks /healthz or /api/v1/items must not be bypassed by another spelling
+    of the path (RFC 3986 section 6.2.2.1: paths are case-sensitive)."""
+    response = await client.get(path)
+    assert response.status_code == 404, (path, response.status_code)
+    assert response.headers["content-type"] == "application/problem+json"
