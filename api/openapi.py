@@ -76,7 +76,10 @@ def _security(*scopes: str) -> list[dict[str, list[str]]]:
 
 # What each error status means on any operation; an operation may say more.
 _ERRORS = {
-    "400": "Malformed request: JSON that does not parse, or a CORS preflight refused",
+    "400": (
+        "Malformed request: not well-formed HTTP/1.1, no Host or several, JSON that does not"
+        " parse, or a CORS preflight refused"
+    ),
     "401": "Missing, malformed, expired, wrongly signed or revoked credential",
     "403": "The credential lacks the scope, or the resource belongs to another user",
     "404": "No such resource",
@@ -84,14 +87,15 @@ _ERRORS = {
     "409": "Conflict with the current state",
     "412": "If-Match or If-None-Match did not hold; ETag carries the current version",
     "413": "Body too large (MAX_BODY_BYTES)",
-    "415": "Body is not sent as application/json",
+    "415": "Body is not sent as application/json, or has a Content-Encoding",
     "422": "Invalid input; `errors` names each field",
     "429": "Too many requests; see Retry-After",
     "431": "Request header fields too large",
+    "501": "Request method or transfer coding (other than chunked) not implemented",
     "503": "Database unavailable, overloaded, or out of time; retry after Retry-After",
 }
 # Statuses every operation can answer: the protocol's edges, whatever the handler does.
-_ALWAYS = ("400", "405", "431")
+_ALWAYS = ("400", "405", "431", "501")
 _HEADER = {"schema": {"type": "string"}}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
 

@@ -43,6 +43,7 @@ _TITLES = {
     431: "Request Header Fields Too Large",
     499: "Client Closed Request",  # nginx's term; never sent, only logged
     500: "Internal Server Error",
+    501: "Not Implemented",
     503: "Service Unavailable",
 }
 

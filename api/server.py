@@ -11,6 +11,16 @@ h11_max_incomplete_event_size bounds only the size) adds, per request:
 - HEADER_READ_TIMEOUT_S (30 s): a connection whose request head is not complete that long after
   it opened, or after the request's first byte, gets 408 and is closed (RFC 9110 §15.5.9).
 
+It also answers, with a problem document, what uvicorn answered in plain text or let through:
+- 400 to a request that is not well-formed HTTP/1.x (RFC 9112), and to one with no Host (in
+  HTTP/1.1), several Host fields or a Host that is no host[:port] (RFC 9112 §3.2);
+- 501 to a method httptools does not know (RFC 9110 §9.1) and to a transfer coding other than
+  chunked (RFC 9112 §6.1): the body could not be framed or read;
+- 415 to a request with a Content-Encoding: no coded body is decoded (RFC 9110 §15.5.16), with
+  `Accept-Encoding: identity` (RFC 7694 §3).
+Each of these closes the connection. Responses lose the `content-length: 0` that BlackSheep adds
+to 204 and 304 answers (RFC 9110 §8.6: never in a 204; in a 304 only the 200's length).
+
 uvicorn builds the protocol itself, in each worker, so the limits are read from the settings
 (the environment and `.env`) there.
 """
@@ -18,19 +28,39 @@ uvicorn builds the protocol itself, in each worker, so the limits are read from 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Coroutine
 from functools import cache
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+import httptools
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from api.problems import PROBLEM_JSON, problem_response
 from api.settings import load_settings
 
 _HEADER_OVERHEAD = 4  # ": " and CRLF of each field line
+# RFC 9112 §3.2: Host = uri-host [ ":" port ] (RFC 3986 §3.2.2: IP-literal or reg-name, which
+# IPv4 addresses are spelled as too); an empty value is allowed.
+_VALID_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
+_NO_CONTENT_LENGTH = (204, 304)
 
 
 class HeadTooLarge(Exception):
     """The request head passed MAX_HEADER_BYTES or MAX_HEADER_FIELDS."""
+
+
+class HeadRefused(Exception):
+    """The request head is complete but cannot be served: the answer is `status`."""
+
+    def __init__(self, status: int, detail: str, headers: bytes = b"") -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers
 
 
 @cache
@@ -40,11 +70,13 @@ def _limits() -> tuple[int, int, float]:
 
 
 @cache
-def _refusal(status: int, detail: str) -> bytes:
-    """A complete HTTP/1.1 answer that closes the connection, with a problem document."""
+def _refusal(status: int, detail: str, headers: bytes = b"") -> bytes:
+    """A complete HTTP/1.1 answer that closes the connection, with a problem document;
+    `headers` are extra field lines, each ending in CRLF."""
     body = bytes(problem_response(status, detail).content.body)  # type: ignore[union-attr]
     return (
         STATUS_LINE[status]
+        + headers
         + b"content-type: "
         + PROBLEM_JSON
         + b"\r\ncontent-length: "
@@ -52,6 +84,46 @@ def _refusal(status: int, detail: str) -> bytes:
         + b"\r\nconnection: close\r\n\r\n"
         + body
     )
+
+
+def refusal_of(headers: list[tuple[bytes, bytes]], http_version: str) -> HeadRefused | None:
+    """Why a complete request head (lower-cased names, as uvicorn keeps them) cannot be served,
+    or None."""
+    hosts: list[bytes] = []
+    codings: list[bytes] = []
+    content_coded = False
+    for name, value in headers:
+        if name == b"host":
+            hosts.append(value)
+        elif name == b"transfer-encoding":
+            codings.extend(coding.strip().lower() for coding in value.split(b","))
+        elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            content_coded = True
+    if len(hosts) > 1:
+        return HeadRefused(400, "the request has more than one Host header field")
+    if not hosts and http_version == "1.1":
+        return HeadRefused(400, "an HTTP/1.1 request must have a Host header field")
+    if hosts and _VALID_HOST.fullmatch(hosts[0]) is None:
+        return HeadRefused(400, "the Host header field is not a host[:port]")
+    if codings and codings != [b"chunked"]:
+        return HeadRefused(501, "the only transfer coding this server implements is chunked")
+    if content_coded:
+        return HeadRefused(
+            415,
+            "the request content must not have a Content-Encoding",
+            b"accept-encoding: identity\r\n",
+        )
+    return None
+
+
+class _Cycle(RequestResponseCycle):
+    """uvicorn's request-response cycle, but 204 and 304 answers carry no Content-Length."""
+
+    def send(self, message: ASGISendEvent) -> Coroutine[Any, Any, None]:
+        if message["type"] == "http.response.start" and message["status"] in _NO_CONTENT_LENGTH:
+            headers = [field for field in message["headers"] if field[0] != b"content-length"]
+            message = {**message, "headers": headers}
+        return super().send(message)
 
 
 class HeaderLimitedProtocol(HttpToolsProtocol):
@@ -91,9 +163,30 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     # --- the sizes -----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        # uvicorn's data_received, with answers of this module's own to the parser's errors.
         if self._reading_head:
             self._unparsed += len(data)
-        super().data_received(data)
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserInvalidMethodError:
+            self._refuse(501, "the request method is not one this server implements")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except httptools.HttpParserError as error:
+            refused = error.__context__  # what a callback raised, if one did
+            if isinstance(refused, HeadRefused):
+                self._refuse(refused.status, refused.detail, refused.headers)
+            elif isinstance(refused, HeadTooLarge):
+                self._refuse_too_large()
+            else:
+                self.logger.warning("Invalid HTTP request received.")
+                self._refuse(400, "the request is not well-formed HTTP/1.1 (RFC 9112)")
+            return
         # A head still incomplete past the limit: one field line may be growing without end.
         if self._reading_head and self._unparsed > self.max_head_bytes:
             self._refuse_too_large()
@@ -114,24 +207,23 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._head_fields += 1
         self._head_bytes += len(name) + len(value) + _HEADER_OVERHEAD
         if self._head_fields > self.max_head_fields or self._head_bytes > self.max_head_bytes:
-            raise HeadTooLarge  # httptools stops parsing; uvicorn then calls send_400_response
+            raise HeadTooLarge  # httptools stops parsing; data_received answers
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
         self._unparsed = 0
         self._disarm()
+        refused = refusal_of(self.headers, self.parser.get_http_version())
+        if refused is not None:
+            raise refused  # httptools stops parsing; data_received answers
         super().on_headers_complete()
+        if type(self.cycle) is RequestResponseCycle:  # its task has not run yet
+            self.cycle.__class__ = _Cycle
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._reading_head = True  # what follows is the next request's head
-
-    def send_400_response(self, msg: str) -> None:
-        if self._head_fields > self.max_head_fields or self._head_bytes > self.max_head_bytes:
-            self._refuse_too_large()
-        else:
-            super().send_400_response(msg)
 
     def _refuse_too_large(self) -> None:
         self._refuse(
@@ -140,9 +232,9 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             f" or {self.max_head_fields} header fields",
         )
 
-    def _refuse(self, status: int, detail: str) -> None:
+    def _refuse(self, status: int, detail: str, headers: bytes = b"") -> None:
         self._reading_head = False
         self._disarm()
         if not self.transport.is_closing():
-            self.transport.write(_refusal(status, detail))
+            self.transport.write(_refusal(status, detail, headers))
             self.transport.close()
