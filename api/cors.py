@@ -8,7 +8,10 @@ three behaviours that the API's contract needs:
 - a preflight answers 204 (BlackSheep: 200) and lists every request header the API reads;
 - `Vary: Origin` is on every response, so that a cache never hands one origin's answer to
   another (BlackSheep adds it only to CORS responses).
-Preflights are answered here, before the request id and the access log.
+- a refused preflight is a problem document in the API's own words (BlackSheep's text named
+  its own rules).
+Preflights are answered here, before the main middleware (api/middleware.py), so their answers
+get its X-Request-Id and nosniff here; they have no access line.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from blacksheep import Application, Request, Response
 from blacksheep.server.cors import CORSPolicy, CORSStrategy, get_cors_middleware
 
+from api.middleware import NOSNIFF, NOSNIFF_NAME, request_id_of
 from api.problems import problem_response
 from api.routing import METHODS
 
@@ -34,6 +38,8 @@ ALLOW_HEADERS = (
 )
 EXPOSE_HEADERS = ("ETag", "Location", "Link", "Retry-After", "X-Request-Id")
 _REQUEST_METHOD = b"access-control-request-method"
+_REQUEST_HEADERS = b"access-control-request-headers"
+_READ_HEADERS = frozenset(name.lower() for name in ALLOW_HEADERS)
 _ALLOW_HEADERS_VALUE = ", ".join(ALLOW_HEADERS).encode()
 _EXPOSE_HEADERS_VALUE = ", ".join(EXPOSE_HEADERS).encode()
 
@@ -77,12 +83,30 @@ def make_cors_middleware(
                 response.add_header(b"vary", b"Origin")
             return response
         response = await library(request, handler)
-        refusal = response.get_first_header(b"cors-error")
-        if refusal is not None:  # a preflight asking for a method or header not allowed
-            return problem_response(400, refusal.decode(), slug="cors-refused")
-        if preflight:
+        if response.get_first_header(b"cors-error") is not None:
+            # A preflight for a header the API does not read (every method of the route's is
+            # allowed: the route was found above).
+            response = problem_response(400, _refusal(request), slug="cors-refused")
+            if not any_origin:
+                response.add_header(b"vary", b"Origin")
+        elif not preflight:
+            return response  # the main middleware's answer: it has its headers
+        else:
             response.status = 204
             response.set_header(b"access-control-allow-headers", _ALLOW_HEADERS_VALUE)
+        response.add_header(b"x-request-id", request_id_of(request).encode())
+        response.add_header(NOSNIFF_NAME, NOSNIFF)
         return response
 
     return cors
+
+
+def _refusal(request: Request) -> str:
+    """The detail of a refused preflight: the first request header it names that the API does
+    not read."""
+    named = (request.get_first_header(_REQUEST_HEADERS) or b"").decode("latin-1").split(",")
+    unread = next((name.strip() for name in named if name.strip().lower() not in _READ_HEADERS), "")
+    return (
+        f"the API does not read the request header {unread[:64]!r};"
+        f" a cross-origin request may send {', '.join(ALLOW_HEADERS)}"
+    )

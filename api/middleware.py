@@ -30,7 +30,7 @@ _ID_COUNTER = itertools.count()
 _errors = get_logger("api.errors")
 # Security headers, pre-encoded: every response is nosniff (a JSON body is never run as a script
 # or page), every authenticated one no-store (RFC 9111 section 5.2.2.5).
-_NOSNIFF_NAME, _NOSNIFF = b"x-content-type-options", b"nosniff"
+NOSNIFF_NAME, NOSNIFF = b"x-content-type-options", b"nosniff"
 _CACHE_CONTROL, _NO_STORE = b"cache-control", b"no-store"
 _REFUSED_VALUE = FieldError(field="$", message="holds a value the database cannot store")
 
@@ -137,7 +137,7 @@ def make_middleware(
             path = request._path  # type: ignore[attr-defined]
             metrics.finished(request.method, path, response.status, elapsed)
         response.add_header(b"x-request-id", request_id.encode())
-        response.add_header(_NOSNIFF_NAME, _NOSNIFF)
+        response.add_header(NOSNIFF_NAME, NOSNIFF)
         if "principal" in fields:  # an answer for one principal: never stored by a cache
             response.add_header(_CACHE_CONTROL, _NO_STORE)
         if timer is not None:

@@ -115,8 +115,31 @@ async def test_a_preflight_for_a_header_the_api_does_not_read_is_refused(
             "Access-Control-Request-Headers": "x-something-else",
         },
     )
-    problem(response, 400)
+    body = problem(response, 400)
     assert "access-control-allow-origin" not in response.headers
+    # Findings: BlackSheep's own text, and none of the headers every other answer has.
+    assert body["type"] == "/problems/cors-refused"
+    assert "'x-something-else'" in body["detail"]
+    assert "Authorization" in body["detail"]
+    assert "origin" in _listed(response.headers["vary"])
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-request-id"]
+
+
+async def test_a_preflight_answer_has_a_request_id_and_nosniff(
+    cors_client: httpx.AsyncClient,
+) -> None:
+    response = await cors_client.options(
+        ITEMS,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "X-Request-Id": "preflight-1",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["x-request-id"] == "preflight-1"
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_without_cors_allow_origins_there_are_no_cors_headers(
