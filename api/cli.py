@@ -101,8 +101,9 @@ def _parser() -> argparse.ArgumentParser:
         help="set a user's password; the new one comes from stdin",
         description="Replace a user's password. "
         + PASSWORD_SOURCE
-        + " Tokens issued before stay valid until they expire (ACCESS_TOKEN_TTL_SECONDS); "
-        "to cut a user off at once, use disable.",
+        + " Every access token issued before is refused from then on (within AUTH_CACHE_SECONDS"
+        " in a running server); API keys stay valid: revoke them, or use disable to cut the"
+        " user off entirely.",
     )
     set_password.add_argument("email")
     disable = usr_commands.add_parser(

@@ -21,6 +21,7 @@ class LoginReservation(Struct):
     password_hash: str | None
     scopes: list[str] | None
     disabled: bool | None
+    token_generation: int | None
     account_retry_after: int
     address_retry_after: int | None
 

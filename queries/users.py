@@ -29,6 +29,14 @@ class Credentials(Struct):
     password_hash: str
     scopes: list[str]
     disabled: bool
+    token_generation: int
+
+
+class TokenCheck(Struct):
+    """What an access token's check needs of its (enabled) user."""
+
+    scopes: list[str]
+    token_generation: int
 
 
 class EmailTaken(Exception):
@@ -37,6 +45,7 @@ class EmailTaken(Exception):
 
 CREATE = load("users/create")
 GET_BY_ID = load("users/get_by_id")
+GET_TOKEN_CHECK = load("users/get_token_check")
 GET_CREDENTIALS = load("users/get_credentials")
 SET_DISABLED = load("users/set_disabled")
 LIST_PAGE = load("users/list_page")
@@ -56,6 +65,12 @@ async def create(db: Executor, email: str, password_hash: str, scopes: Sequence[
 async def get_by_id(db: Executor, user_id: UUID) -> User | None:
     row = await db.fetchrow(GET_BY_ID, user_id)
     return None if row is None else User(*row)
+
+
+async def get_token_check(db: Executor, user_id: UUID) -> TokenCheck | None:
+    """None for a user that does not exist or is disabled."""
+    row = await db.fetchrow(GET_TOKEN_CHECK, user_id)
+    return None if row is None else TokenCheck(*row)
 
 
 async def get_credentials(db: Executor, email: str) -> Credentials | None:

@@ -125,7 +125,7 @@ def make_user(app: Any, password_hash: str) -> MakeUser:
     ) -> Account:
         address = email or f"user{next(counter)}@example.com"
         user = await users.create(app.state.pool, address, password_hash, sorted(scopes))
-        token = tokens.issue(TEST_SECRET_KEY, user.id, user.scopes, 3600)
+        token = tokens.issue(TEST_SECRET_KEY, user.id, user.scopes, 3600, 0)
         return Account(user.id, address, user.scopes, token)
 
     return make

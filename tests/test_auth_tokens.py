@@ -52,6 +52,7 @@ def claims_for(user_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
         "iat": now,
         "exp": now + 600,
         "jti": uuid.uuid4().hex,
+        "gen": 0,
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
@@ -416,6 +417,10 @@ async def test_a_token_missing_a_claim_is_refused(
         {"iss": "someone-else"},
         {"scope": ["items:read"]},
         {"exp": "tomorrow"},
+        {"gen": "0"},
+        {"gen": 0.5},
+        {"gen": True},
+        {"gen": 1},  # alice's generation is 0: a generation she never had
     ],
 )
 async def test_a_token_with_a_bad_claim_is_refused(
@@ -466,6 +471,40 @@ async def test_tokens_of_a_disabled_user_are_refused(
     assert "disabled" in body["detail"]
 
 
+async def test_a_password_change_ends_every_token_issued_before_it(
+    client: httpx.AsyncClient, alice: Account, app: Any, password_hash: str
+) -> None:
+    """Finding: tokens outlived a password change until they expired (OWASP ASVS 4.0 V3.3.3:
+    a password change ends the other sessions). API keys are credentials of their own and stay."""
+    issued = (await login(client, alice.email)).json()["access_token"]
+    key = await client.post(
+        "/api/v1/api-keys", json={"name": "ci", "scopes": ["items:read"]}, headers=alice.headers
+    )
+    assert key.status_code == 201, key.text
+    assert (await client.get(ITEMS, headers=bearer(issued))).status_code == 200
+    assert await users.set_password(app.state.pool, alice.email, password_hash) == alice.id
+    app.state.authenticator.forget_everything()  # stands for AUTH_CACHE_SECONDS passing
+    for old in (issued, alice.token):
+        body = unauthorized(await client.get(ITEMS, headers=bearer(old)))
+        assert "password changed" in body["detail"]
+    fresh = (await login(client, alice.email)).json()["access_token"]
+    assert jwt.decode(fresh, TEST_SECRET_KEY, algorithms=["HS256"])["gen"] == 1
+    assert (await client.get(ITEMS, headers=bearer(fresh))).status_code == 200
+    assert (await client.get(ITEMS, headers={"X-API-Key": key.json()["key"]})).status_code == 200
+
+
+async def test_a_token_from_before_generations_counts_as_the_first(
+    client: httpx.AsyncClient, alice: Account, app: Any, password_hash: str
+) -> None:
+    claims = claims_for(alice.id)
+    claims.pop("gen", None)
+    legacy = sign(claims)
+    assert (await client.get(ITEMS, headers=bearer(legacy))).status_code == 200
+    await users.set_password(app.state.pool, alice.email, password_hash)
+    app.state.authenticator.forget_everything()
+    unauthorized(await client.get(ITEMS, headers=bearer(legacy)))
+
+
 async def test_scopes_taken_from_a_user_are_gone_from_their_tokens(
     client: httpx.AsyncClient, make_user: MakeUser, app: Any
 ) -> None:
@@ -486,7 +525,7 @@ async def test_a_new_tokens_principal_never_outlives_the_user_entry_it_was_built
     cache = 1.0
     auth = Authenticator(app.state.pool, TEST_SECRET_KEY, cache, 365)
     first = alice.token
-    second = tokens.issue(TEST_SECRET_KEY, alice.id, alice.scopes, 3600)
+    second = tokens.issue(TEST_SECRET_KEY, alice.id, alice.scopes, 3600, 0)
 
     def request(token: str) -> Request:
         return Request("GET", b"/", [(b"authorization", f"Bearer {token}".encode())])

@@ -103,7 +103,7 @@ def service(cluster: Cluster) -> Iterator[Service]:
         found = re.search(r"\(([0-9a-f-]{36})\)", made)
         assert found is not None, made
         token = tokens.issue(
-            TEST_SECRET_KEY, uuid.UUID(found[1]), ["items:read", "items:write"], 3600
+            TEST_SECRET_KEY, uuid.UUID(found[1]), ["items:read", "items:write"], 3600, 0
         )
         headers = {"Authorization": f"Bearer {token}"}
         ids = []

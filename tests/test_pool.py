@@ -161,6 +161,7 @@ def test_only_statements_that_change_nothing_may_be_retried() -> None:
         "users/get_by_id",
         "users/get_credentials",
         "users/get_id_by_email",
+        "users/get_token_check",
         "users/list_page",
     }
     assert not is_read_only("WITH gone AS (DELETE FROM items RETURNING id) SELECT id FROM gone")

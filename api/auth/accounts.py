@@ -84,4 +84,10 @@ async def check_password(reserved: LoginReservation, password: str) -> Credentia
         return None
     if reserved.disabled:
         return None
-    return Credentials(reserved.user_id, reserved.password_hash, reserved.scopes or [], False)
+    return Credentials(
+        reserved.user_id,
+        reserved.password_hash,
+        reserved.scopes or [],
+        False,
+        reserved.token_generation or 0,
+    )

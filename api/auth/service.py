@@ -1,9 +1,10 @@
 """Turns the credential on a request into a Principal, with a short-lived cache.
 
-Tokens are verified locally (a signature check); whether their user is still enabled, and an API
-key's owner and scopes, come from PostgreSQL at most once per `cache_seconds` per process. A
-revocation or a disabled user therefore takes effect within `cache_seconds` in every process, and
-at once in the process that revoked the key.
+Tokens are verified locally (a signature check); whether their user is still enabled and still
+in the token's generation (no password change since), and an API key's owner and scopes, come
+from PostgreSQL at most once per `cache_seconds` per process. A revocation, a disabled user or a
+password change therefore takes effect within `cache_seconds` in every process, and at once in
+the process that revoked the key.
 """
 
 from __future__ import annotations
@@ -86,11 +87,14 @@ class Authenticator:
         self.key_max_ttl_days = key_max_ttl_days
         self.secret_key = secret_key
         self.pepper = keys.derive_pepper(secret_key)
-        # Only live credentials are cached: user id -> scopes of an enabled user, a verified
+        # Only live credentials are cached: user id -> (scopes, token generation) of an enabled
+        # user, a verified
         # token -> its principal (which saves the signature check), a live key -> its principal
         # (which saves the HMAC; like tokens, keys are in this process's memory with each request
         # anyway, and the cache is never written anywhere).
-        self.user_scopes: ExpiringCache[UUID, frozenset[str]] = ExpiringCache(cache_seconds)
+        self.user_scopes: ExpiringCache[UUID, tuple[frozenset[str], int]] = ExpiringCache(
+            cache_seconds
+        )
         self.token_principals: ExpiringCache[str, Principal] = ExpiringCache(cache_seconds)
         self.key_principals: ExpiringCache[str, Principal] = ExpiringCache(cache_seconds)
         # Bumped by every revocation: a key looked up before one is not cached after it, as the
@@ -126,7 +130,9 @@ class Authenticator:
         current = await self._current_scopes(claims.user_id)
         if current is None:
             raise unauthorized("the user of this token is disabled or no longer exists")
-        scopes, scopes_until = current
+        (scopes, generation), scopes_until = current
+        if claims.generation != generation:
+            raise unauthorized("the token was issued before its user's password changed")
         principal = Principal(claims.user_id, scopes & claims.scopes, "token")
         # Never beyond the user entry it was built from: a disable or a scope change reaches
         # this token within AUTH_CACHE_SECONDS, not twice that.
@@ -134,19 +140,21 @@ class Authenticator:
         self.token_principals.put(token, principal, min(scopes_until, token_until))
         return principal
 
-    async def _current_scopes(self, user_id: UUID) -> tuple[frozenset[str], float] | None:
-        """The scopes of an enabled user and the time.monotonic() until which they are
-        trusted; None for a disabled or deleted user."""
+    async def _current_scopes(
+        self, user_id: UUID
+    ) -> tuple[tuple[frozenset[str], int], float] | None:
+        """((the scopes, the token generation) of an enabled user, the time.monotonic() until
+        which they are trusted); None for a disabled or deleted user."""
         entry = self.user_scopes.entry(user_id)
         if entry is not None:
             return entry[1], entry[0]
-        user = await users.get_by_id(self.pool, user_id)
-        if user is None or user.disabled:
+        user = await users.get_token_check(self.pool, user_id)
+        if user is None:
             return None
-        scopes = frozenset(user.scopes)
+        current = (frozenset(user.scopes), user.token_generation)
         until = time.monotonic() + self.user_scopes.seconds
-        self.user_scopes.put(user_id, scopes, until)
-        return scopes, until
+        self.user_scopes.put(user_id, current, until)
+        return current, until
 
     async def _from_key(self, key: str) -> Principal:
         principal = self.key_principals.get(key)

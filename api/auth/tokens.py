@@ -1,4 +1,5 @@
-"""Access tokens: HS256 JWTs with exp, iat, sub, scope and jti."""
+"""Access tokens: HS256 JWTs with exp, iat, sub, scope, jti and gen: the token generation of the
+user when it was issued (a password change starts the next, which ends every older token)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,12 @@ class TokenClaims:
     scopes: frozenset[str]
     token_id: str
     expires_at: int
+    generation: int
 
 
-def issue(secret_key: str, user_id: UUID, scopes: list[str], ttl_seconds: int) -> str:
+def issue(
+    secret_key: str, user_id: UUID, scopes: list[str], ttl_seconds: int, generation: int
+) -> str:
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -35,6 +39,7 @@ def issue(secret_key: str, user_id: UUID, scopes: list[str], ttl_seconds: int) -
         "iat": now,
         "exp": now + ttl_seconds,
         "jti": secrets.token_urlsafe(16),
+        "gen": generation,
     }
     return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
 
@@ -50,14 +55,19 @@ def verify(secret_key: str, token: str) -> TokenClaims:
             leeway=LEEWAY_SECONDS,
             options={"require": ["exp", "iat", "sub", "jti", "iss", "scope"]},
         )
-        scope = claims["scope"]
+        # A token from before generations existed counts as the first: a password change since
+        # ends it too.
+        scope, generation = claims["scope"], claims.get("gen", 0)
         if not isinstance(scope, str):
             raise InvalidToken("scope must be a string")
+        if type(generation) is not int:
+            raise InvalidToken("the token's gen claim is not an integer")
         return TokenClaims(
             user_id=UUID(claims["sub"]),
             scopes=frozenset(scope.split()),
             token_id=str(claims["jti"]),
             expires_at=int(claims["exp"]),
+            generation=generation,
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("the token has expired") from None

@@ -111,7 +111,13 @@ class IdentityHandlers:
                 raise oauth_error(400, "invalid_scope", f"scopes not granted to this user: {extra}")
             granted = wanted
         scopes = sorted(granted)
-        token = tokens.issue(self.auth.secret_key, credentials.id, scopes, self.token_ttl_seconds)
+        token = tokens.issue(
+            self.auth.secret_key,
+            credentials.id,
+            scopes,
+            self.token_ttl_seconds,
+            credentials.token_generation,
+        )
         body_out = TokenResponse(token, "bearer", self.token_ttl_seconds, " ".join(scopes))
         return json_response(200, encode(body_out), list(_NO_STORE_RAW))
 

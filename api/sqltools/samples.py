@@ -124,6 +124,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     ),
     "users/create": ("new-user@example.com", HASH, ["items:read"]),
     "users/get_by_id": (user_id(42),),
+    "users/get_token_check": (user_id(42),),
     "users/get_credentials": ("user42@example.com",),
     "users/set_disabled": ("user42@example.com", True),
     "users/get_id_by_email": ("user42@example.com",),

@@ -62,6 +62,7 @@ SELECT
     u.password_hash,
     u.scopes,
     u.disabled,
+    u.token_generation,
     ceil(
         extract(EPOCH FROM account.window_started_at + make_interval(secs => $3) - now())
     )::integer AS account_retry_after,

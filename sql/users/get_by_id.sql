@@ -1,4 +1,4 @@
--- Purpose: Fetch a user's public fields by id (profile, and the token check for disabled users).
+-- Purpose: Fetch a user's public fields by id (GET /api/v1/users/me and /api/v1/users/{id}).
 -- Parameters:
 --   $1 uuid: user id
 -- Index: users_pkey

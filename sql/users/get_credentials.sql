@@ -3,6 +3,6 @@
 --   $1 text: email, lower-case
 -- Index: users_email_key
 -- Rows: zero or one
-SELECT id, password_hash, scopes, disabled
+SELECT id, password_hash, scopes, disabled, token_generation
 FROM users
 WHERE email = $1;
