@@ -11,7 +11,13 @@ from blacksheep import Content, Request, Response
 
 from api.item_input import too_deep
 from api.problems import FieldError, ProblemError, invalid
-from queries.items import CANONICAL_UUID, NAME_PATTERN, TAG_PATTERN, parse_uuid
+from queries.items import (
+    CANONICAL_UUID,
+    NAME_PATTERN,
+    STORED_LENGTH,
+    TAG_PATTERN,
+    parse_uuid,
+)
 
 T = TypeVar("T")
 
@@ -71,11 +77,12 @@ _MESSAGES: list[tuple[re.Pattern[str], Any]] = [
         re.compile("^Expected `str` matching regex " + re.escape(repr(TAG_PATTERN))),
         lambda m: (
             "a tag must not be blank, contain a comma or NUL, or begin or end with whitespace"
+            " or an invisible character"
         ),
     ),
     (
         re.compile("^Expected `str` matching regex " + re.escape(repr(NAME_PATTERN))),
-        lambda m: "must not be blank or contain NUL characters",
+        lambda m: "must not be blank (only whitespace or invisible characters) or contain NUL",
     ),
     (re.compile(r"^Expected `str` matching regex .*@"), lambda m: "must be an email address"),
     (
@@ -83,6 +90,11 @@ _MESSAGES: list[tuple[re.Pattern[str], Any]] = [
         lambda m: "must not contain NUL characters",
     ),
     (re.compile(r"^Expected `str` matching regex "), lambda m: "does not have the expected form"),
+    (
+        # Text is decoded with room for NFD (queries.items.NFC_EXPANSION): say the stored limit.
+        re.compile(r"^Expected `str` of length <= (\d+)$"),
+        lambda m: f"must have at most {STORED_LENGTH.get(int(m[1]), m[1])} characters",
+    ),
     (
         re.compile(r"^Expected `(\w+)` of length (>=|<=) (\d+)$"),
         lambda m: f"must have {_BOUNDS[m[2]]} {m[3]} {_UNITS.get(m[1], 'items')}",

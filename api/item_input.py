@@ -3,10 +3,13 @@ and metadata that PostgreSQL's jsonb stores exactly as the client wrote it.
 
 - Text (names, descriptions, tags, the `q`, `tags` and `tags_all` parameters) is normalized to
   NFC (Unicode Standard Annex #15), so that text that renders the same matches the same.
+- Lengths count the characters of that NFC form: a name or tag sent in NFD (macOS) counts what it
+  will store.
 - A tag is 1 to 64 characters, neither blank nor beginning or ending with whitespace (Unicode's
-  White_Space property), without comma or NUL; writes and filters apply the same rule. An item
-  keeps each tag once, in first-seen order. Tags are case-sensitive.
-- A name is not blank.
+  White_Space property) or an invisible character (its Default_Ignorable_Code_Point, such as
+  U+200B), without comma or NUL; writes and filters apply the same rule. An item keeps each tag
+  once, in first-seen order. Tags are case-sensitive.
+- A name is not blank: not only whitespace and invisible characters.
 - Metadata stays the client's JSON text (`msgspec.Raw`): its numbers are never converted to
   floats, and jsonb keeps them as PostgreSQL's `numeric` does (`1.10` stays `1.10`). It must be an
   object nested at most MAX_METADATA_DEPTH levels (the object itself is level 1), hold no NUL
@@ -28,12 +31,16 @@ from typing import Any
 import msgspec
 
 from api.problems import ProblemError, invalid
-from queries.items import WHITESPACE, ItemPatch, ItemWrite
+from queries.items import (
+    BLANK,
+    DESCRIPTION_LENGTH,
+    NAME_LENGTH,
+    TAG_LENGTH,
+    ItemPatch,
+    ItemWrite,
+)
 
 MAX_METADATA_DEPTH = 32
-MAX_NAME = 100
-MAX_DESCRIPTION = 10_000
-MAX_TAG = 64
 MAX_TAGS = 64
 # PostgreSQL's numeric: at most 131,072 digits before the decimal point, 16,383 after it.
 _NUMERIC_INTEGER_DIGITS = 131_072
@@ -59,8 +66,8 @@ OFF_LOOP_BYTES = 64 * 1024
 # msgspec refuses nesting past about 900 levels (Python's recursion limit); no value reaches this
 # depth legitimately, so the first container there lies on the offending path.
 _DECODER_SAFE_DEPTH = 100
-_WHITESPACE_CLASS = "[" + re.escape(WHITESPACE) + "]"
-_TAG_EDGE = re.compile(f"(?:^|\x00){_WHITESPACE_CLASS}|{_WHITESPACE_CLASS}(?:\x00|$)")
+_BLANK_CLASS = "[" + re.escape(BLANK) + "]"
+_TAG_EDGE = re.compile(f"(?:^|\x00){_BLANK_CLASS}|{_BLANK_CLASS}(?:\x00|$)")
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
 
 
@@ -70,12 +77,12 @@ def nfc(text: str) -> str:
 
 def tag_problem(tag: str) -> str | None:
     """Why `tag` (already NFC) is not a tag, or None."""
-    if not tag.strip(WHITESPACE):
+    if not tag.strip(BLANK):
         return "a tag must not be blank"
-    if tag[0] in WHITESPACE or tag[-1] in WHITESPACE:
-        return "a tag must not begin or end with whitespace"
-    if len(tag) > MAX_TAG:
-        return f"a tag has at most {MAX_TAG} characters"
+    if tag[0] in BLANK or tag[-1] in BLANK:
+        return "a tag must not begin or end with whitespace or an invisible character"
+    if len(tag) > TAG_LENGTH:
+        return f"a tag has at most {TAG_LENGTH} characters"
     if "," in tag or "\x00" in tag:
         return "a tag must not contain a comma or NUL"
     return None
@@ -89,8 +96,8 @@ def clean_tags(tags: list[str], field: str) -> list[str]:
     if not joined.isascii():
         tags = [nfc(tag) for tag in tags]
         joined = "\x00".join(tags)
-        if any(len(tag) > MAX_TAG for tag in tags):  # NFC may lengthen a few characters
-            _refuse_tag(tags, field)
+    if any(len(tag) > TAG_LENGTH for tag in tags):  # decoding admitted up to 4x, for NFD
+        _refuse_tag(tags, field)
     if _TAG_EDGE.search(joined) is not None:
         _refuse_tag(tags, field)
     return tags if len(set(tags)) == len(tags) else list(dict.fromkeys(tags))
@@ -105,17 +112,17 @@ def _refuse_tag(tags: list[str], field: str) -> None:
 
 def _clean_name(name: str, field: str) -> str:
     name = nfc(name)
-    if name[:1] in WHITESPACE and not name.strip(WHITESPACE):
+    if not name.strip(BLANK):
         raise invalid(field, "must not be blank")
-    if len(name) > MAX_NAME:  # NFC may lengthen a few characters (e.g. U+0958)
-        raise invalid(field, f"must have at most {MAX_NAME} characters")
+    if len(name) > NAME_LENGTH:  # decoding admitted up to 4x, for NFD
+        raise invalid(field, f"must have at most {NAME_LENGTH} characters")
     return name
 
 
 def _clean_description(description: str, field: str) -> str:
     description = nfc(description)
-    if len(description) > MAX_DESCRIPTION:
-        raise invalid(field, f"must have at most {MAX_DESCRIPTION} characters")
+    if len(description) > DESCRIPTION_LENGTH:
+        raise invalid(field, f"must have at most {DESCRIPTION_LENGTH} characters")
     return description
 
 
@@ -123,10 +130,13 @@ def clean_write(item: ItemWrite, at: str = "$") -> None:
     """Normalize a decoded create, replace or batch item in place, or raise a 422 naming the
     field under `at` (`$`, or `$[i]` in a batch). About 2 µs for a typical item."""
     name = item.name
-    if not name.isascii() or name[0] in WHITESPACE:
+    if len(name) > NAME_LENGTH or not name.isascii():
         item.name = _clean_name(name, at + ".name")
-    if item.description is not None and not item.description.isascii():
-        item.description = _clean_description(item.description, at + ".description")
+    description = item.description
+    if description is not None and (
+        len(description) > DESCRIPTION_LENGTH or not description.isascii()
+    ):
+        item.description = _clean_description(description, at + ".description")
     item.tags = clean_tags(item.tags, at + ".tags")
     problem = metadata_problem(bytes(item.metadata))
     if problem is not None:

@@ -11,7 +11,14 @@ from api.handlers.identity import CreatedApiKey, NewApiKey, TokenResponse
 from api.handlers.items import MAX_BATCH, BatchBody, BatchResult
 from api.problems import Problem
 from queries.api_keys import ApiKey
-from queries.items import CANONICAL_UUID, TAG_LIST_PATTERN, Item, ItemPatch, ItemWrite
+from queries.items import (
+    CANONICAL_UUID,
+    STORED_LENGTH,
+    TAG_LIST_PATTERN,
+    Item,
+    ItemPatch,
+    ItemWrite,
+)
 from queries.users import User
 
 _REF = "#/components/schemas/{name}"
@@ -19,7 +26,9 @@ _READ = {"bearer": ["items:read"], "apiKey": ["items:read"]}
 
 
 def _refine(components: dict[str, Any]) -> None:
-    """Say what msgspec cannot know: Raw metadata is a JSON object, *_at fields are date-times."""
+    """Say what msgspec cannot know: Raw metadata is a JSON object, *_at fields are date-times,
+    and a text's length is counted in NFC (the Structs admit NFC_EXPANSION times more, for NFD)."""
+    _stored_lengths(components)
     for schema in components.values():
         for name, prop in schema.get("properties", {}).items():
             if name == "metadata" and not prop:
@@ -28,6 +37,17 @@ def _refine(components: dict[str, Any]) -> None:
                 for option in prop.get("anyOf", [prop]):
                     if option.get("type") == "string":
                         option["format"] = "date-time"
+
+
+def _stored_lengths(schema: Any) -> None:
+    if isinstance(schema, list):
+        for part in schema:
+            _stored_lengths(part)
+    elif isinstance(schema, dict):
+        if schema.get("type") == "string" and schema.get("maxLength") in STORED_LENGTH:
+            schema["maxLength"] = STORED_LENGTH[schema["maxLength"]]
+        for part in schema.values():
+            _stored_lengths(part)
 
 
 def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:

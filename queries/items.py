@@ -23,10 +23,41 @@ WHITESPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
     "\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-_WS = "".join(f"\\u{ord(c):04x}" for c in WHITESPACE)  # the same class in Python and ECMA-262
-# Written with \u escapes only, so that the schema's ECMA-262 reading is Python's.
+# The Default_Ignorable_Code_Point characters of the Basic Multilingual Plane
+# (DerivedCoreProperties.txt): zero-width spaces and joiners, bidirectional controls, the soft
+# hyphen, variation selectors, Hangul fillers, the BOM. They render as nothing, so a name of only
+# these is as blank as one of spaces, and a tag may not begin or end with one ("kitchen\u200b"
+# would look like "kitchen"). Ranges as pairs of characters.
+INVISIBLE_RANGES = (
+    "\u00ad\u00ad\u034f\u034f\u061c\u061c\u115f\u1160\u17b4\u17b5\u180b\u180f\u200b\u200f"
+    "\u202a\u202e\u2060\u206f\u3164\u3164\ufe00\ufe0f\ufeff\ufeff\uffa0\uffa0"
+)
+
+
+def _class(ranges: str) -> str:
+    return "".join(
+        f"\\u{ord(ranges[i]):04x}-\\u{ord(ranges[i + 1]):04x}" for i in range(0, len(ranges), 2)
+    )
+
+
+BLANK = WHITESPACE + "".join(
+    chr(c)
+    for i in range(0, len(INVISIBLE_RANGES), 2)
+    for c in range(ord(INVISIBLE_RANGES[i]), ord(INVISIBLE_RANGES[i + 1]) + 1)
+)
+# The same class in Python and ECMA-262: \u escapes only.
+_WS = "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + _class(INVISIBLE_RANGES)
+# Lengths are the stored text's: characters in NFC, which api.item_input counts after normalizing.
+# Decoding admits up to NFC_EXPANSION times as many code points, the most another canonical form
+# of the same text can take (a Greek letter with three marks, U+1F82, is four in NFD: UAX #15), so
+# that a name written in NFD (as macOS writes file names) counts what it will store.
+NAME_LENGTH, DESCRIPTION_LENGTH, TAG_LENGTH = 100, 10_000, 64
+NFC_EXPANSION = 4
+# The limit decoding applies -> the one it stands for, to say the latter in a refusal.
+STORED_LENGTH = {NFC_EXPANSION * n: n for n in (NAME_LENGTH, DESCRIPTION_LENGTH, TAG_LENGTH)}
 NAME_PATTERN = rf"^[^\u0000]*[^\u0000{_WS}][^\u0000]*$"
-_TAG = rf"[^,\u0000{_WS}](?:[^,\u0000]{{0,62}}[^,\u0000{_WS}])?"  # 1 to 64 characters
+_TAG_MIDDLE = NFC_EXPANSION * TAG_LENGTH - 2
+_TAG = rf"[^,\u0000{_WS}](?:[^,\u0000]{{0,{_TAG_MIDDLE}}}[^,\u0000{_WS}])?"
 TAG_PATTERN = f"^{_TAG}$"
 # The `tags` and `tags_all` filters: 1 to 64 tags, comma-separated.
 TAG_LIST_PATTERN = f"^{_TAG}(?:,{_TAG}){{0,63}}$"
@@ -34,19 +65,27 @@ Name = Annotated[
     str,
     Meta(
         min_length=1,
-        max_length=100,
+        max_length=NFC_EXPANSION * NAME_LENGTH,
         pattern=NAME_PATTERN,
-        description="1 to 100 characters, not all white space",
+        description=f"1 to {NAME_LENGTH} characters in NFC, not all white space or invisible",
     ),
 ]
-Description = Annotated[str, Meta(max_length=10_000, pattern=_NO_NUL)]
+Description = Annotated[
+    str,
+    Meta(
+        max_length=NFC_EXPANSION * DESCRIPTION_LENGTH,
+        pattern=_NO_NUL,
+        description=f"At most {DESCRIPTION_LENGTH} characters in NFC",
+    ),
+]
 Tag = Annotated[
     str,
     Meta(
         min_length=1,
-        max_length=64,
+        max_length=NFC_EXPANSION * TAG_LENGTH,
         pattern=TAG_PATTERN,
-        description="1 to 64 characters, no comma, not beginning or ending with white space",
+        description=f"1 to {TAG_LENGTH} characters in NFC, no comma, not beginning or ending"
+        " with white space or an invisible character",
     ),
 ]
 Tags = Annotated[list[Tag], Meta(max_length=64)]

@@ -262,6 +262,12 @@ async def test_either_unicode_form_finds_the_other(
         (["\u00a0garden"], "whitespace"),
         (["ok", "   "], "blank"),
         (["\t"], "blank"),
+        # Findings: invisible characters (Default_Ignorable_Code_Point) counted as visible.
+        (["kitchen\u200b"], "invisible"),
+        (["\ufeffkitchen"], "invisible"),
+        (["\u200b"], "blank"),
+        (["\u00ad\u2060"], "blank"),
+        (["x" * 65], "at most 64 characters"),
     ],
 )
 async def test_tags_with_surrounding_whitespace_or_blank_are_refused(
@@ -288,7 +294,18 @@ async def test_tags_with_surrounding_whitespace_or_blank_are_refused(
 
 
 @pytest.mark.parametrize(
-    "value", ["%20garden%20", "garden%20", "%20", "a,,b", "a,", "%E3%80%80x", "a%00b"]
+    "value",
+    [
+        "%20garden%20",
+        "garden%20",
+        "%20",
+        "a,,b",
+        "a,",
+        "%E3%80%80x",
+        "a%00b",
+        "a%E2%80%8B",
+        "x" * 65,
+    ],
 )
 @pytest.mark.parametrize("name", ["tags", "tags_all"])
 async def test_tag_filters_refuse_what_writes_refuse(
@@ -298,7 +315,9 @@ async def test_tag_filters_refuse_what_writes_refuse(
     assert problem(response, 422)["errors"][0]["field"] == f"query.{name}"
 
 
-@pytest.mark.parametrize("name", ["   ", "\t\n", "\u3000", "\u00a0 "])
+@pytest.mark.parametrize(
+    "name", ["   ", "\t\n", "\u3000", "\u00a0 ", "\u200b", "\u200d\ufe0f", " \u2060\u00ad"]
+)
 async def test_blank_name_is_refused(client: httpx.AsyncClient, alice: Account, name: str) -> None:
     created = await client.post("/api/v1/items", json={"name": name}, headers=alice.headers)
     assert problem(created, 422)["errors"][0]["field"] == "$.name"
@@ -310,6 +329,50 @@ async def test_blank_name_is_refused(client: httpx.AsyncClient, alice: Account, 
     batch = await client.post("/api/v1/items/batch", json=[{"name": name}], headers=alice.headers)
     assert problem(batch, 422)["errors"][0]["field"] == "$[0].name"
     assert await count_items(client, alice) == 1
+
+
+async def test_lengths_count_the_stored_nfc_form(client: httpx.AsyncClient, alice: Account) -> None:
+    """Finding: a name, tag or description sent in NFD was measured before NFC, so 60 accented
+    letters from macOS counted 120 and were refused though they store as 60."""
+    name, tag = decomposed("é" * 100), decomposed("ü" * 64)
+    description = decomposed("ô" * 10_000)
+    assert (len(name), len(tag), len(description)) == (200, 128, 20_000)
+    created = await client.post(
+        "/api/v1/items",
+        json={"name": name, "tags": [tag], "description": description},
+        headers=alice.headers,
+    )
+    assert created.status_code == 201, created.text
+    item = created.json()
+    assert (item["name"], item["tags"], item["description"]) == (
+        "é" * 100,
+        ["ü" * 64],
+        "ô" * 10_000,
+    )
+    patched = await client.patch(
+        f"/api/v1/items/{item['id']}", json={"name": decomposed("å" * 100)}, headers=alice.headers
+    )
+    assert patched.json()["name"] == "å" * 100
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "limit"),
+    [
+        ({"name": "x" * 101}, "$.name", 100),
+        ({"name": "x" * 401}, "$.name", 100),
+        ({"name": decomposed("é" * 101)}, "$.name", 100),
+        ({"name": "x", "description": "d" * 10_001}, "$.description", 10_000),
+        ({"name": "x", "tags": [decomposed("ü" * 65)]}, "$.tags[0]", 64),
+        ({"name": "x", "tags": ["t" * 257]}, "$.tags[0]", 64),
+    ],
+)
+async def test_a_text_longer_than_its_limit_in_nfc_is_422_naming_that_limit(
+    client: httpx.AsyncClient, alice: Account, body: dict[str, object], field: str, limit: int
+) -> None:
+    document = problem(await client.post("/api/v1/items", json=body, headers=alice.headers), 422)
+    assert document["errors"][0]["field"] == field
+    assert f"at most {limit} characters" in document["errors"][0]["message"], document
+    assert await count_items(client, alice) == 0
 
 
 async def test_duplicate_tags_are_stored_once_in_first_seen_order_and_case_matters(
