@@ -493,6 +493,19 @@ async def test_a_password_change_ends_every_token_issued_before_it(
     assert (await client.get(ITEMS, headers={"X-API-Key": key.json()["key"]})).status_code == 200
 
 
+async def test_a_token_issued_after_a_password_change_works_at_once(
+    client: httpx.AsyncClient, alice: Account, app: Any, password_hash: str
+) -> None:
+    """Finding: this process still had alice's user entry of before the change cached, so her
+    new token was refused as "issued before its user's password changed" for AUTH_CACHE_SECONDS."""
+    assert (await client.get(ITEMS, headers=alice.headers)).status_code == 200  # caches her
+    await users.set_password(app.state.pool, alice.email, password_hash)  # as the CLI does
+    fresh = (await login(client, alice.email)).json()["access_token"]
+    assert (await client.get(ITEMS, headers=bearer(fresh))).status_code == 200
+    # And the old token, once the cache holds the new generation, is refused.
+    unauthorized(await client.get(ITEMS, headers=alice.headers))
+
+
 async def test_a_token_from_before_generations_counts_as_the_first(
     client: httpx.AsyncClient, alice: Account, app: Any, password_hash: str
 ) -> None:

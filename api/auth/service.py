@@ -131,6 +131,15 @@ class Authenticator:
         if current is None:
             raise unauthorized("the user of this token is disabled or no longer exists")
         (scopes, generation), scopes_until = current
+        if claims.generation > generation:
+            # Issued after a password change this process has not seen yet: read the user again,
+            # and forget the principals of the user's older tokens.
+            self.user_scopes.discard(claims.user_id)
+            self.token_principals.discard_where(lambda known: known.user_id == claims.user_id)
+            current = await self._current_scopes(claims.user_id)
+            if current is None:
+                raise unauthorized("the user of this token is disabled or no longer exists")
+            (scopes, generation), scopes_until = current
         if claims.generation != generation:
             raise unauthorized("the token was issued before its user's password changed")
         principal = Principal(claims.user_id, scopes & claims.scopes, "token")
