@@ -26,7 +26,9 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[FieldError] | None = None
 
 
-_TITLES = {
+# RFC 9110 section 15's reason phrases (Python's http.HTTPStatus still has RFC 7231's for 413
+# and 422), the titles of problem documents.
+TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -63,7 +65,7 @@ class ProblemError(Exception):
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail or _TITLES.get(status, "Error"))
+        super().__init__(detail or TITLES.get(status, "Error"))
         self.status = status
         self.detail = detail
         self.slug = slug
@@ -93,7 +95,7 @@ def problem_response(
     instance: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Response:
-    title = _TITLES.get(status, "Error")
+    title = TITLES.get(status, "Error")
     problem = Problem(
         type=f"/problems/{slug or title.lower().replace(' ', '-')}",
         title=title,

@@ -18,8 +18,11 @@ It also answers, with a problem document, what uvicorn answered in plain text or
   chunked (RFC 9112 §6.1): the body could not be framed or read;
 - 415 to a request with a Content-Encoding: no coded body is decoded (RFC 9110 §15.5.16), with
   `Accept-Encoding: identity` (RFC 7694 §3).
-Each of these closes the connection. Responses lose the `content-length: 0` that BlackSheep adds
-to 204 and 304 answers (RFC 9110 §8.6: never in a 204; in a 304 only the 200's length).
+Each of these closes the connection, carries Date and nosniff like every other answer, and is
+logged as a warning (the access log is the app's: these never reach it). Responses lose the
+`content-length: 0` that BlackSheep adds to 204 and 304 answers (RFC 9110 §8.6: never in a 204; in
+a 304 only the 200's length), and status lines use RFC 9110's reason phrases (413 Content Too
+Large, 422 Unprocessable Content).
 
 uvicorn builds the protocol itself, in each worker, so the limits are read from the settings
 (the environment and `.env`) there.
@@ -41,7 +44,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
-from api.problems import PROBLEM_JSON, problem_response
+from api.problems import PROBLEM_JSON, TITLES, problem_response
 from api.settings import load_settings
 
 _HEADER_OVERHEAD = 4  # ": " and CRLF of each field line
@@ -49,6 +52,10 @@ _HEADER_OVERHEAD = 4  # ": " and CRLF of each field line
 # IPv4 addresses are spelled as too); an empty value is allowed.
 _VALID_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
 _NO_CONTENT_LENGTH = (204, 304)
+# uvicorn writes every status line from this table, built from Python's http.HTTPStatus.
+for _status, _title in TITLES.items():
+    if _status in STATUS_LINE and _status != 499:  # 499 is nginx's, never sent
+        STATUS_LINE[_status] = f"HTTP/1.1 {_status} {_title}\r\n".encode()
 
 
 class HeadTooLarge(Exception):
@@ -71,13 +78,12 @@ def _limits() -> tuple[int, int, float]:
 
 @cache
 def _refusal(status: int, detail: str, headers: bytes = b"") -> bytes:
-    """A complete HTTP/1.1 answer that closes the connection, with a problem document;
-    `headers` are extra field lines, each ending in CRLF."""
+    """The header fields and the problem document of an answer that closes the connection, after
+    its status line and Date; `headers` are extra field lines, each ending in CRLF."""
     body = bytes(problem_response(status, detail).content.body)  # type: ignore[union-attr]
     return (
-        STATUS_LINE[status]
-        + headers
-        + b"content-type: "
+        headers
+        + b"x-content-type-options: nosniff\r\ncontent-type: "
         + PROBLEM_JSON
         + b"\r\ncontent-length: "
         + str(len(body)).encode()
@@ -184,7 +190,6 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             elif isinstance(refused, HeadTooLarge):
                 self._refuse_too_large()
             else:
-                self.logger.warning("Invalid HTTP request received.")
                 self._refuse(400, "the request is not well-formed HTTP/1.1 (RFC 9112)")
             return
         # A head still incomplete past the limit: one field line may be growing without end.
@@ -235,6 +240,11 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, detail: str, headers: bytes = b"") -> None:
         self._reading_head = False
         self._disarm()
-        if not self.transport.is_closing():
-            self.transport.write(_refusal(status, detail, headers))
-            self.transport.close()
+        if self.transport.is_closing():
+            return
+        self.logger.warning("request refused before routing: %d %s", status, detail)
+        date = b"".join(
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        )
+        self.transport.write(STATUS_LINE[status] + date + _refusal(status, detail, headers))
+        self.transport.close()

@@ -8,8 +8,10 @@ import json
 import socket
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from tests.conftest import Account
 from tests.live_server import live_server
 
 
@@ -40,6 +42,9 @@ def assert_problem(answer: tuple[int, dict[str, str], bytes], status: int) -> di
     got, headers, body = answer
     assert got == status, answer
     assert headers["content-type"] == "application/problem+json", headers
+    # Like every answer of the app (finding: the protocol's refusals had neither).
+    assert headers["x-content-type-options"] == "nosniff", headers
+    assert headers["date"].endswith(" GMT"), headers
     document = json.loads(body[: int(headers["content-length"])])
     assert document["status"] == status
     return headers
@@ -190,3 +195,13 @@ def test_head_keeps_the_content_length_of_get(port: int) -> None:
     assert status == 200
     assert empty == b""
     assert headers["content-length"] == got["content-length"] == str(len(body))
+
+
+def test_status_lines_use_rfc_9110_reason_phrases(port: int, alice: Account) -> None:
+    """Finding: "422 Unprocessable Entity" on the status line, "Unprocessable Content" in the
+    problem's title."""
+    response = httpx.get(
+        f"http://127.0.0.1:{port}/api/v1/items/not-an-id", headers=alice.headers, timeout=10
+    )
+    assert response.status_code == 422
+    assert response.reason_phrase == "Unprocessable Content" == response.json()["title"]
