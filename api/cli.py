@@ -47,6 +47,7 @@ PASSWORD_SOURCE = (
     f"on a terminal; {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters. It never comes "
     "from an argument or the environment, where other users and shell history could read it."
 )
+_EMAIL_HELP = "the user's email, in any case (emails are compared case-insensitively, in NFC)"
 
 
 class NewPassword(msgspec.Struct):
@@ -83,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         help="create a user; the password comes from stdin",
         description="Create a user. " + PASSWORD_SOURCE,
     )
-    create.add_argument("email")
+    create.add_argument("email", help=_EMAIL_HELP)
     create.add_argument(
         "--scopes",
         default=",".join(DEFAULT_SCOPES),
@@ -105,13 +106,22 @@ def _parser() -> argparse.ArgumentParser:
         " in a running server); API keys stay valid: revoke them, or use disable to cut the"
         " user off entirely.",
     )
-    set_password.add_argument("email")
+    set_password.add_argument("email", help=_EMAIL_HELP)
     disable = usr_commands.add_parser(
-        "disable", help="disable a user: tokens and keys stop working"
+        "disable",
+        help="disable a user: tokens and keys stop working",
+        description="Disable a user: logins are refused, and their tokens and API keys stop "
+        "working within AUTH_CACHE_SECONDS in every running server. Nothing is deleted; "
+        "enable undoes it.",
     )
-    disable.add_argument("email")
-    enable = usr_commands.add_parser("enable", help="enable a disabled user again")
-    enable.add_argument("email")
+    disable.add_argument("email", help=_EMAIL_HELP)
+    enable = usr_commands.add_parser(
+        "enable",
+        help="enable a disabled user again",
+        description="Enable a disabled user: their password, unexpired tokens and API keys "
+        "work again.",
+    )
+    enable.add_argument("email", help=_EMAIL_HELP)
     demo = commands.add_parser(
         "seed",
         help="fill the database with realistic demo items (COPY), to try search on",
@@ -131,9 +141,13 @@ def _parser() -> argparse.ArgumentParser:
         help="random seed, for the same items again (default: new ones on every run)",
     )
     unlock = usr_commands.add_parser(
-        "unlock", help="lift a login lock: forget the account's failed logins"
+        "unlock",
+        help="lift a login lock: forget the account's failed logins",
+        description="Forget the account's failed logins, which lifts its lock at once (locks "
+        "also end by themselves when LOGIN_WINDOW_SECONDS passes). Counts per client address "
+        "stay.",
     )
-    unlock.add_argument("email")
+    unlock.add_argument("email", help=_EMAIL_HELP)
     sql_cli.add_parser(commands)
     return parser
 
@@ -452,20 +466,22 @@ async def _users(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _list_users(pool: asyncpg.Pool) -> int:
-    """Print every user, a page of LIST_PAGE_SIZE at a time (keyset, by email)."""
-    print(f"{'email':40} {'scopes':32} {'disabled':8} created")
-    after = ""
+    """Print every user, a page of LIST_PAGE_SIZE at a time (keyset, by email), in columns as
+    wide as the first page's emails and every scope together need."""
+    page = await users.list_page(pool, "", LIST_PAGE_SIZE)
+    email_width = max([len("email"), *(len(user.email) for user in page)])
+    scopes_width = len(",".join(ALL_SCOPES))
+    print(f"{'email':{email_width}}  {'scopes':{scopes_width}}  disabled  created")
     while True:
-        page = await users.list_page(pool, after, LIST_PAGE_SIZE)
         for user in page:
             print(
-                f"{user.email:40} {','.join(user.scopes):32} "
-                f"{'yes' if user.disabled else 'no':8} "
+                f"{user.email:{email_width}}  {','.join(user.scopes):{scopes_width}}  "
+                f"{'yes' if user.disabled else 'no':8}  "
                 f"{user.created_at.isoformat(timespec='seconds')}"
             )
         if len(page) < LIST_PAGE_SIZE:
             return 0
-        after = page[-1].email
+        page = await users.list_page(pool, page[-1].email, LIST_PAGE_SIZE)
 
 
 LIST_PAGE_SIZE = 500

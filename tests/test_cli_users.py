@@ -46,6 +46,12 @@ async def test_users_list_shows_email_scopes_disabled_and_created(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", by_email["boss@example.com"][3]
     )
     assert "$argon2" not in out
+    # Finding: the default scopes (34 characters) ran into the next column. Columns line up.
+    await make_user("all@example.com", scopes=("items:read", "items:write", "keys:manage", "admin"))
+    code, out, err = await run_cli(database_url, "users", "list")
+    lines = out.splitlines()
+    starts = {line.index(" no ") if " no " in line else line.index(" yes ") for line in lines[1:]}
+    assert starts == {lines[0].index(" disabled")}, out[:2000]
 
 
 async def test_set_password_replaces_it_and_refuses_bad_input(
@@ -96,3 +102,16 @@ def test_help_says_where_passwords_come_from_and_the_default_scopes() -> None:
     assert "default: items:read,items:write" in create
     assert "admin" in create
     assert "email, scopes" in _help("users", "list")
+
+
+def test_every_users_command_says_what_it_does_and_what_email_is() -> None:
+    """Finding: `users disable --help` (and enable, unlock) said nothing beyond its usage."""
+    for action, words in (
+        ("disable", "AUTH_CACHE_SECONDS"),
+        ("enable", "work again"),
+        ("unlock", "failed logins"),
+        ("set-password", "API keys stay valid"),
+    ):
+        text = _help("users", action)
+        assert words in text, (action, text)
+        assert "the user's email" in text, (action, text)
