@@ -64,7 +64,9 @@ def make_cors_middleware(
 
     async def cors(request: Request, handler: Handler) -> Response:
         origin = request.get_first_header(b"origin")
-        if origin is None or not (any_origin or origin.lower() in allowed):
+        # Exact: browsers send an origin serialized in lower case (RFC 6454 section 6.1), and
+        # BlackSheep's policy compares exactly too; another spelling is another origin.
+        if origin is None or not (any_origin or origin in allowed):
             response = await handler(request)
             if not any_origin:
                 response.add_header(b"vary", b"Origin")
@@ -106,6 +108,8 @@ def _refusal(request: Request) -> str:
     not read."""
     named = (request.get_first_header(_REQUEST_HEADERS) or b"").decode("latin-1").split(",")
     unread = next((name.strip() for name in named if name.strip().lower() not in _READ_HEADERS), "")
+    if not unread:
+        return "the preflight asks for what this API does not allow"
     return (
         f"the API does not read the request header {unread[:64]!r};"
         f" a cross-origin request may send {', '.join(ALLOW_HEADERS)}"

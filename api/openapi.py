@@ -112,10 +112,11 @@ _ERRORS = {
     "429": "Too many requests; see Retry-After",
     "431": "Request header fields too large",
     "501": "Request method or transfer coding (other than chunked) not implemented",
+    "505": "Not HTTP/1.1 or 1.0",
     "503": "Database unavailable, overloaded, or out of time; retry after Retry-After",
 }
 # Statuses every operation can answer: the protocol's edges, whatever the handler does.
-_ALWAYS = ("400", "405", "431", "501")
+_ALWAYS = ("400", "405", "431", "501", "505")
 _HEADER = {"schema": {"type": "string"}}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
 

@@ -46,6 +46,7 @@ TITLES = {
     499: "Client Closed Request",  # nginx's term; never sent, only logged
     500: "Internal Server Error",
     501: "Not Implemented",
+    505: "HTTP Version Not Supported",
     503: "Service Unavailable",
 }
 

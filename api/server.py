@@ -50,7 +50,15 @@ from api.settings import load_settings
 _HEADER_OVERHEAD = 4  # ": " and CRLF of each field line
 # RFC 9112 §3.2: Host = uri-host [ ":" port ] (RFC 3986 §3.2.2: IP-literal or reg-name, which
 # IPv4 addresses are spelled as too); an empty value is allowed.
-_VALID_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
+_VALID_HOST = re.compile(
+    rb"(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9._~!$&'()*+,;=:-]+)\]"  # IP-literal
+    rb"|(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)"  # reg-name, IPv4address
+    rb"(?::[0-9]*)?"
+)
+# A request line whose method is a token (RFC 9110 §9.1): one the parser does not know is 501,
+# anything else it refuses is malformed, 400.
+_REQUEST_LINE = re.compile(rb"(?:^|\n)[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP/[0-9]\.[0-9]\r?\n")
+_VERSIONS = ("1.0", "1.1")
 _NO_CONTENT_LENGTH = (204, 304)
 # uvicorn writes every status line from this table, built from Python's http.HTTPStatus.
 for _status, _title in TITLES.items():
@@ -87,7 +95,7 @@ def _refusal(status: int, detail: str, headers: bytes = b"") -> bytes:
         + PROBLEM_JSON
         + b"\r\ncontent-length: "
         + str(len(body)).encode()
-        + b"\r\nconnection: close\r\n\r\n"
+        + b"\r\ncache-control: no-store\r\nconnection: close\r\n\r\n"
         + body
     )
 
@@ -95,9 +103,11 @@ def _refusal(status: int, detail: str, headers: bytes = b"") -> bytes:
 def refusal_of(headers: list[tuple[bytes, bytes]], http_version: str) -> HeadRefused | None:
     """Why a complete request head (lower-cased names, as uvicorn keeps them) cannot be served,
     or None."""
+    if http_version not in _VERSIONS:  # HTTP/0.9 has no head to check; HTTP/2 is not this parser's
+        return HeadRefused(505, "this server speaks HTTP/1.1 (and 1.0)")
     hosts: list[bytes] = []
     codings: list[bytes] = []
-    content_coded = False
+    content_coded = has_content = False
     for name, value in headers:
         if name == b"host":
             hosts.append(value)
@@ -105,6 +115,8 @@ def refusal_of(headers: list[tuple[bytes, bytes]], http_version: str) -> HeadRef
             codings.extend(coding.strip().lower() for coding in value.split(b","))
         elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
             content_coded = True
+        elif name == b"content-length" and value.strip() != b"0":
+            has_content = True
     if len(hosts) > 1:
         return HeadRefused(400, "the request has more than one Host header field")
     if not hosts and http_version == "1.1":
@@ -113,7 +125,7 @@ def refusal_of(headers: list[tuple[bytes, bytes]], http_version: str) -> HeadRef
         return HeadRefused(400, "the Host header field is not a host[:port]")
     if codings and codings != [b"chunked"]:
         return HeadRefused(501, "the only transfer coding this server implements is chunked")
-    if content_coded:
+    if content_coded and (has_content or codings):
         return HeadRefused(
             415,
             "the request content must not have a Content-Encoding",
@@ -141,6 +153,8 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._unparsed = 0  # bytes received since this head began, complete or not
         self._reading_head = True
         self._head_timer: asyncio.TimerHandle | None = None
+        # A refusal that waits for the answers to the requests before it (RFC 9112 §9.3.2).
+        self._pending_refusal: bytes | None = None
 
     # --- the clock -----------------------------------------------------------------------
 
@@ -176,13 +190,21 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserInvalidMethodError:
-            self._refuse(501, "the request method is not one this server implements")
+            if _REQUEST_LINE.search(data) is not None:
+                self._refuse(501, "the request method is not one this server implements")
+            else:
+                self._refuse(400, "the request line is not well-formed (RFC 9112 §3)")
             return
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
             else:
+                # The parser stops at an Upgrade it is not asked to perform, and would read
+                # nothing more: answer the request, then close (RFC 9110 §7.8 lets it ignore the
+                # header) rather than leave what was sent after it unanswered.
                 self._unsupported_upgrade_warning()
+                if self.cycle is not None:
+                    self.cycle.keep_alive = False
         except httptools.HttpParserError as error:
             refused = error.__context__  # what a callback raised, if one did
             if isinstance(refused, HeadRefused):
@@ -213,7 +235,10 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._head_bytes += len(name) + len(value) + _HEADER_OVERHEAD
         if self._head_fields > self.max_head_fields or self._head_bytes > self.max_head_bytes:
             raise HeadTooLarge  # httptools stops parsing; data_received answers
-        super().on_header(name, value)
+        if self._reading_head:
+            super().on_header(name, value)
+        # else a trailer field of a chunked body: discarded, never merged into the headers the
+        # app reads (RFC 9110 §6.5.1), where an Authorization would have logged the request in.
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
@@ -240,11 +265,26 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, detail: str, headers: bytes = b"") -> None:
         self._reading_head = False
         self._disarm()
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._pending_refusal is not None:
             return
         self.logger.warning("request refused before routing: %d %s", status, detail)
         date = b"".join(
             name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
         )
-        self.transport.write(STATUS_LINE[status] + date + _refusal(status, detail, headers))
+        refusal = STATUS_LINE[status] + date + _refusal(status, detail, headers)
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            # Requests before this one are still being answered: the refusal comes after them.
+            self._pending_refusal = refusal
+            self.flow.pause_reading()
+            return
+        self.transport.write(refusal)
         self.transport.close()
+
+    def on_response_complete(self) -> None:
+        if self._pending_refusal is None or self.pipeline:
+            super().on_response_complete()
+            return
+        self.server_state.total_requests += 1
+        if not self.transport.is_closing():
+            self.transport.write(self._pending_refusal)
+            self.transport.close()

@@ -452,6 +452,12 @@ async def test_a_malformed_authorization_header_is_refused(
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
+async def test_an_empty_api_key_header_is_named_as_such(client: httpx.AsyncClient) -> None:
+    """Finding: an empty X-API-Key was "the token is malformed"."""
+    body = unauthorized(await client.get(ITEMS, headers={"X-API-Key": " "}))
+    assert body["detail"] == "the X-API-Key header is empty"
+
+
 async def test_the_scheme_name_is_case_insensitive(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -98,6 +98,11 @@ async def test_another_origin_is_served_without_cors_headers(
         ITEMS, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
     )
     assert not any(name.startswith("access-control-") for name in preflight.headers)
+    # Finding: another spelling of an allowed origin was a 400 about a header nobody sent.
+    for spelling in ("HTTPS://APP.EXAMPLE.COM", "https://App.example.com"):
+        other = await cors_client.get(ITEMS, headers={"Origin": spelling, **alice.headers})
+        assert other.status_code == 200, (spelling, other.text)
+        assert not any(name.startswith("access-control-") for name in other.headers)
     # No Origin at all: a plain request, that a cache must still keep apart by Origin.
     plain = await cors_client.get("/healthz")
     assert "origin" in _listed(plain.headers["vary"])

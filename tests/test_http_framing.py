@@ -5,7 +5,10 @@ connection closes; 204 and 304 answers carry no Content-Length (RFC 9110 section
 from __future__ import annotations
 
 import json
+import re
 import socket
+import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -45,6 +48,8 @@ def assert_problem(answer: tuple[int, dict[str, str], bytes], status: int) -> di
     # Like every answer of the app (finding: the protocol's refusals had neither).
     assert headers["x-content-type-options"] == "nosniff", headers
     assert headers["date"].endswith(" GMT"), headers
+    if "x-request-id" not in headers:  # refused by the protocol, not answered by the app
+        assert headers["cache-control"] == "no-store", headers
     document = json.loads(body[: int(headers["content-length"])])
     assert document["status"] == status
     return headers
@@ -77,6 +82,12 @@ def test_a_registered_method_no_route_takes_stays_405(port: int, method: bytes) 
     [
         b"GET /healthz HTTP/1.1\r\nHost: test\r\nBad Header\r\n\r\n",
         b"GET /health z HTTP/1.1\r\nHost: test\r\n\r\n",
+        # Findings: these were 501 "method not implemented", as httptools calls them.
+        b"GET\r\n\r\n",
+        b"G ET / HTTP/1.1\r\nHost: test\r\n\r\n",
+        b"/ HTTP/1.1\r\nHost: test\r\n\r\n",
+        b"GET\t/healthz\tHTTP/1.1\r\nHost: test\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # TLS to the plain port
     ],
 )
 def test_a_malformed_request_is_a_400_problem(port: int, raw: bytes) -> None:
@@ -95,6 +106,7 @@ def test_a_malformed_request_is_a_400_problem(port: int, raw: bytes) -> None:
         [b"Host: a.test/path"],
         [b"Host: a.test:80:80"],
         [b"Host: user@a.test"],
+        [b"Host: a%zz.test"],
     ],
 )
 def test_an_http_1_1_request_needs_exactly_one_valid_host(port: int, hosts: list[bytes]) -> None:
@@ -112,6 +124,10 @@ def test_an_http_1_1_request_needs_exactly_one_valid_host(port: int, hosts: list
         b"GET /healthz HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n",  # empty is allowed
         b"GET /healthz HTTP/1.1\r\nHost: [::1]:8000\r\nConnection: close\r\n\r\n",
         b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nConnection: close\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: [v1.fe]\r\nConnection: close\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: a%2Db.test\r\nConnection: close\r\n\r\n",
+        # A Content-Encoding without content codes nothing.
+        b"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n",
     ],
 )
 def test_a_valid_host_or_none_in_http_1_0_is_served(port: int, raw: bytes) -> None:
@@ -205,3 +221,85 @@ def test_status_lines_use_rfc_9110_reason_phrases(port: int, alice: Account) -> 
     )
     assert response.status_code == 422
     assert response.reason_phrase == "Unprocessable Content" == response.json()["title"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"GET /healthz\r\n\r\n", b"GET /healthz HTTP/2.0\r\n\r\n"],
+)
+def test_a_version_other_than_http_1_x_is_505(port: int, raw: bytes) -> None:
+    """Finding: HTTP/0.9 and HTTP/2.0 request lines were served, without a Host."""
+    assert_problem(exchange(port, raw), 505)
+
+
+def responses(port: int, request: bytes) -> list[tuple[int, bytes]]:
+    """Every answer on the connection until the server closes it: (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        data = b""
+        while chunk := connection.recv(65536):
+            data += chunk
+    answers = []
+    while data:
+        head, _, data = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?im)^content-length: *(\d+)", head)[1])  # type: ignore[index]
+        answers.append((int(head.split()[1]), data[:length]))
+        data = data[length:]
+    return answers
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        b"GET /healthz HTTP/1.1\r\n\r\n",  # no Host
+        b"BREW /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"POST /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+    ],
+)
+def test_a_refusal_comes_after_the_answers_to_the_requests_before_it(
+    port: int, alice: Account, refused: bytes
+) -> None:
+    """Finding: a pipelined request that was refused wiped out the answer to the one before,
+    though that one (a PUT) was carried out (RFC 9112 section 9.3.2: answers in order)."""
+    item = str(uuid.uuid4())
+    body = b'{"name":"pipelined"}'
+    put = (
+        b"PUT /api/v1/items/" + item.encode() + b" HTTP/1.1\r\nHost: a\r\n"
+        b"Authorization: Bearer " + alice.token.encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    answers = responses(port, put + b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n" + refused)
+    assert [status for status, _ in answers] == [201, 200, json.loads(answers[-1][1])["status"]]
+    assert answers[-1][0] in (400, 501)
+
+
+def test_trailer_fields_never_become_request_headers(port: int, alice: Account) -> None:
+    """Finding: an Authorization sent only as a trailer of a chunked body logged the request in."""
+    item = "7a1e5c1e-0000-4000-8000-000000000777"
+    answer = exchange(
+        port,
+        b"PUT /api/v1/items/" + item.encode() + b" HTTP/1.1\r\nHost: a\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b'14\r\n{"name":"a trailer"}\r\n0\r\nAuthorization: Bearer '
+        + alice.token.encode()
+        + b"\r\n\r\n",
+    )
+    assert answer[0] == 401, answer
+    got = httpx.get(f"http://127.0.0.1:{port}/api/v1/items/{item}", headers=alice.headers)
+    assert got.status_code == 404
+
+
+def test_an_upgrade_not_performed_answers_and_closes(port: int) -> None:
+    """Finding: after `Upgrade: foo`, a request pipelined behind it was never answered and the
+    connection hung until the keep-alive timeout."""
+    started = time.monotonic()
+    answers = responses(
+        port,
+        b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    assert answers[0][0] == 200
+    assert time.monotonic() - started < 2

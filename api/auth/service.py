@@ -194,6 +194,8 @@ class Authenticator:
 def _credential(request: Request) -> str:
     api_key = request.get_first_header(b"x-api-key")
     if api_key is not None:
+        if not api_key.strip():
+            raise unauthorized("the X-API-Key header is empty")
         return api_key.decode("latin-1").strip()
     authorization = request.get_first_header(b"authorization")
     if authorization is None:
