@@ -29,6 +29,7 @@ import contextlib
 import os
 from bisect import bisect_left
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from blacksheep import Content, Request, Response
@@ -269,12 +270,36 @@ class Publisher:
         )
 
 
+def _forget_dead_workers(folder: str) -> None:
+    """Drop the live gauges (in flight, pool) of workers that are gone. A worker killed outright
+    (SIGKILL, the OOM killer) never ran stop(); uvicorn starts another, and every scrape would
+    still add the dead one's last values to the sums. Its counters stay, as they should."""
+    from prometheus_client import multiprocess
+
+    for path in Path(folder).glob("gauge_live*_*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid))  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def exposition() -> bytes:
     """The text format of every family: of all workers in multiprocess mode (it reads their
     files, hence called off the event loop), else of this process."""
-    if os.environ.get(MULTIPROCESS_DIR):
+    folder = os.environ.get(MULTIPROCESS_DIR)
+    if folder:
         from prometheus_client import multiprocess
 
+        _forget_dead_workers(folder)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)

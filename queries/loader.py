@@ -36,6 +36,13 @@ STATEMENT_NAMES: dict[str, str] = {}
 
 def load(name: str) -> str:
     """Return the text of `sql/<name>.sql`, e.g. `load("items/get_by_id")`."""
+    if not SQL_ROOT.is_dir():
+        # A wheel installed into site-packages carries api/ and queries/ only.
+        raise RuntimeError(
+            f"no SQL statements at {SQL_ROOT}: run the service from a checkout of the repository"
+            " (`pip install -e .`, as scripts/dev.sh does) or beside its sql/ and migrations/"
+            " folders (as the Dockerfile does)"
+        )
     statement = (SQL_ROOT / f"{name}.sql").read_text(encoding="utf-8")
     STATEMENT_NAMES[statement] = name
     if is_read_only(statement):

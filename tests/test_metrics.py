@@ -3,7 +3,9 @@ METRICS_ENABLED=false, and one scrape covering every worker of `python -m api se
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -240,6 +242,25 @@ def test_one_scrape_covers_every_worker(two_workers: tuple[str, Path]) -> None:
         "db_statement_duration_seconds",
         "login_failures",
     } <= names
+
+
+def test_a_killed_workers_live_gauges_leave_the_sums(two_workers: tuple[str, Path]) -> None:
+    """Finding: a worker killed with SIGKILL kept its in-flight and pool gauges in every scrape
+    (uvicorn starts another worker; the dead one's files stayed)."""
+    url, folder = two_workers
+    before = _pids(folder, "gauge_livesum")
+    assert len(before) == 2, before
+    victim = int(sorted(before)[0])
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while True:  # uvicorn starts a new worker; scrape until the dead one's files are gone
+        with contextlib.suppress(httpx.TransportError), httpx.Client() as fresh:
+            assert fresh.get(f"{url}/metrics").status_code == 200
+        if str(victim) not in _pids(folder, "gauge_livesum"):
+            break
+        assert time.monotonic() < deadline, _pids(folder, "gauge_livesum")
+        time.sleep(0.3)
+    assert _pids(folder, "counter") >= {str(victim)}  # its counts are kept
 
 
 def test_serve_removes_its_metrics_folder_and_those_of_killed_runs(database_url: str) -> None:
