@@ -135,12 +135,18 @@ def refusal_of(headers: list[tuple[bytes, bytes]], http_version: str) -> HeadRef
 
 
 class _Cycle(RequestResponseCycle):
-    """uvicorn's request-response cycle, but 204 and 304 answers carry no Content-Length."""
+    """uvicorn's request-response cycle, but 204 and 304 answers carry no Content-Length, and an
+    answer given before the request's body has all arrived (a 401, a 413, a 503 past the budget
+    while the client still sends) closes the connection: nothing bounds how long a client may
+    take over the rest of a body it is no longer asked for."""
 
     def send(self, message: ASGISendEvent) -> Coroutine[Any, Any, None]:
-        if message["type"] == "http.response.start" and message["status"] in _NO_CONTENT_LENGTH:
-            headers = [field for field in message["headers"] if field[0] != b"content-length"]
-            message = {**message, "headers": headers}
+        if message["type"] == "http.response.start":
+            if self.more_body:
+                self.keep_alive = False
+            if message["status"] in _NO_CONTENT_LENGTH:
+                headers = [field for field in message["headers"] if field[0] != b"content-length"]
+                message = {**message, "headers": headers}
         return super().send(message)
 
 

@@ -303,3 +303,21 @@ def test_an_upgrade_not_performed_answers_and_closes(port: int) -> None:
     )
     assert answers[0][0] == 200
     assert time.monotonic() - started < 2
+
+
+def test_an_answer_before_the_whole_body_closes_the_connection(port: int, alice: Account) -> None:
+    """Finding: a body that stopped half-way got its 503 at the budget, and the connection then
+    stayed open for as long as the client cared to trickle the rest."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
+        connection.sendall(
+            b"POST /api/v1/items HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer "
+            + alice.token.encode()
+            + b'\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":'
+        )
+        started = time.monotonic()
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 503"), received[:200]
+    assert b"connection: close" in received.lower()
+    assert time.monotonic() - started < 7  # REQUEST_TIMEOUT_MS (5 s) + 1 s, then closed
