@@ -23,7 +23,7 @@ import asyncpg
 import msgspec
 import psycopg
 
-from api import logs, migrate
+from api import logs, migrate, processes
 from api.auth import throttle
 from api.auth.accounts import (
     DEFAULT_SCOPES,
@@ -360,18 +360,8 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def _remove_orphaned_metrics_folders() -> None:
     for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_FOLDER_PREFIX}*-*"):
         pid = folder.name.removeprefix(METRICS_FOLDER_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _process_exists(int(pid)):
+        if pid.isdigit() and not processes.exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _run_uvicorn(uvicorn: Any, settings: Settings, args: argparse.Namespace, workers: int) -> None:

@@ -36,6 +36,7 @@ from blacksheep import Content, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from api import processes
 from api.logs import get_logger
 from queries.pool import STATEMENT_BUCKETS, statement_times
 
@@ -278,18 +279,8 @@ def _forget_dead_workers(folder: str) -> None:
 
     for path in Path(folder).glob("gauge_live*_*.db"):
         pid = path.stem.rsplit("_", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not processes.exists(int(pid)):
             multiprocess.mark_process_dead(int(pid))  # type: ignore[no-untyped-call]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def exposition() -> bytes:
