@@ -122,6 +122,20 @@ def _parser() -> argparse.ArgumentParser:
         "work again.",
     )
     enable.add_argument("email", help=_EMAIL_HELP)
+    set_scopes = usr_commands.add_parser(
+        "set-scopes",
+        help="replace a user's scopes",
+        description="Replace a user's scopes (e.g. to grant keys:manage to a user created before "
+        "it existed). Tokens and API keys keep only the scopes their user still has, within "
+        "AUTH_CACHE_SECONDS in every running server; a scope added reaches the tokens issued "
+        "after it, within the same bound.",
+    )
+    set_scopes.add_argument("email", help=_EMAIL_HELP)
+    set_scopes.add_argument(
+        "--scopes",
+        required=True,
+        help=f"comma-separated, out of {', '.join(ALL_SCOPES)} (admin stands for every scope)",
+    )
     demo = commands.add_parser(
         "seed",
         help="fill the database with realistic demo items (COPY), to try search on",
@@ -442,6 +456,8 @@ async def _users(settings: Settings, args: argparse.Namespace) -> int:
         email = normalize_email(args.email)
         if args.action == "unlock":
             return await _unlock(pool, email)
+        if args.action == "set-scopes":
+            return await _set_scopes(pool, email, args.scopes)
         disabled = args.action == "disable"
         user_id = await users.set_disabled(pool, email, disabled)
         if user_id is None:
@@ -475,6 +491,27 @@ async def _list_users(pool: asyncpg.Pool) -> int:
 
 
 LIST_PAGE_SIZE = 500
+
+
+async def _set_scopes(pool: asyncpg.Pool, email: str, given: str) -> int:
+    wanted = sorted({scope.strip() for scope in given.split(",") if scope.strip()})
+    unknown = [scope for scope in wanted if scope not in ALL_SCOPES]
+    if unknown or not wanted:
+        print(f"scopes must be some of {', '.join(ALL_SCOPES)}; got {given!r}", file=sys.stderr)
+        return 2
+    user_id = await users.set_scopes(pool, email, wanted)
+    if user_id is None:
+        print(f"no user with email {email}", file=sys.stderr)
+        return 1
+    security_event(
+        "user_scopes_changed",
+        client_address=None,
+        user_id=user_id,
+        actor="cli",
+        scopes=",".join(wanted),
+    )
+    print(f"{email} now has scopes {','.join(wanted)}")
+    return 0
 
 
 async def _set_password(pool: asyncpg.Pool, email: str) -> int:

@@ -48,6 +48,7 @@ GET_BY_ID = load("users/get_by_id")
 GET_TOKEN_CHECK = load("users/get_token_check")
 GET_CREDENTIALS = load("users/get_credentials")
 SET_DISABLED = load("users/set_disabled")
+SET_SCOPES = load("users/set_scopes")
 LIST_PAGE = load("users/list_page")
 SET_PASSWORD = load("users/set_password")
 GET_ID_BY_EMAIL = load("users/get_id_by_email")
@@ -80,6 +81,12 @@ async def get_credentials(db: Executor, email: str) -> Credentials | None:
 
 async def set_disabled(db: Executor, email: str, disabled: bool) -> UUID | None:
     user_id: UUID | None = await db.fetchval(SET_DISABLED, email, disabled)
+    return user_id
+
+
+async def set_scopes(db: Executor, email: str, scopes: Sequence[str]) -> UUID | None:
+    """The user's id, or None when no user has that email."""
+    user_id: UUID | None = await db.fetchval(SET_SCOPES, email, scopes)
     return user_id
 
 

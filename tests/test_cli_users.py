@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from typing import Any
 
 import httpx
 import psycopg
@@ -80,6 +81,43 @@ async def test_set_password_replaces_it_and_refuses_bad_input(
     )
     assert code == 1
     assert "no user" in err
+
+
+async def test_set_scopes_grants_and_takes_scopes(
+    database_url: str, client: httpx.AsyncClient, make_user: MakeUser, app: Any
+) -> None:
+    """Finding: users made before keys:manage existed could be granted it only with SQL."""
+    dave = await make_user("dave@example.com", scopes=("items:read", "items:write"))
+    new_key = {"name": "ci", "scopes": ["items:read"]}
+    refused = await client.post("/api/v1/api-keys", json=new_key, headers=dave.headers)
+    assert refused.status_code == 403
+    code, out, err = await run_cli(
+        database_url,
+        "users",
+        "set-scopes",
+        "Dave@Example.com",
+        "--scopes",
+        "items:read,keys:manage",
+    )
+    assert code == 0, err
+    assert "items:read,keys:manage" in out
+    app.state.authenticator.forget_everything()  # stands for AUTH_CACHE_SECONDS passing
+    token = await client.post("/api/v1/auth/token", data=_login(PASSWORD, "dave@example.com"))
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert (await client.post("/api/v1/api-keys", json=new_key, headers=headers)).status_code == 201
+    # items:write was taken: the old token lost it too.
+    write = await client.post("/api/v1/items", json={"name": "x"}, headers=dave.headers)
+    assert write.status_code == 403
+    for bad in ("items:read,root", "", " , "):
+        code, _, err = await run_cli(
+            database_url, "users", "set-scopes", "dave@example.com", "--scopes", bad
+        )
+        assert code == 2, bad
+        assert "scopes must be some of" in err
+    code, _, err = await run_cli(
+        database_url, "users", "set-scopes", "nobody@example.com", "--scopes", "items:read"
+    )
+    assert (code, "no user" in err) == (1, True)
 
 
 def _help(*args: str) -> str:

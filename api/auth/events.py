@@ -19,6 +19,7 @@ SecurityEvent = Literal[
     "user_created",
     "user_disabled",
     "user_enabled",
+    "user_scopes_changed",
     "user_unlocked",
 ]
 _WARNINGS = frozenset({"login_failed", "login_throttled"})

@@ -127,6 +127,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "users/get_token_check": (user_id(42),),
     "users/get_credentials": ("user42@example.com",),
     "users/set_disabled": ("user42@example.com", True),
+    "users/set_scopes": ("user42@example.com", ["items:read"]),
     "users/get_id_by_email": ("user42@example.com",),
     "users/list_page": ("user42@example.com", 500),
     "users/set_password": ("user42@example.com", HASH),
