@@ -13,8 +13,9 @@ h11_max_incomplete_event_size bounds only the size) adds, per request:
 
 It also answers, with a problem document, what uvicorn answered in plain text or let through
 (`refusal_of` and data_received):
-- 400 to a request that is not well-formed HTTP/1.x (RFC 9112), and to one with no Host (in
-  HTTP/1.1), several Host fields or a Host that is no host[:port] (RFC 9112 §3.2);
+- 400 to a request that is not well-formed HTTP/1.x (RFC 9112), to one whose target has a
+  fragment, and to one with no Host (in HTTP/1.1), several Host fields or a Host that is no
+  host[:port] (RFC 9112 §3.2);
 - 505 to a request line of another version (HTTP/0.9's, HTTP/2.0);
 - 501 to a well-formed request line whose method httptools does not know (RFC 9110 §9.1), and to
   a transfer coding other than chunked (RFC 9112 §6.1): the body could not be framed or read;
@@ -261,6 +262,8 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._unparsed = 0
         self._disarm()
         refused = refusal_of(self.headers, self.parser.get_http_version())
+        if refused is None and b"#" in self.url:  # a fragment stays with the client (RFC 9112 §3.2)
+            refused = HeadRefused(400, "the request target must not have a fragment (#...)")
         if refused is not None:
             raise refused  # httptools stops parsing; data_received answers
         super().on_headers_complete()

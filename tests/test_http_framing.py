@@ -87,6 +87,7 @@ def test_a_registered_method_no_route_takes_stays_405(port: int, method: bytes) 
         b"G ET / HTTP/1.1\r\nHost: test\r\n\r\n",
         b"/ HTTP/1.1\r\nHost: test\r\n\r\n",
         b"GET\t/healthz\tHTTP/1.1\r\nHost: test\r\n\r\n",
+        b"GET /healthz#top HTTP/1.1\r\nHost: test\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # TLS to the plain port
     ],
 )
