@@ -291,7 +291,13 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
         )
         refusal = STATUS_LINE[status] + date + _refusal(status, detail, headers)
-        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+        cycle = self.cycle
+        if not self.pipeline and cycle is not None and cycle.more_body:
+            # The running request's own body is what cannot be read: it will never be whole,
+            # so that request ends here (its app sees a disconnect) and the refusal goes now.
+            cycle.disconnected = True
+            cycle.message_event.set()
+        elif self.pipeline or (cycle is not None and not cycle.response_complete):
             # Requests before this one are still being answered: the refusal comes after them.
             self._pending_refusal = refusal
             self.flow.pause_reading()

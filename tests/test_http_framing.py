@@ -322,3 +322,23 @@ def test_an_answer_before_the_whole_body_closes_the_connection(port: int, alice:
     assert received.startswith(b"HTTP/1.1 503"), received[:200]
     assert b"connection: close" in received.lower()
     assert time.monotonic() - started < 7  # REQUEST_TIMEOUT_MS (5 s) + 1 s, then closed
+
+
+def test_a_broken_chunked_body_is_400_at_once(port: int, alice: Account) -> None:
+    """Finding: a malformed chunk on a running request waited for the body that would never come,
+    and the answer was a 503 at the budget instead of the 400."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /api/v1/items HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer "
+            + alice.token.encode()
+            + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b'5\r\n{"nam\r\n'
+        )
+        time.sleep(0.3)
+        connection.sendall(b"zz\r\nxx\r\n")
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 400"), received[:200]
+    assert time.monotonic() - started < 3
