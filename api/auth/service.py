@@ -88,10 +88,9 @@ class Authenticator:
         self.secret_key = secret_key
         self.pepper = keys.derive_pepper(secret_key)
         # Only live credentials are cached: user id -> (scopes, token generation) of an enabled
-        # user, a verified
-        # token -> its principal (which saves the signature check), a live key -> its principal
-        # (which saves the HMAC; like tokens, keys are in this process's memory with each request
-        # anyway, and the cache is never written anywhere).
+        # user, a verified token -> its principal (which saves the signature check), a live key
+        # -> its principal (which saves the HMAC; like tokens, keys are in this process's memory
+        # with each request anyway, and the cache is never written anywhere).
         self.user_scopes: ExpiringCache[UUID, tuple[frozenset[str], int]] = ExpiringCache(
             cache_seconds
         )
@@ -128,18 +127,15 @@ class Authenticator:
         except tokens.InvalidToken as exc:
             raise unauthorized(str(exc)) from None
         current = await self._current_scopes(claims.user_id)
-        if current is None:
-            raise unauthorized("the user of this token is disabled or no longer exists")
-        (scopes, generation), scopes_until = current
-        if claims.generation > generation:
+        if current is not None and claims.generation > current[0][1]:
             # Issued after a password change this process has not seen yet: read the user again,
             # and forget the principals of the user's older tokens.
             self.user_scopes.discard(claims.user_id)
             self.token_principals.discard_where(lambda known: known.user_id == claims.user_id)
             current = await self._current_scopes(claims.user_id)
-            if current is None:
-                raise unauthorized("the user of this token is disabled or no longer exists")
-            (scopes, generation), scopes_until = current
+        if current is None:
+            raise unauthorized("the user of this token is disabled or no longer exists")
+        (scopes, generation), scopes_until = current
         if claims.generation != generation:
             raise unauthorized("the token was issued before its user's password changed")
         principal = Principal(claims.user_id, scopes & claims.scopes, "token")
