@@ -13,7 +13,9 @@ and metadata that PostgreSQL's jsonb stores exactly as the client wrote it.
 - Metadata stays the client's JSON text (`msgspec.Raw`): its numbers are never converted to
   floats, and jsonb keeps them as PostgreSQL's `numeric` does (`1.10` stays `1.10`). It must be an
   object nested at most MAX_METADATA_DEPTH levels (the object itself is level 1), hold no NUL
-  (`\\u0000`, which jsonb refuses) and only numbers within `numeric`'s range.
+  (`\\u0000`, which jsonb refuses), and numbers that print (in full, as `numeric` writes them)
+  in at most MAX_NUMBER_CHARS characters and together at most MIN_NUMBER_GROWTH characters (or
+  the metadata's length) longer than written: 9 bytes of `1e131071` would print 131,072.
 
 Every refusal is a 422 problem naming the field (`$.tags[2]`, `$[4].metadata`, `query.tags`).
 """
@@ -25,7 +27,6 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -42,14 +43,19 @@ from queries.items import (
 
 MAX_METADATA_DEPTH = 32
 MAX_TAGS = 64
-# PostgreSQL's numeric: at most 131,072 digits before the decimal point, 16,383 after it.
-_NUMERIC_INTEGER_DIGITS = 131_072
-_NUMERIC_SCALE = 16_383
-# Metadata text that passes these byte checks needs no decoding: at most 32 brackets cannot nest
-# deeper than 32 levels, NUL can only be written as \u0000, and a number beyond numeric's range
-# needs an exponent or more than 16,383 digits.
+# The longest a metadata number may print, as PostgreSQL's numeric writes it (in full, without an
+# exponent): an IEEE double's extremes print 310 (1.7976931348623157e308) and 326 (5e-324).
+MAX_NUMBER_CHARS = 1000
+# And all of one metadata's numbers together print at most this many characters more than they
+# are written, or the metadata's own length when that is more: a 2 MB body cannot print 1 GB.
+MIN_NUMBER_GROWTH = 64 * 1024
+# PostgreSQL refuses a numeric whose exponent reaches INT_MAX / 2, even a zero's (numeric.c); an
+# exponent written with more digits than this is refused before it is converted.
+_EXPONENT_DIGITS = 7
+# Metadata text that passes these byte checks is valid as it is: at most 32 brackets cannot nest
+# deeper than 32 levels, NUL can only be written as \u0000, and a number prints longer than it is
+# written only with an exponent, or is longer than MAX_NUMBER_CHARS as written.
 _EXPONENT = re.compile(rb"[0-9][eE]")
-_SHORT_TEXT = 16_000
 _KINDS = {
     ord("["): "an array",
     ord('"'): "a string",
@@ -57,11 +63,24 @@ _KINDS = {
     ord("f"): "a boolean",
     ord("n"): "null",
 }
-# PostgreSQL refuses a numeric whose exponent reaches INT_MAX / 2, even a zero's (numeric.c).
-_NUMERIC_EXPONENT_LIMIT = 2**31 // 2 - 1
-# Bodies larger than this are checked in a worker thread. The exact check of metadata (json.loads
-# with Decimal, then a walk) costs about 0.3 s of CPU per MB: on the event loop, 16 concurrent
-# bodies of 2 MB held every other request, /healthz included, for 5 s.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# A string with no NUL escape: what is left after removing these holds every \u0000 escape.
+_STRING_WITHOUT_NUL = re.compile(rb'"[^"\\]*(?:\\(?!u0000).[^"\\]*)*"')
+# Outside strings: a number with an exponent (anchored at the number's first character, so the
+# scan stays linear), and a run of number characters longer than any allowed number.
+_EXPONENT_NUMBER = re.compile(rb"(?<![0-9.+-])(-?)([0-9]*+)(?:\.([0-9]*+))?[eE]([+-]?[0-9]++)")
+# An exponent's magnitude (its first 8 digits: any more make it too large all the same).
+_EXPONENT_VALUE = re.compile(rb"(?<=[0-9])[eE][+-]?([0-9]{1,8})")
+# A number that may print longer than MAX_NUMBER_CHARS with an exponent below 100.
+_NEAR_LONG = MAX_NUMBER_CHARS - 98
+_LONG_NUMBER = re.compile(rb"[0-9.eE+-]{%d,}" % _NEAR_LONG)
+_LARGE_EXPONENT = re.compile(rb"(?<=[0-9])[eE][+-]?0*[1-9][0-9]{2}")
+# An innermost array or object (strings already removed): replacing every one with a scalar
+# removes one level of nesting everywhere.
+_INNERMOST = re.compile(rb"[\[{][^\[\]{}]*[\]}]")
+_BRACKETS = re.compile(rb"[\[\]{}]")
+# Bodies larger than this are checked in a worker thread: the checks above are regular expressions
+# (C, linear), but a 2 MB body still costs a few milliseconds of the loop's time.
 OFF_LOOP_BYTES = 64 * 1024
 # msgspec refuses nesting past about 900 levels (Python's recursion limit); no value reaches this
 # depth legitimately, so the first container there lies on the offending path.
@@ -162,23 +181,61 @@ def check_metadata(raw: msgspec.Raw, field: str) -> None:
 
 
 def metadata_problem(text: bytes) -> str | None:
-    """Why this JSON text (valid JSON, as msgspec.Raw captured it) is not metadata, or None."""
+    """Why this JSON text (valid JSON, as msgspec.Raw captured it) is not metadata, or None.
+    Linear in the text's length, in regular expressions: no decoding."""
     if text[:1] != b"{":
         return f"must be a JSON object, got {_KINDS.get(text[0], 'a number')}"
-    if (
-        text.count(b"{") + text.count(b"[") <= MAX_METADATA_DEPTH
-        and b"\\u0000" not in text
-        and len(text) <= _SHORT_TEXT
-        and _EXPONENT.search(text) is None
-    ):
+    deep = text.count(b"{") + text.count(b"[") > MAX_METADATA_DEPTH
+    long = len(text) >= _NEAR_LONG
+    if not deep and not long and _EXPONENT.search(text) is None and b"\\u0000" not in text:
         return None
-    try:
-        value = json.loads(text, parse_float=Decimal, parse_int=Decimal)
-    except RecursionError:
-        return TOO_DEEP
-    except InvalidOperation:  # an exponent beyond what Decimal holds (10**18)
-        return _OUT_OF_RANGE
-    return _value_problem(value)
+    if b"\\u0000" in text and b"\\u0000" in _STRING_WITHOUT_NUL.sub(b"", text):
+        return _NUL
+    outside_strings = _STRING.sub(b'""', text) if b'"' in text else text
+    near_long = _LONG_NUMBER.search(outside_strings) if long else None
+    if near_long is not None and len(near_long[0]) > MAX_NUMBER_CHARS:
+        return _TOO_LONG
+    # A number with an exponent prints longer than written by less than the exponent's magnitude:
+    # small exponents on numbers well within the limit, summing to less than the allowance
+    # (taken in C), clear most metadata; the exact count (a loop) runs only otherwise.
+    allowance = max(len(text), MIN_NUMBER_GROWTH)
+    exponents = _EXPONENT_VALUE.findall(outside_strings)
+    if exponents and (
+        near_long is not None
+        or _LARGE_EXPONENT.search(outside_strings) is not None
+        or sum(map(int, exponents)) > allowance
+    ):
+        growth = 0  # how many characters more the numbers print than they are written
+        for number in _EXPONENT_NUMBER.finditer(outside_strings):
+            printed = _printed_length(*number.groups())
+            if printed > MAX_NUMBER_CHARS:
+                return _TOO_LONG
+            growth += printed - len(number[0])
+            if growth > allowance:
+                return _GROWS_TOO_MUCH
+    if deep:
+        for _ in range(MAX_METADATA_DEPTH):
+            outside_strings = _INNERMOST.sub(b"0", outside_strings)
+        if _BRACKETS.search(outside_strings) is not None:
+            return TOO_DEEP
+    return None
+
+
+def _printed_length(sign: bytes, integer: bytes, fraction: bytes | None, exponent: bytes) -> int:
+    """The length of a JSON number with an exponent as PostgreSQL's numeric prints it: in full,
+    with the scale it was written with (1.50e1 is 15.0, 1e-3 is 0.001, 1e3 is 1000)."""
+    if len(exponent.lstrip(b"+-")) > _EXPONENT_DIGITS:
+        return MAX_NUMBER_CHARS + 1
+    fraction = fraction or b""
+    shift = int(exponent)
+    digits = integer + fraction
+    scale = max(0, len(fraction) - shift)
+    fraction_part = 1 + scale if scale else 0
+    significant = digits.lstrip(b"0")
+    if not significant:  # numeric has one zero, unsigned: 0e-3 is 0.000
+        return 1 + fraction_part
+    integer_digits = len(integer) + shift - (len(digits) - len(significant))
+    return len(sign) + max(integer_digits, 1) + fraction_part
 
 
 async def clean_body(size: int, clean: Callable[..., None], *args: Any) -> None:
@@ -192,41 +249,14 @@ async def clean_body(size: int, clean: Callable[..., None], *args: Any) -> None:
 
 TOO_DEEP = f"nested deeper than {MAX_METADATA_DEPTH} levels"
 _NUL = "text must not contain NUL (\\u0000), which PostgreSQL cannot store"
-_OUT_OF_RANGE = (
-    "a number is out of PostgreSQL's numeric range"
-    f" ({_NUMERIC_INTEGER_DIGITS} digits before the decimal point, {_NUMERIC_SCALE} after)"
+_TOO_LONG = (
+    f"a number must print in at most {MAX_NUMBER_CHARS} characters as PostgreSQL's numeric"
+    " writes it: in full, so 1e400 is a 1 and 400 zeros"
 )
-
-
-def _value_problem(root: Any) -> str | None:
-    pending: list[tuple[Any, int]] = [(root, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict):
-            if depth > MAX_METADATA_DEPTH:
-                return TOO_DEEP
-            for key, member in value.items():
-                if "\x00" in key:
-                    return _NUL
-                pending.append((member, depth + 1))
-        elif isinstance(value, list):
-            if depth > MAX_METADATA_DEPTH:
-                return TOO_DEEP
-            pending.extend((member, depth + 1) for member in value)
-        elif isinstance(value, str):
-            if "\x00" in value:
-                return _NUL
-        elif isinstance(value, Decimal) and not _fits_numeric(value):
-            return _OUT_OF_RANGE
-    return None
-
-
-def _fits_numeric(number: Decimal) -> bool:
-    _, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)  # JSON has no NaN or infinity
-    if -exponent > _NUMERIC_SCALE or abs(exponent) >= _NUMERIC_EXPONENT_LIMIT:
-        return False
-    return not any(digits) or len(digits) + exponent <= _NUMERIC_INTEGER_DIGITS
+_GROWS_TOO_MUCH = (
+    "numbers written with exponents would print (in full, as PostgreSQL's numeric writes them)"
+    f" more than {MIN_NUMBER_GROWTH} characters longer, or more than the metadata's own length"
+)
 
 
 def too_deep(document: bytes) -> ProblemError:

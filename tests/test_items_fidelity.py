@@ -129,6 +129,14 @@ async def test_metadata_filter_compares_numbers_as_postgresql_does(
         (b'{"n": 1e999999999999999999999}', "numeric"),  # beyond Decimal's exponents
         (b'{"n": 0e99999999999}', "numeric"),  # a zero, but PostgreSQL refuses the exponent
         (b'{"n": 0e-16384}', "numeric"),
+        # Within numeric's range, but printed in full: 131,072 and 16,385 characters.
+        (b'{"n": 1e131071}', "1000 characters"),
+        (b'{"n": 1e-16383}', "1000 characters"),
+        (b'{"n": [' + b", ".join([b"1e131071"] * 100) + b"]}", "1000 characters"),
+        (b'{"n": ' + b"7" * 1001 + b"}", "1000 characters"),
+        (b'{"n": 1.' + b"7" * 950 + b"e-60}", "1000 characters"),
+        # Each prints 1,000 characters; together 99,500 more than written.
+        (b'{"n": [' + b", ".join([b"1e999"] * 100) + b"]}", "longer"),
         (nested(33), "32 levels"),
         (b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}", "32 levels"),
         (nested(1000), "32 levels"),
@@ -159,6 +167,19 @@ async def test_bad_metadata_is_422_naming_metadata_in_every_write(
         assert message in document["detail"], document
         assert "database" not in document["detail"]
     assert await count_items(client, alice) == 0
+
+
+async def test_numbers_that_print_within_the_bounds_are_accepted(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    extremes = b'{"max": 1.7976931348623157e308, "min": 5e-324, "n": -1e-997, "e": 1e999}'
+    created = await send(client, alice, "POST", "/api/v1/items", body("doubles", extremes))
+    assert created.status_code == 201, created.text
+    assert len(str(created.json()["metadata"]["e"])) == 1000
+    # 65 numbers of 1,000 characters: 64,675 characters more than written, within 64 KiB.
+    many = b'{"n": [' + b", ".join([b"1e999"] * 65) + b"]}"
+    created = await send(client, alice, "POST", "/api/v1/items", body("many", many))
+    assert created.status_code == 201, created.text
 
 
 async def test_metadata_of_32_levels_is_accepted(client: httpx.AsyncClient, alice: Account) -> None:

@@ -337,3 +337,37 @@ def test_0014_normalizes_existing_rows_and_rebuilds_the_search_tables(empty_data
         "zurich",
         "zurih",
     ]
+
+
+def test_numbers_stored_before_the_print_bound_become_strings(empty_database: str) -> None:
+    """Rows stored before metadata numbers were bounded (1e131071 prints 131,072 characters) are
+    rewritten by 0019 so that every read can print them; other numbers and rows stay as they
+    were."""
+    url = empty_database
+    migrate.up(url)
+    backend = get_backend(migrate._yoyo_url(url))
+    (repair,) = backend.to_rollback(
+        read_migrations(str(migrate.MIGRATIONS_DIR)).filter(
+            lambda m: m.id == "0019_bounded_metadata_numbers"
+        )
+    )
+    with backend.lock():
+        backend.rollback_one(repair)
+    poison = '{"n": 1e131071, "m": -1e-16383, "ok": 1.10, "list": [1e2000, "x", 1e400]}'
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO items (name, metadata) VALUES ('poison', %s), ('plain', %s)",
+            (poison, '{"a": 1e3}'),
+        )
+    with backend.lock():
+        backend.apply_one(repair)
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = dict(connection.execute("SELECT name, item_json(i)::text FROM items AS i"))
+    poisoned = json.loads(rows["poison"])["metadata"]
+    assert poisoned["n"] == "1e+131071"
+    assert poisoned["m"] == "-1e-16383"
+    assert poisoned["list"][:2] == ["1e+2000", "x"]
+    assert str(poisoned["list"][2]) == "1" + "0" * 400
+    assert len(rows["poison"]) < 2000
+    assert '"ok":1.10' in rows["poison"].replace(" ", "")
+    assert json.loads(rows["plain"])["metadata"] == {"a": 1000}
