@@ -34,19 +34,24 @@ def busy_response() -> Response:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def cancelled_response(method: str) -> Response | None:
+def cancelled_response(method: str, content: object) -> Response | None:
     """The answer to a request the budget cancelled, or None for any other cancellation.
 
-    Past its deadline: 503. A write's statement may have committed in the very moment it was
-    cancelled (its answer already on the way back), so a 503 to a write says that it may have
-    been applied. Client gone: 499 (nginx's "client closed request"), which nobody receives but
-    the access log records.
+    Past its deadline: 503; or 408 while its body has not all arrived, since nothing can have
+    been applied without it (RFC 9110 §15.5.9). A write's statement may have committed in the
+    very moment it was cancelled (its answer already on the way back), so a 503 to a write says
+    that it may have been applied. Client gone: 499 (nginx's "client closed request"), which
+    nobody receives but the access log records.
     """
     reason = budget.cancelled_by_budget()
     if reason is None:
         return None
     if reason == "disconnect":
         return problem_response(499, "the client closed the connection before the answer")
+    if budget.body_incomplete(content):
+        return problem_response(
+            408, "the request's body did not arrive within its time budget; nothing was applied"
+        )
     if method in SAFE_METHODS:
         detail = "the request did not complete within its time budget; retry"
     else:

@@ -108,6 +108,7 @@ def create_app(settings: Settings) -> Application:
                 auth,
                 settings.max_body_bytes,
                 Idempotency(pool, settings.idempotency_ttl_seconds),
+                settings.max_response_bytes,
             ),
             IdentityHandlers(
                 pool,

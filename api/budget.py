@@ -53,6 +53,12 @@ def client_gone(content: Any) -> bool:
     return getattr(cycle, "disconnected", False) is True
 
 
+def body_incomplete(content: Any) -> bool:
+    """True when uvicorn has not yet received the whole body of this request."""
+    cycle = getattr(getattr(content, "receive", None), "__self__", None)
+    return getattr(cycle, "more_body", False) is True
+
+
 def _tick() -> None:
     global timer
     now = perf_counter()

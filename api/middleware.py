@@ -12,7 +12,7 @@ from uuid import uuid4
 
 import asyncpg
 from blacksheep import Request, Response
-from blacksheep.exceptions import HTTPException
+from blacksheep.exceptions import HTTPException, MessageAborted
 
 from api import budget, logs
 from api.admission import PROBES, busy_response, cancelled_response, shed_response
@@ -113,13 +113,18 @@ def make_middleware(
         except asyncio.CancelledError:
             # The request's budget ran out or its client left (api/budget.py); any other
             # cancellation (a shutdown) propagates.
-            if (answer := cancelled_response(request.method)) is None:
+            if (answer := cancelled_response(request.method, request.content)) is None:
                 if metrics is not None:
                     metrics.abandoned()
                 raise
             if answer.status == 503:
                 timed_out()
             response = answer
+        except MessageAborted:  # the client ended the connection in the middle of the body
+            _errors.warning("the request's body ended early", path=request.path)
+            response = problem_response(
+                400, "the connection ended before the request's body was complete"
+            )
         except Exception:
             _errors.exception("unhandled error", path=request.path)
             response = problem_response(500, f"internal error; request id {request_id}")

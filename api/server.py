@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import struct
 from collections.abc import Coroutine
 from functools import cache
 from typing import Any
@@ -70,6 +72,12 @@ _VALID_HOST = re.compile(
 # anything else it refuses is malformed, 400.
 _REQUEST_LINE = re.compile(rb"(?:^|\n)[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP/[0-9]\.[0-9]\r?\n")
 _VERSIONS = ("1.0", "1.1")
+# Requests of one connection read ahead of the one being answered (pipelined, RFC 9112 §9.3.2):
+# past this many, reading pauses and the bytes already read wait unparsed (backpressure). Bytes
+# are parsed this many at a time, so a read of many small requests overshoots by a few dozen.
+MAX_PIPELINED_REQUESTS = 16
+_PARSE_BYTES = 4096
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, for 0 s
 _NO_CONTENT_LENGTH = (204, 304)
 # uvicorn writes every status line from this table, built from Python's http.HTTPStatus.
 for _status, _title in TITLES.items():
@@ -118,9 +126,11 @@ def refusal_of(headers: list[tuple[bytes, bytes]], http_version: str) -> HeadRef
         return HeadRefused(505, "this server speaks HTTP/1.1 (and 1.0)")
     hosts: list[bytes] = []
     codings: list[bytes] = []
-    content_coded = has_content = False
+    content_coded = has_content = upgrade = False
     for name, value in headers:
-        if name == b"host":
+        if name == b"connection" and b"upgrade" in value.lower():
+            upgrade = True
+        elif name == b"host":
             hosts.append(value)
         elif name == b"transfer-encoding":
             codings.extend(coding.strip().lower() for coding in value.split(b","))
@@ -136,6 +146,12 @@ def refusal_of(headers: list[tuple[bytes, bytes]], http_version: str) -> HeadRef
         return HeadRefused(400, "the Host header field is not a host[:port]")
     if codings and codings != [b"chunked"]:
         return HeadRefused(501, "the only transfer coding this server implements is chunked")
+    if codings and upgrade:  # the parser would take the chunks for the new protocol's bytes
+        return HeadRefused(
+            400,
+            "this server switches to no other protocol (Upgrade), and reads a body sent"
+            " with Upgrade only with a Content-Length",
+        )
     if content_coded and (has_content or codings):
         return HeadRefused(
             415,
@@ -143,6 +159,14 @@ def refusal_of(headers: list[tuple[bytes, bytes]], http_version: str) -> HeadRef
             b"accept-encoding: identity\r\n",
         )
     return None
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The Content-Length of a head the parser accepted (so at most one, and digits)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value)
+    return 0
 
 
 class _Cycle(RequestResponseCycle):
@@ -172,6 +196,13 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         # A refusal that waits for the answers to the requests before it (RFC 9112 §9.3.2).
         self._pending_refusal: bytes | None = None
+        self._held = b""  # bytes read past a full pipeline, parsed once it has room
+        self._head_begun = False  # the parser has begun a request whose head is incomplete
+        self._upgrade_body = 0  # body bytes still to come of a request with a declined Upgrade
+        self._running: RequestResponseCycle | None = None  # the request being answered
+        self._send_timeout = load_settings().send_timeout_s
+        self._send_timer: asyncio.TimerHandle | None = None
+        self._unsent = 0  # the write buffer's size when the send timer was armed
 
     # --- the clock -----------------------------------------------------------------------
 
@@ -181,6 +212,15 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._stop_send_timer()
+        # uvicorn flags only the newest request: the one being answered (pipelined requests
+        # before it) would go on, and a queued one start, for a client that has gone.
+        for cycle in [self._running, *(queued for queued, _ in self.pipeline)]:
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+        self.pipeline.clear()
+        self._held = b""
         super().connection_lost(exc)
 
     def _arm(self) -> None:
@@ -197,10 +237,90 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         if self._reading_head and not self.transport.is_closing():
             self._refuse(408, f"the request head was not complete within {self.head_timeout:g} s")
 
+    def _take_upgrade_body(self, data: bytes) -> None:
+        """The body of a request whose Upgrade was declined; what follows it is not read."""
+        part = data[: self._upgrade_body]
+        self._upgrade_body -= len(part)
+        self.cycle.body += part
+        if not self._upgrade_body:
+            self.cycle.more_body = False
+        self.cycle.message_event.set()
+
+    def _parse_held(self) -> None:
+        held, self._held = self._held, b""
+        if held and not self.transport.is_closing():
+            self._parse_some(held)
+            if not self._held and not self.transport.is_closing():
+                self.flow.resume_reading()
+
+    def timeout_keep_alive_handler(self) -> None:
+        # A next request begun and not finished within the keep-alive time: 408, not silence.
+        if self._head_begun and not self.transport.is_closing():
+            self._refuse(408, "the next request's head was not complete in time")
+        else:
+            super().timeout_keep_alive_handler()
+
+    # --- a client that does not read ---------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        # The transport holds more than its high-water mark of unsent answers: the client must
+        # keep taking them, or the connection is closed SEND_TIMEOUT_S after it last did.
+        super().pause_writing()
+        self._unsent = self.transport.get_write_buffer_size()
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self._send_timeout, self._send_stalled)
+
+    def resume_writing(self) -> None:
+        self._stop_send_timer()
+        super().resume_writing()
+
+    def _stop_send_timer(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+
+    def _send_stalled(self) -> None:
+        self._send_timer = None
+        unsent = self.transport.get_write_buffer_size()
+        if unsent < self._unsent:  # it reads, slowly: another SEND_TIMEOUT_S
+            self._unsent = unsent
+            self._send_timer = self.loop.call_later(self._send_timeout, self._send_stalled)
+            return
+        self.logger.warning(
+            "connection closed: the client took no answer bytes in %g s", self._send_timeout
+        )
+        # A reset, not a close: close() waits for the buffer to drain (forever), and the kernel
+        # would go on holding what is unsent for a reader that never reads.
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        self.transport.abort()
+
     # --- the sizes -----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        # uvicorn's data_received, with answers of this module's own to the parser's errors.
+        if self._upgrade_body:
+            self._take_upgrade_body(data)
+            return
+        if self._held:  # a full pipeline: these wait behind what was read before them
+            self._held += data
+            self.flow.pause_reading()
+            return
+        self._parse_some(data)
+
+    def _parse_some(self, data: bytes) -> None:
+        """Parse `data` a slice at a time until the pipeline is full; hold the rest."""
+        for start in range(0, len(data), _PARSE_BYTES):
+            if len(self.pipeline) >= MAX_PIPELINED_REQUESTS:
+                self._held = data[start:]
+                self.flow.pause_reading()
+                return
+            if not self._parse(data[start : start + _PARSE_BYTES]):
+                return
+
+    def _parse(self, data: bytes) -> bool:
+        """uvicorn's data_received, with answers of this module's own to the parser's errors;
+        False when parsing stopped (a refusal, an upgrade)."""
         if self._reading_head:
             self._unparsed += len(data)
         self._unset_keepalive_if_required()
@@ -211,17 +331,22 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
                 self._refuse(501, "the request method is not one this server implements")
             else:
                 self._refuse(400, "the request line is not well-formed (RFC 9112 §3)")
-            return
-        except httptools.HttpParserUpgrade:
+            return False
+        except httptools.HttpParserUpgrade as upgrade:
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
             else:
-                # The parser stops at an Upgrade it is not asked to perform, and would read
-                # nothing more: answer the request, then close (RFC 9110 §7.8 lets it ignore the
-                # header) rather than leave what was sent after it unanswered.
+                # The parser stops at an Upgrade it is not asked to perform (h2c), and reads
+                # nothing more: the request is served over HTTP/1.1 (RFC 9110 §7.8 lets a server
+                # ignore the header), its body read here, then the connection closes.
                 self._unsupported_upgrade_warning()
                 if self.cycle is not None:
                     self.cycle.keep_alive = False
+                    self._upgrade_body = _content_length(self.headers)
+                    if self._upgrade_body:
+                        self.cycle.more_body = True  # the parser ended the message at the head
+                        self._take_upgrade_body(data[upgrade.args[0] :])
+            return False
         except httptools.HttpParserError as error:
             refused = error.__context__  # what a callback raised, if one did
             if isinstance(refused, HeadRefused):
@@ -230,13 +355,16 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
                 self._refuse_too_large()
             else:
                 self._refuse(400, "the request is not well-formed HTTP/1.1 (RFC 9112)")
-            return
+            return False
         # A head still incomplete past the limit: one field line may be growing without end.
         if self._reading_head and self._unparsed > self.max_head_bytes:
             self._refuse_too_large()
+            return False
+        return True
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._head_begun = True
         self._reading_head = True
         self._head_bytes = self._head_fields = 0
         self._arm()
@@ -258,7 +386,7 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         # app reads (RFC 9110 §6.5.1), where an Authorization would have logged the request in.
 
     def on_headers_complete(self) -> None:
-        self._reading_head = False
+        self._reading_head = self._head_begun = False
         self._unparsed = 0
         self._disarm()
         refused = refusal_of(self.headers, self.parser.get_http_version())
@@ -305,9 +433,16 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self.transport.write(refusal)
         self.transport.close()
 
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
+
     def on_response_complete(self) -> None:
         if self._pending_refusal is None or self.pipeline:
             super().on_response_complete()
+            if self._held and not self.transport.is_closing():
+                self.flow.pause_reading()  # uvicorn resumed it: the held bytes come first
+                self.loop.call_soon(self._parse_held)
             return
         self.server_state.total_requests += 1
         if not self.transport.is_closing():

@@ -71,6 +71,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_header_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 16 * 1024
     max_header_fields: Annotated[int, msgspec.Meta(ge=10, le=1000)] = 100
     header_read_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    # A connection whose client takes none of the answer bytes waiting for it this long is
+    # closed, and what it held is freed.
+    send_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    # A list or search page ends before the item that would take its body past this many bytes
+    # (its Link then points to the rest); an item is always answered whole.
+    max_response_bytes: Annotated[int, msgspec.Meta(ge=64 * 1024)] = 8 * 1024 * 1024
 
     # HTTP semantics: CORS and Idempotency-Key (README "HTTP semantics").
     # Comma-separated origins (scheme://host[:port]) that browsers may call the API from, or *;

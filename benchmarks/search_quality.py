@@ -360,7 +360,7 @@ _decode_listed = msgspec.json.Decoder(_Listed).decode
 
 
 async def _service(pool: asyncpg.Pool, text: str) -> list[uuid.UUID]:
-    page = await items.find(pool, ItemFilter(q=nfc(text)), PAGE, None)
+    page = await items.find(pool, ItemFilter(q=nfc(text)), PAGE, None, 2**31)
     return [_decode_listed(raw).id for raw in page.items]
 
 

@@ -346,12 +346,14 @@ class Window(NamedTuple):
     last_id: UUID
 
 
-async def list_recent(db: Executor, window: Window) -> ItemPage:
-    return _page(await db.fetch(LIST_RECENT, *window), window.limit)
+async def list_recent(db: Executor, window: Window, max_bytes: int) -> ItemPage:
+    return _page(await db.fetch(LIST_RECENT, *window), window.limit, max_bytes)
 
 
-async def list_by_tags_any(db: Executor, window: Window, tags_any: list[str]) -> ItemPage:
-    return _page(await db.fetch(LIST_BY_TAGS_ANY, *window, tags_any), window.limit)
+async def list_by_tags_any(
+    db: Executor, window: Window, tags_any: list[str], max_bytes: int
+) -> ItemPage:
+    return _page(await db.fetch(LIST_BY_TAGS_ANY, *window, tags_any), window.limit, max_bytes)
 
 
 async def list_by_tags_all(
@@ -360,32 +362,41 @@ async def list_by_tags_all(
     tags_all: list[str],
     tags_any: list[str] | None,
     metadata: msgspec.Raw | None,
+    max_bytes: int,
 ) -> ItemPage:
     rows = await fetch_planned_per_execution(
         db, LIST_BY_TAGS_ALL, *window, tags_all, tags_any, metadata
     )
-    return _page(rows, window.limit)
+    return _page(rows, window.limit, max_bytes)
 
 
 async def list_by_metadata(
-    db: Executor, window: Window, metadata: msgspec.Raw, tags_any: list[str] | None
+    db: Executor,
+    window: Window,
+    metadata: msgspec.Raw,
+    tags_any: list[str] | None,
+    max_bytes: int,
 ) -> ItemPage:
     rows = await fetch_planned_per_execution(db, LIST_BY_METADATA, *window, metadata, tags_any)
-    return _page(rows, window.limit)
+    return _page(rows, window.limit, max_bytes)
 
 
-async def search_by_name(db: Executor, window: Window, q: str, where: ItemFilter) -> ItemPage:
+async def search_by_name(
+    db: Executor, window: Window, q: str, where: ItemFilter, max_bytes: int
+) -> ItemPage:
     rows = await fetch_planned_per_execution(
         db, SEARCH_BY_NAME, *window, q, where.tags_any, where.tags_all, where.metadata
     )
-    return _page(rows, window.limit, by_score=True)
+    return _page(rows, window.limit, max_bytes, by_score=True)
 
 
-async def search_by_word(db: Executor, window: Window, word: str, where: ItemFilter) -> ItemPage:
+async def search_by_word(
+    db: Executor, window: Window, word: str, where: ItemFilter, max_bytes: int
+) -> ItemPage:
     rows = await fetch_planned_per_execution(
         db, SEARCH_BY_WORD, *window, word, where.tags_any, where.tags_all, where.metadata
     )
-    return _page(rows, window.limit, by_score=True)
+    return _page(rows, window.limit, max_bytes, by_score=True)
 
 
 # What item_name_words() splits names into (migration 0014): runs of letters and digits.
@@ -399,8 +410,11 @@ def search_words(q: str) -> list[str]:
     return [word for word in _NOT_WORD.split(q.lower()) if word]
 
 
-async def find(db: Executor, where: ItemFilter, limit: int, after: PageKey | None) -> ItemPage:
-    """One page of items matching `where`, in a stable order, after the keyset position `after`.
+async def find(
+    db: Executor, where: ItemFilter, limit: int, after: PageKey | None, max_bytes: int
+) -> ItemPage:
+    """One page of items matching `where`, in a stable order, after the keyset position `after`:
+    at most `limit` items, and no more than fit in `max_bytes` of JSON (at least one).
 
     The statement is chosen by the most selective indexed filter present, so that each statement's
     driving condition is always set and stays an index condition in its generic plan. Open ends
@@ -414,26 +428,37 @@ async def find(db: Executor, where: ItemFilter, limit: int, after: PageKey | Non
         window = Window(limit + 1, after_, before, score, last_id)
         words = search_words(where.q)
         if len(words) == 1:
-            return await search_by_word(db, window, words[0], where)
-        return await search_by_name(db, window, where.q, where)
+            return await search_by_word(db, window, words[0], where, max_bytes)
+        return await search_by_name(db, window, where.q, where, max_bytes)
     created_at, last_id = after if after is not None else (_POS_INFINITY, _MAX_UUID)
     window = Window(limit + 1, after_, before, created_at, last_id)
     if where.tags_all is not None:
-        return await list_by_tags_all(db, window, where.tags_all, where.tags_any, where.metadata)
+        return await list_by_tags_all(
+            db, window, where.tags_all, where.tags_any, where.metadata, max_bytes
+        )
     if where.metadata is not None:
-        return await list_by_metadata(db, window, where.metadata, where.tags_any)
+        return await list_by_metadata(db, window, where.metadata, where.tags_any, max_bytes)
     if where.tags_any is not None:
-        return await list_by_tags_any(db, window, where.tags_any)
-    return await list_recent(db, window)
+        return await list_by_tags_any(db, window, where.tags_any, max_bytes)
+    return await list_recent(db, window, max_bytes)
 
 
-def _page(rows: list[asyncpg.Record], fetched: int, *, by_score: bool = False) -> ItemPage:
-    """The first `fetched - 1` rows, and the key of the last of them when there are more.
+def _page(
+    rows: list[asyncpg.Record], fetched: int, max_bytes: int, *, by_score: bool = False
+) -> ItemPage:
+    """The first `fetched - 1` rows, or fewer when their JSON array would pass `max_bytes` (but
+    at least one), and the key of the last of them when there are more.
 
     Rows are (item JSON) or, in search order, (score, item JSON); the id and created_at of the
     key are read back from the last item's JSON rather than sent as columns of every row.
     """
     limit = fetched - 1
+    size = 1  # "[", then each item and its "," or "]"
+    for count, row in enumerate(rows[:limit]):
+        size += len(row[-1]) + 1
+        if size > max_bytes and count:
+            limit = count
+            break
     if len(rows) <= limit:
         return ItemPage([row[-1] for row in rows], None)
     last = rows[limit - 1]

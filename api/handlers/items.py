@@ -89,11 +89,13 @@ class ItemHandlers:
         auth: Authenticator,
         max_body_bytes: int,
         idempotency: Idempotency,
+        max_response_bytes: int,
     ) -> None:
         self.pool = pool
         self.auth = auth
         self.max_body_bytes = max_body_bytes
         self.idempotency = idempotency
+        self.max_response_bytes = max_response_bytes
 
     async def create(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
@@ -241,7 +243,7 @@ class ItemHandlers:
             created_before=query.created_before,
         )
         after = None if query.cursor is None else decode_cursor(query.cursor, where)
-        page = await items.find(self.pool, where, query.limit, after)
+        page = await items.find(self.pool, where, query.limit, after, self.max_response_bytes)
         headers = []
         if page.next_key is not None:
             params = [(k, v) for k, v in _query_pairs(request) if k != "cursor"]
