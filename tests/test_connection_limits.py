@@ -199,8 +199,7 @@ def test_pipelined_writes_of_a_client_that_left_are_never_applied(
     requests = b"".join(
         b"POST /api/v1/items HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer "
         + alice.token.encode()
-        + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-        % (len(body), body)
+        + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
         for body in (b'{"name": "%s-%d"}' % (marker.encode(), n) for n in range(3))
     )
     with psycopg.connect(database_url, autocommit=True) as locker:
