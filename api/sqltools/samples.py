@@ -2,7 +2,7 @@
 
 `sql check` plans each statement with these values (the custom plan) and without them (the
 generic plan). A new statement in `sql/` must add its sample here, or the check fails. Values
-mirror what the query functions pass: pages of 20 (+1), and the sentinels of `queries.items.find`
+mirror what the query functions pass: pages of 20 (+1), and the sentinels of `queries.keyset`
 instead of nulls for an open keyset or time window. Filters pick what a client typically asks for
 on the seeded data (see sql/tooling/seed_items.sql): a tag on 0.5 % of items, a batch on 0.1 %.
 """
@@ -10,16 +10,12 @@ on the seeded data (see sql/tooling/seed_items.sql): a tag on 0.5 % of items, a 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from api.sqltools.seed import api_key_hash, api_key_id, item_id, user_id
+from queries.keyset import MAX_UUID, NEG_INFINITY, POS_INFINITY
 
 PAGE = 21  # a page of 20, plus one row to learn whether there is a next page
-NEG_INFINITY = datetime.min.replace(tzinfo=UTC)  # asyncpg sends -infinity
-POS_INFINITY = datetime.max.replace(tzinfo=UTC)  # asyncpg sends infinity
-MAX_UUID = UUID(int=(1 << 128) - 1)
 FIRST_SCORE = 2.0
 FIRST_PAGE = (PAGE, NEG_INFINITY, POS_INFINITY, POS_INFINITY, MAX_UUID)
 # A one-word search, with no filter (search_by_name takes the same parameters, with two words).
