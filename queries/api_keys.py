@@ -32,12 +32,15 @@ class KeyOwner(Struct):
     scopes: list[str]
     user_scopes: list[str]
     expires_at: datetime
+    # Its last use is older than the interval asked for (or it was never used): record_use.
+    use_stale: bool
 
 
 CREATE = load("api_keys/create")
 LIST_BY_USER = load("api_keys/list_by_user")
 REVOKE = load("api_keys/revoke")
 AUTHENTICATE = load("api_keys/authenticate")
+RECORD_USE = load("api_keys/record_use")
 
 
 async def create(
@@ -67,6 +70,12 @@ async def revoke(db: Executor, key_id: UUID, caller_id: UUID, is_admin: bool) ->
     return [row[0] for row in await db.fetch(REVOKE, key_id, caller_id, is_admin)]
 
 
-async def authenticate(db: Executor, secret_hash: bytes, max_ttl_days: int) -> KeyOwner | None:
-    row = await db.fetchrow(AUTHENTICATE, secret_hash, max_ttl_days)
+async def authenticate(
+    db: Executor, secret_hash: bytes, max_ttl_days: int, use_interval_seconds: float
+) -> KeyOwner | None:
+    row = await db.fetchrow(AUTHENTICATE, secret_hash, max_ttl_days, use_interval_seconds)
     return None if row is None else KeyOwner(*row)
+
+
+async def record_use(db: Executor, key_id: UUID, interval_seconds: float) -> None:
+    await db.execute(RECORD_USE, key_id, interval_seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import psycopg
 import pytest
 
 from api.auth import keys
+from api.auth.service import LAST_USED_RESOLUTION_SECONDS
 from queries import users
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, Account, MakeUser, problem
 
@@ -419,3 +421,101 @@ async def test_a_key_older_than_the_maximum_is_refused_even_without_expiry(
         )
     app.state.authenticator.forget_everything()
     unauthorized(await client.get(ITEMS, headers=x_api_key(made["key"])))
+
+
+# --- a guessed key costs no write; a used key's last use is written at most once a resolution
+
+
+@pytest.fixture
+def update_statements(database_url: str) -> Iterator[Callable[[], int]]:
+    """How many UPDATE statements have run on api_keys since the fixture began, whether or not
+    they changed a row: a statement-level trigger counts each one, exactly and at once."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE test_api_key_updates (n integer)")
+        conn.execute(
+            "CREATE FUNCTION test_count_api_key_update() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN INSERT INTO test_api_key_updates VALUES (1); RETURN NULL; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER test_count_api_key_update AFTER UPDATE ON api_keys"
+            " FOR EACH STATEMENT EXECUTE FUNCTION test_count_api_key_update()"
+        )
+
+        def count() -> int:
+            row = conn.execute("SELECT count(*) FROM test_api_key_updates").fetchone()
+            assert row is not None
+            return int(row[0])
+
+        try:
+            yield count
+        finally:
+            conn.execute("DROP TRIGGER test_count_api_key_update ON api_keys")
+            conn.execute("DROP FUNCTION test_count_api_key_update()")
+            conn.execute("DROP TABLE test_api_key_updates")
+
+
+async def test_an_unknown_or_refused_key_costs_no_write(
+    client: httpx.AsyncClient,
+    alice: Account,
+    database_url: str,
+    update_statements: Callable[[], int],
+) -> None:
+    """Finding: every X-API-Key guess cost an UPDATE in PostgreSQL before it was refused."""
+    revoked = await create_key(client, alice, "revoked")
+    assert (
+        await client.delete(f"{KEYS}/{revoked['id']}", headers=alice.headers)
+    ).status_code == 204
+    expired = await create_key(client, alice, "expired")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE id = %s",
+            (expired["id"],),
+        )
+    before = update_statements()
+    guesses = [keys.new_key() for _ in range(48)] + [revoked["key"], expired["key"]]
+    for guess in guesses:
+        unauthorized(await client.get(ITEMS, headers=x_api_key(guess)))
+    assert update_statements() == before
+
+
+async def test_a_valid_key_records_its_use_at_most_once_a_resolution(
+    client: httpx.AsyncClient,
+    alice: Account,
+    app: Any,
+    database_url: str,
+    update_statements: Callable[[], int],
+) -> None:
+    created = await create_key(client, alice, "busy")
+
+    def last_used() -> datetime | None:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT last_used_at FROM api_keys WHERE id = %s", (created["id"],)
+            ).fetchone()
+        assert row is not None
+        value: datetime | None = row[0]
+        return value
+
+    before = update_statements()
+    assert (await client.get(ITEMS, headers=x_api_key(created["key"]))).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert update_statements() == before + 1
+    for _ in range(5):
+        # Each stands for a request after AUTH_CACHE_SECONDS, or in another process.
+        app.state.authenticator.forget_everything()
+        assert (await client.get(ITEMS, headers=x_api_key(created["key"]))).status_code == 200
+    assert update_statements() == before + 1
+    assert last_used() == first
+
+    resolution = timedelta(seconds=LAST_USED_RESOLUTION_SECONDS)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE api_keys SET last_used_at = last_used_at - %s WHERE id = %s",
+            (resolution + timedelta(seconds=1), created["id"]),
+        )
+    app.state.authenticator.forget_everything()
+    assert (await client.get(ITEMS, headers=x_api_key(created["key"]))).status_code == 200
+    later = last_used()
+    assert later is not None
+    assert later > first - resolution

@@ -36,7 +36,7 @@ ACCOUNT = hashlib.sha256(b"account:user43@example.com").digest()
 ADDRESS = hashlib.sha256(b"address:10.0.0.44").digest()
 
 SAMPLES: dict[str, tuple[Any, ...]] = {
-    "api_keys/authenticate": (api_key_hash(42), 365),
+    "api_keys/authenticate": (api_key_hash(42), 365, 60.0),
     "api_keys/create": (
         user_id(42),
         "deploy",
@@ -47,6 +47,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         api_key_id(42),
     ),
     "api_keys/list_by_user": (user_id(42),),
+    "api_keys/record_use": (api_key_id(42), 60.0),
     "api_keys/revoke": (api_key_id(42), user_id(42), False),
     "auth/clear_login_attempts": (ACCOUNT,),
     "auth/record_login_success": (ACCOUNT, ADDRESS),
