@@ -12,6 +12,7 @@ import msgspec
 from blacksheep import Content, Request, Response
 
 from api.item_input import too_deep
+from api.printable import PRINTABLE_MESSAGE, PRINTABLE_PATTERN
 from api.problems import FieldError, ProblemError, invalid
 from queries.items import (
     CANONICAL_UUID,
@@ -89,6 +90,10 @@ _MESSAGES: list[tuple[re.Pattern[str], Any]] = [
     (
         re.compile("^Expected `str` matching regex " + re.escape(repr(NAME_PATTERN))),
         lambda m: "must not be blank (only whitespace or invisible characters) or contain NUL",
+    ),
+    (
+        re.compile("^Expected `str` matching regex " + re.escape(repr(PRINTABLE_PATTERN))),
+        lambda m: PRINTABLE_MESSAGE,
     ),
     (re.compile(r"^Expected `str` matching regex .*@"), lambda m: "must be an email address"),
     (

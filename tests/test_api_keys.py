@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ import pytest
 
 from api.auth import keys
 from api.auth.service import LAST_USED_RESOLUTION_SECONDS
+from api.printable import PRINTABLE_PATTERN, is_printable
 from queries import users
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, Account, MakeUser, problem
 
@@ -519,3 +522,63 @@ async def test_a_valid_key_records_its_use_at_most_once_a_resolution(
     later = last_used()
     assert later is not None
     assert later > first - resolution
+
+
+# --- key names: printable characters only, in NFC
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "deploy\x1b[31m",  # an ANSI escape: C0 control
+        "line\nbreak",
+        "tab\there",
+        "del\x7f",
+        "next\x85line",  # C1 control
+        "\u202eyolped",  # right-to-left override: shows as "deploy" reversed
+        "a\u202ab",
+        "\u2066isolate\u2069",
+        "zero\u200bwidth",
+        "joiner\u200d",
+        "\ufeffbom",
+        "soft\u00adhyphen",
+        "line\u2028separator",
+        "paragraph\u2029separator",
+        "tag\U000e0041character",  # outside the BMP: the check covers every plane
+    ],
+)
+async def test_a_key_name_holds_printable_characters_only(
+    client: httpx.AsyncClient, alice: Account, name: str
+) -> None:
+    """Finding: key names held control and bidirectional characters."""
+    body = problem(await client.post(KEYS, json={"name": name}, headers=alice.headers), 422)
+    assert body["errors"] == [{"field": "$.name", "message": body["errors"][0]["message"]}]
+    assert "printable" in body["errors"][0]["message"]
+    assert (await client.get(KEYS, headers=alice.headers)).json() == []
+
+
+async def test_a_key_name_is_stored_in_nfc_and_counted_there(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    made = await create_key(client, alice, "Cafe\u0301 \u05e9\u05dc\u05d5\u05dd \U0001f511")
+    assert made["name"] == "Caf\u00e9 \u05e9\u05dc\u05d5\u05dd \U0001f511"
+    (listed,) = (await client.get(KEYS, headers=alice.headers)).json()
+    assert listed["name"] == made["name"]
+    # 100 characters once composed, though sent as 200.
+    assert (await create_key(client, alice, "e\u0301" * 100))["name"] == "\u00e9" * 100
+    body = problem(
+        await client.post(KEYS, json={"name": "e\u0301" * 101}, headers=alice.headers), 422
+    )
+    assert body["errors"] == [{"field": "$.name", "message": "must have at most 100 characters"}]
+
+
+def test_the_name_pattern_refuses_exactly_the_refused_characters_of_the_bmp() -> None:
+    """The schema's pattern (for clients) and the server's check agree on every BMP character."""
+    pattern = re.compile(PRINTABLE_PATTERN)
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # surrogates: never a character of decoded JSON text
+        char = chr(code)
+        refused = unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+        assert (pattern.fullmatch(char) is None) == refused, hex(code)
+        assert is_printable(char) != refused, hex(code)

@@ -19,8 +19,10 @@ from api.auth.principal import ADMIN, KEYS_MANAGE
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
 from api.http import encode, json_response, path_uuid, read_body, read_json
+from api.printable import PRINTABLE_PATTERN, clean_printable
 from api.problems import ProblemError, invalid
 from queries import api_keys, users
+from queries.items import NAME_LENGTH, NFC_EXPANSION
 
 # Responses that carry credentials must not be cached (RFC 6749 section 5.1).
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -36,7 +38,18 @@ class TokenResponse(Struct):
 
 
 class NewApiKey(Struct, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+    # As long as an item's name (the api_keys_name_length constraint), counted in NFC: decoding
+    # admits NFC_EXPANSION times more for text sent in another form, as for items.
+    name: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=NFC_EXPANSION * NAME_LENGTH,
+            pattern=PRINTABLE_PATTERN,
+            description=f"1 to {NAME_LENGTH} printable characters in NFC: no control or format"
+            " characters (Unicode Cc, Cf) or line separators",
+        ),
+    ]
     scopes: Annotated[list[Scope], Meta(max_length=4)] | None = None
     expires_at: Annotated[datetime, Meta(tz=True)] | None = None
 
@@ -159,6 +172,7 @@ class IdentityHandlers:
     async def create_api_key(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
         new = await read_json(request, NewApiKey, self.max_body_bytes)
+        name = clean_printable(new.name, "$.name", NAME_LENGTH)
         scopes = sorted(set(new.scopes if new.scopes is not None else principal.scopes))
         beyond = [scope for scope in scopes if not principal.has(scope)]
         if beyond:
@@ -188,7 +202,7 @@ class IdentityHandlers:
         stored = await api_keys.create(
             self.pool,
             principal.user_id,
-            new.name,
+            name,
             keys.shown_prefix(secret),
             keys.hash_key(self.auth.pepper, secret),
             scopes,
