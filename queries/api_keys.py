@@ -7,6 +7,7 @@ from uuid import UUID
 
 from msgspec import Struct
 
+from queries.keyset import FIRST, TimeKey
 from queries.loader import load
 from queries.pool import Executor
 
@@ -36,8 +37,22 @@ class KeyOwner(Struct):
     use_stale: bool
 
 
+class KeyFilter(Struct):
+    """The keys a caller may see: all of a user's (key_id None, a caller with the user's token),
+    or one key and the keys created with it (a caller with that key)."""
+
+    user_id: UUID
+    key_id: UUID | None
+
+
+class KeyPage(Struct):
+    keys: list[ApiKey]
+    next_key: TimeKey | None
+
+
 CREATE = load("api_keys/create")
 LIST_BY_USER = load("api_keys/list_by_user")
+LIST_BY_KEY = load("api_keys/list_by_key")
 REVOKE = load("api_keys/revoke")
 AUTHENTICATE = load("api_keys/authenticate")
 RECORD_USE = load("api_keys/record_use")
@@ -60,14 +75,26 @@ async def create(
     return ApiKey(*row)
 
 
-async def list_by_user(db: Executor, user_id: UUID) -> list[ApiKey]:
-    return [ApiKey(*row) for row in await db.fetch(LIST_BY_USER, user_id)]
+async def find(db: Executor, where: KeyFilter, limit: int, after: TimeKey | None) -> KeyPage:
+    """One page of the keys `where` shows, newest first, after the keyset position `after`."""
+    created_at, last_id = after if after is not None else FIRST
+    # One more row than asked for tells whether a next page exists.
+    if where.key_id is None:
+        rows = await db.fetch(LIST_BY_USER, where.user_id, created_at, last_id, limit + 1)
+    else:
+        rows = await db.fetch(LIST_BY_KEY, where.key_id, created_at, last_id, limit + 1)
+    keys = [ApiKey(*row) for row in rows[:limit]]
+    return KeyPage(keys, (keys[-1].created_at, keys[-1].id) if len(rows) > limit else None)
 
 
-async def revoke(db: Executor, key_id: UUID, caller_id: UUID, is_admin: bool) -> list[UUID]:
+async def revoke(
+    db: Executor, key_id: UUID, caller_id: UUID, is_admin: bool, caller_key_id: UUID | None
+) -> list[UUID]:
     """Revoke the key and the keys created with it, down the chain; their ids, or [] when there
-    is no such key the caller may revoke."""
-    return [row[0] for row in await db.fetch(REVOKE, key_id, caller_id, is_admin)]
+    is no such key the caller may revoke: an admin any key, a user's token any of the user's,
+    a key itself and the keys created with it."""
+    rows = await db.fetch(REVOKE, key_id, caller_id, is_admin, caller_key_id)
+    return [row[0] for row in rows]
 
 
 async def authenticate(

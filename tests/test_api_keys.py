@@ -582,3 +582,166 @@ def test_the_name_pattern_refuses_exactly_the_refused_characters_of_the_bmp() ->
         refused = unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
         assert (pattern.fullmatch(char) is None) == refused, hex(code)
         assert is_printable(char) != refused, hex(code)
+
+
+# --- keys listed in pages; a key manages only itself and the keys created with it
+
+
+def insert_keys(
+    database_url: str, owner: Account, count: int, *, state: str = "working"
+) -> list[str]:
+    """`count` keys of `owner` written straight into the table (their secrets are unknown):
+    working, revoked or expired. Creation times repeat, three keys a second, as keys created
+    together do, so that pages must break ties by id."""
+    expires_in = timedelta(minutes=-1) if state == "expired" else timedelta(days=1)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "INSERT INTO api_keys (user_id, name, prefix, secret_hash, scopes, expires_at,"
+            " revoked_at, created_at)"
+            " SELECT %s, 'bulk ' || n, 'itk_bulk',"
+            " uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()), '{items:read}',"
+            " now() + %s, CASE WHEN %s THEN now() END, now() - make_interval(secs => n / 3)"
+            " FROM generate_series(1, %s) AS n RETURNING id",
+            (owner.id, expires_in, state == "revoked", count),
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+async def walk(
+    client: httpx.AsyncClient, headers: dict[str, str], url: str = KEYS
+) -> list[list[dict[str, Any]]]:
+    """Every page of a key listing, following its Link: rel="next" headers to the last page."""
+    pages: list[list[dict[str, Any]]] = []
+    next_url: str | None = url
+    while next_url is not None:
+        response = await client.get(next_url, headers=headers)
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        link = response.headers.get("link")
+        next_url = None
+        if link is not None:
+            match = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+            assert match is not None, link
+            next_url = match.group(1)
+            assert next_url.startswith(f"{KEYS}?")
+    return pages
+
+
+async def test_the_key_list_comes_in_pages_linked_by_rel_next(
+    client: httpx.AsyncClient, alice: Account, bob: Account, database_url: str
+) -> None:
+    """Finding: GET /api/v1/api-keys answered every key in one array (53 MB for 150,000)."""
+    inserted = set(insert_keys(database_url, alice, 60, state="revoked"))
+    inserted |= set(insert_keys(database_url, alice, 60))
+    insert_keys(database_url, bob, 3)
+
+    first = await client.get(KEYS, headers=alice.headers)
+    assert len(first.json()) == 50  # the default page size
+    assert 'rel="next"' in first.headers["link"]
+
+    for url, size in ((KEYS, 50), (f"{KEYS}?limit=7", 7), (f"{KEYS}?limit=200", 200)):
+        pages = await walk(client, alice.headers, url)
+        assert all(len(page) == size for page in pages[:-1])
+        assert 0 < len(pages[-1]) <= size
+        listed = [entry for page in pages for entry in page]
+        assert {entry["id"] for entry in listed} == inserted  # each once, no other user's
+        assert len(listed) == len(inserted)
+        order = [(entry["created_at"], uuid.UUID(entry["id"])) for entry in listed]
+        assert order == sorted(order, reverse=True)  # newest first, ties broken by id
+
+    # The body is still an array of keys, as before paging.
+    (only,) = (await client.get(f"{KEYS}?limit=1", headers=bob.headers)).json()
+    assert set(only) == {
+        "id",
+        "name",
+        "prefix",
+        "scopes",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "created_at",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "query.limit"),
+        ("limit=201", "query.limit"),
+        ("limit=-1", "query.limit"),
+        ("limit=1e1", "query.limit"),
+        ("limit=ten", "query.limit"),
+        ("limit=5&limit=6", "query.limit"),
+        ("cursor=not-a-cursor", "query.cursor"),
+        ("cursor=" + "A" * 513, "query.cursor"),
+        ("sort=name", "query.sort"),
+    ],
+)
+async def test_a_bad_page_size_or_cursor_is_422_naming_it(
+    client: httpx.AsyncClient, alice: Account, query: str, field: str
+) -> None:
+    body = problem(await client.get(f"{KEYS}?{query}", headers=alice.headers), 422)
+    assert body["errors"][0]["field"] == field
+
+
+async def test_a_cursor_serves_only_the_listing_it_came_from(
+    client: httpx.AsyncClient, alice: Account, bob: Account, database_url: str
+) -> None:
+    insert_keys(database_url, alice, 3)
+    insert_keys(database_url, bob, 3)
+    link = (await client.get(f"{KEYS}?limit=1", headers=alice.headers)).headers["link"]
+    cursor = re.search(r"cursor=([^&>]+)", link)
+    assert cursor is not None
+    # Another user's listing, and the same user's listing through one of the user's keys.
+    body = problem(await client.get(f"{KEYS}?cursor={cursor[1]}", headers=bob.headers), 422)
+    assert body["errors"][0]["field"] == "query.cursor"
+    key = await create_key(client, alice, "manager")
+    refused = await client.get(f"{KEYS}?cursor={cursor[1]}", headers=x_api_key(key["key"]))
+    assert problem(refused, 422)["errors"][0]["field"] == "query.cursor"
+    # An items cursor is no key cursor.
+    await client.post(ITEMS, json={"name": "a"}, headers=alice.headers)
+    await client.post(ITEMS, json={"name": "b"}, headers=alice.headers)
+    items_link = (await client.get(f"{ITEMS}?limit=1", headers=alice.headers)).headers["link"]
+    items_cursor = re.search(r"cursor=([^&>]+)", items_link)
+    assert items_cursor is not None
+    problem(await client.get(f"{KEYS}?cursor={items_cursor[1]}", headers=alice.headers), 422)
+
+
+async def test_a_key_manages_only_itself_and_the_keys_it_created(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Finding: a keys:manage key listed and revoked every key of its user, its parent too."""
+    parent = await create_key(client, alice, "parent")
+    unrelated = await create_key(client, alice, "unrelated")
+    manager = await client.post(KEYS, json={"name": "manager"}, headers=x_api_key(parent["key"]))
+    sibling = await client.post(KEYS, json={"name": "sibling"}, headers=x_api_key(parent["key"]))
+    manager_key = x_api_key(manager.json()["key"])
+    child = await client.post(KEYS, json={"name": "child"}, headers=manager_key)
+    assert {manager.status_code, sibling.status_code, child.status_code} == {201}
+
+    names = {entry["name"] for page in await walk(client, manager_key) for entry in page}
+    assert names == {"manager", "child"}
+    # The page cursor of a key's listing stays within it.
+    pages = await walk(client, manager_key, f"{KEYS}?limit=1")
+    assert [entry["name"] for page in pages for entry in page] == ["child", "manager"]
+
+    for other in (parent, unrelated, sibling.json()):
+        refused = await client.delete(f"{KEYS}/{other['id']}", headers=manager_key)
+        assert other["id"] in problem(refused, 404)["detail"]  # as if there were no such key
+    listed = {
+        k["name"]: k["revoked_at"] for k in (await client.get(KEYS, headers=alice.headers)).json()
+    }
+    assert all(revoked is None for revoked in listed.values())
+
+    revoked = await client.delete(f"{KEYS}/{child.json()['id']}", headers=manager_key)
+    assert revoked.status_code == 204
+    assert (
+        await client.delete(f"{KEYS}/{manager.json()['id']}", headers=manager_key)
+    ).status_code == 204
+    unauthorized(await client.get(KEYS, headers=manager_key))
+    # The user's token still manages every key of the user.
+    everything = {entry["name"] for entry in (await client.get(KEYS, headers=alice.headers)).json()}
+    assert everything == {"parent", "unrelated", "manager", "sibling", "child"}
+    assert (
+        await client.delete(f"{KEYS}/{sibling.json()['id']}", headers=alice.headers)
+    ).status_code == 204

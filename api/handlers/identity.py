@@ -18,7 +18,8 @@ from api.auth.events import security_event
 from api.auth.principal import ADMIN, KEYS_MANAGE
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
-from api.http import encode, json_response, path_uuid, read_body, read_json
+from api.cursor import decode_cursor, next_link
+from api.http import encode, json_response, path_uuid, read_body, read_json, read_query
 from api.printable import PRINTABLE_PATTERN, clean_printable
 from api.problems import ProblemError, invalid
 from queries import api_keys, users
@@ -37,6 +38,12 @@ class TokenResponse(Struct):
     scope: str
 
 
+# GET /api/v1/api-keys: the page size when none is asked for, and the largest one may ask for.
+KEY_PAGE_SIZE = 50
+KEY_PAGE_SIZE_MAX = 200
+KEYS_PATH = "/api/v1/api-keys"
+
+
 class NewApiKey(Struct, forbid_unknown_fields=True):
     # As long as an item's name (the api_keys_name_length constraint), counted in NFC: decoding
     # admits NFC_EXPANSION times more for text sent in another form, as for items.
@@ -52,6 +59,13 @@ class NewApiKey(Struct, forbid_unknown_fields=True):
     ]
     scopes: Annotated[list[Scope], Meta(max_length=4)] | None = None
     expires_at: Annotated[datetime, Meta(tz=True)] | None = None
+
+
+class KeyListQuery(Struct, forbid_unknown_fields=True):
+    """Query parameters of GET /api/v1/api-keys."""
+
+    limit: Annotated[int, Meta(ge=1, le=KEY_PAGE_SIZE_MAX)] = KEY_PAGE_SIZE
+    cursor: Annotated[str, Meta(max_length=512)] | None = None
 
 
 class CreatedApiKey(Struct):
@@ -229,13 +243,24 @@ class IdentityHandlers:
         return json_response(201, encode(created), [(b"pragma", b"no-cache")])
 
     async def list_api_keys(self, request: Request) -> Response:
+        """A page of the keys the caller may manage: with the user's token all the user's keys,
+        with a key that key and the keys created with it."""
         principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
-        return json_response(200, encode(await api_keys.list_by_user(self.pool, principal.user_id)))
+        query = read_query(request, KeyListQuery)
+        where = api_keys.KeyFilter(principal.user_id, principal.key_id)
+        after = None if query.cursor is None else decode_cursor(query.cursor, where)
+        page = await api_keys.find(self.pool, where, query.limit, after)
+        headers = []
+        if page.next_key is not None:
+            headers.append(next_link(request, KEYS_PATH, page.next_key, where))
+        return json_response(200, encode(page.keys), headers)
 
     async def revoke_api_key(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
         key_id = path_uuid(request)
-        revoked = await api_keys.revoke(self.pool, key_id, principal.user_id, principal.is_admin)
+        revoked = await api_keys.revoke(
+            self.pool, key_id, principal.user_id, principal.is_admin, principal.key_id
+        )
         if not revoked:
             raise ProblemError(404, f"you have no API key with id {key_id}")
         address = client_address(request)
