@@ -423,7 +423,19 @@ def build_openapi() -> dict[str, Any]:
                 "requestBody": body("NewApiKey"),
                 "responses": {
                     "201": _json(refs["CreatedApiKey"], "Created"),
-                    **_errors("401", "403", "413", "415", "422", "503"),
+                    **_errors(
+                        "401",
+                        "413",
+                        "415",
+                        "422",
+                        "503",
+                        s403=(
+                            "The credential lacks keys:manage, the key would have scopes or a"
+                            " lifetime beyond its creator's, or the user already has"
+                            " API_KEYS_MAX_PER_USER keys that still work (type"
+                            " /problems/api-key-limit: revoking one frees a place)"
+                        ),
+                    ),
                 },
             },
             "get": {

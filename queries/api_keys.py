@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from msgspec import Struct
 
 from queries.keyset import FIRST, TimeKey
@@ -50,6 +52,7 @@ class KeyPage(Struct):
     next_key: TimeKey | None
 
 
+LOCK_OWNER = load("api_keys/lock_owner")
 CREATE = load("api_keys/create")
 LIST_BY_USER = load("api_keys/list_by_user")
 LIST_BY_KEY = load("api_keys/list_by_key")
@@ -59,7 +62,7 @@ RECORD_USE = load("api_keys/record_use")
 
 
 async def create(
-    db: Executor,
+    db: Executor | PoolConnectionProxy[asyncpg.Record],
     user_id: UUID,
     name: str,
     prefix: str,
@@ -67,12 +70,42 @@ async def create(
     scopes: list[str],
     expires_at: datetime,
     parent_id: UUID | None,
-) -> ApiKey:
-    row = await db.fetchrow(
-        CREATE, user_id, name, prefix, secret_hash, scopes, expires_at, parent_id
-    )
-    assert row is not None  # INSERT ... RETURNING yields the row
-    return ApiKey(*row)
+    *,
+    max_ttl_days: int,
+    max_per_user: int,
+) -> ApiKey | None:
+    """The stored key; None, storing nothing, when the user already has `max_per_user` keys
+    that still work. Creations for one user run one at a time (lock_owner), so that concurrent
+    ones never pass the limit together."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as connection:
+            return await create(
+                connection,
+                user_id,
+                name,
+                prefix,
+                secret_hash,
+                scopes,
+                expires_at,
+                parent_id,
+                max_ttl_days=max_ttl_days,
+                max_per_user=max_per_user,
+            )
+    async with db.transaction():
+        await db.execute(LOCK_OWNER, user_id)
+        row = await db.fetchrow(
+            CREATE,
+            user_id,
+            name,
+            prefix,
+            secret_hash,
+            scopes,
+            expires_at,
+            parent_id,
+            max_ttl_days,
+            max_per_user,
+        )
+    return None if row is None else ApiKey(*row)
 
 
 async def find(db: Executor, where: KeyFilter, limit: int, after: TimeKey | None) -> KeyPage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 import uuid
@@ -745,3 +746,56 @@ async def test_a_key_manages_only_itself_and_the_keys_it_created(
     assert (
         await client.delete(f"{KEYS}/{sibling.json()['id']}", headers=alice.headers)
     ).status_code == 204
+
+
+# --- at most API_KEYS_MAX_PER_USER working keys per user
+
+
+def working_keys(database_url: str, owner: Account) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM api_keys WHERE user_id = %s AND revoked_at IS NULL"
+            " AND expires_at > now()",
+            (owner.id,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_a_user_has_at_most_api_keys_max_per_user_working_keys(
+    client: httpx.AsyncClient, alice: Account, database_url: str, settings: Any
+) -> None:
+    """Finding: keys per user were unlimited (150,000 of them stalled the worker)."""
+    limit = settings.api_keys_max_per_user
+    assert limit == 100  # the default
+    # Revoked and expired keys no longer work: they take no place.
+    insert_keys(database_url, alice, 5, state="revoked")
+    insert_keys(database_url, alice, 5, state="expired")
+    insert_keys(database_url, alice, limit - 1)
+    last = await create_key(client, alice, "the last place")
+
+    refused = await client.post(KEYS, json={"name": "one more"}, headers=alice.headers)
+    body = problem(refused, 403)
+    assert body["type"] == "/problems/api-key-limit"
+    assert str(limit) in body["detail"]
+    assert "API_KEYS_MAX_PER_USER" in body["detail"]
+    assert "revok" in body["detail"]
+    assert working_keys(database_url, alice) == limit
+    # A key of the user's is refused the same way.
+    problem(await client.post(KEYS, json={"name": "child"}, headers=x_api_key(last["key"])), 403)
+
+    assert (await client.delete(f"{KEYS}/{last['id']}", headers=alice.headers)).status_code == 204
+    await create_key(client, alice, "in the freed place")
+    assert working_keys(database_url, alice) == limit
+
+
+async def test_concurrent_creations_never_pass_the_limit(
+    client: httpx.AsyncClient, alice: Account, database_url: str, settings: Any
+) -> None:
+    limit = settings.api_keys_max_per_user
+    insert_keys(database_url, alice, limit - 3)
+    answers = await asyncio.gather(
+        *(client.post(KEYS, json={"name": f"racer {n}"}, headers=alice.headers) for n in range(12))
+    )
+    assert sorted(answer.status_code for answer in answers) == [201] * 3 + [403] * 9
+    assert working_keys(database_url, alice) == limit

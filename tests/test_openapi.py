@@ -103,7 +103,7 @@ def test_ids_in_paths_are_canonical_uuids(spec: dict[str, Any]) -> None:
         )
 
 
-def test_the_key_list_documents_its_pages(spec: dict[str, Any]) -> None:
+def test_the_key_list_documents_its_pages_and_the_key_limit(spec: dict[str, Any]) -> None:
     keys = spec["paths"]["/api/v1/api-keys"]
     listing = keys["get"]
     params = {p["name"]: p for p in listing["parameters"]}
@@ -117,6 +117,7 @@ def test_the_key_list_documents_its_pages(spec: dict[str, Any]) -> None:
     assert params["cursor"]["schema"]["type"] == "string"
     assert "Link" in listing["responses"]["200"]["headers"]
     assert "422" in listing["responses"]
+    assert "API_KEYS_MAX_PER_USER" in keys["post"]["responses"]["403"]["description"]
     name = spec["components"]["schemas"]["NewApiKey"]["properties"]["name"]
     assert name["maxLength"] == 100  # counted in NFC, as the server counts
     assert "\\u202e" in name["pattern"]

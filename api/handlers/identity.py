@@ -100,9 +100,11 @@ class IdentityHandlers:
         token_ttl_seconds: int,
         max_body_bytes: int,
         key_max_ttl: timedelta,
+        keys_max_per_user: int,
     ) -> None:
         self.pool = pool
         self.key_max_ttl = key_max_ttl
+        self.keys_max_per_user = keys_max_per_user
         self.auth = auth
         self.throttle = throttle
         self.token_ttl_seconds = token_ttl_seconds
@@ -222,7 +224,16 @@ class IdentityHandlers:
             scopes,
             expires_at,
             principal.key_id,
+            max_ttl_days=self.key_max_ttl.days,
+            max_per_user=self.keys_max_per_user,
         )
+        if stored is None:
+            raise ProblemError(
+                403,
+                f"a user may have at most {self.keys_max_per_user} API keys that still work"
+                " (API_KEYS_MAX_PER_USER); revoking one of them frees a place",
+                slug="api-key-limit",
+            )
         security_event(
             "api_key_created",
             client_address=client_address(request),
