@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> Application:
                 settings.access_token_ttl_seconds,
                 settings.max_body_bytes,
                 timedelta(days=settings.api_key_max_ttl_days),
+                settings.api_keys_max_per_user,
             ),
             SiteHandlers(pool, state.readiness, lambda: state.shutting_down, openapi, static_dir),
             StaticFiles(static_dir),

@@ -7,7 +7,13 @@ from typing import Any
 import msgspec
 
 from api.auth.accounts import NewUser
-from api.handlers.identity import CreatedApiKey, NewApiKey, TokenResponse
+from api.handlers.identity import (
+    KEY_PAGE_SIZE,
+    KEY_PAGE_SIZE_MAX,
+    CreatedApiKey,
+    NewApiKey,
+    TokenResponse,
+)
 from api.handlers.items import MAX_BATCH, BatchBody, BatchResult
 from api.problems import Problem
 from queries.api_keys import ApiKey
@@ -144,6 +150,24 @@ def _parameter(name: str, where: str, description: str, schema: dict[str, Any]) 
     }
 
 
+def _page_params(*, default: int, maximum: int) -> list[dict[str, Any]]:
+    """The keyset paging parameters of a list: its page size and the next page's cursor."""
+    return [
+        _parameter(
+            "limit",
+            "query",
+            "Page size, a decimal integer",
+            {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+        ),
+        _parameter(
+            "cursor",
+            "query",
+            "Opaque cursor from the previous page's Link header",
+            {"type": "string", "maxLength": 512},
+        ),
+    ]
+
+
 def _uuid(description: str) -> dict[str, Any]:
     schema = {"type": "string", "format": "uuid", "pattern": CANONICAL_UUID}
     return _parameter("id", "path", description, schema)
@@ -209,18 +233,9 @@ def build_openapi() -> dict[str, Any]:
                 "RFC 3339 date-time with an offset",
                 {"type": "string", "format": "date-time"},
             ),
-            (
-                "limit",
-                "Page size, a decimal integer",
-                {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-            ),
-            (
-                "cursor",
-                "Opaque cursor from the previous page's Link header",
-                {"type": "string", "maxLength": 512},
-            ),
         )
     ]
+    list_params.extend(_page_params(default=50, maximum=200))
     list_params.insert(2, metadata)
     item_errors = ("401", "403", "404", "422", "503")
     write_errors = (*item_errors, "412", "413", "415")
@@ -408,17 +423,38 @@ def build_openapi() -> dict[str, Any]:
                 "requestBody": body("NewApiKey"),
                 "responses": {
                     "201": _json(refs["CreatedApiKey"], "Created"),
-                    **_errors("401", "403", "413", "415", "422", "503"),
+                    **_errors(
+                        "401",
+                        "413",
+                        "415",
+                        "422",
+                        "503",
+                        s403=(
+                            "The credential lacks keys:manage, the key would have scopes or a"
+                            " lifetime beyond its creator's, or the user already has"
+                            " API_KEYS_MAX_PER_USER keys that still work (type"
+                            " /problems/api-key-limit: revoking one frees a place)"
+                        ),
+                    ),
                 },
             },
             "get": {
                 "operationId": "listApiKeys",
                 "tags": ["api-keys"],
-                "summary": "The caller's API keys, without secrets",
+                "summary": (
+                    "The API keys the caller may manage, without secrets, newest first, with"
+                    " keyset pagination: with a user's token all the user's keys; with an API"
+                    " key that key and the keys created with it"
+                ),
                 "security": _security("keys:manage"),
+                "parameters": _page_params(default=KEY_PAGE_SIZE, maximum=KEY_PAGE_SIZE_MAX),
                 "responses": {
-                    "200": _json(refs["ApiKeyList"], "Keys"),
-                    **_errors("401", "403", "503"),
+                    "200": _json(
+                        refs["ApiKeyList"],
+                        "One page; a Link header with rel=next while more keys exist",
+                        {"Link": _HEADER},
+                    ),
+                    **_errors("401", "403", "422", "503"),
                 },
             },
         },
@@ -427,11 +463,20 @@ def build_openapi() -> dict[str, Any]:
             "delete": {
                 "operationId": "revokeApiKey",
                 "tags": ["api-keys"],
-                "summary": "Revoke an API key and every key created with it, at once",
+                "summary": (
+                    "Revoke an API key and every key created with it, at once: with a user's"
+                    " token any key of the user; with an API key that key or one created with it"
+                ),
                 "security": _security("keys:manage"),
                 "responses": {
                     "204": {"description": "Revoked"},
-                    **_errors("401", "422", "503", s404="No such key of yours"),
+                    **_errors(
+                        "401",
+                        "403",
+                        "422",
+                        "503",
+                        s404="No such key the caller may revoke",
+                    ),
                 },
             },
         },

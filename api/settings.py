@@ -66,6 +66,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     forwarded_allow_ips: str = ""
     # The longest lifetime of an API key, from its creation; also the default expiry.
     api_key_max_ttl_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 365
+    # The most API keys that still work (not revoked, not expired) one user may have.
+    api_keys_max_per_user: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
     # A request's line and header fields: at most this many bytes and fields (431 above), and
     # complete within this many seconds of its first byte (or of the connection) or closed.
     max_header_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 16 * 1024

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, NamedTuple
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from asyncpg.pgproto.pgproto import UUID as PgUUID
 from asyncpg.pool import PoolConnectionProxy
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from queries.keyset import FIRST, MAX_UUID, NEG_INFINITY, POS_INFINITY, PageKey
 from queries.loader import load
 from queries.pool import Executor, fetch_planned_per_execution
 
@@ -164,10 +165,6 @@ class ItemFilter(Struct, kw_only=True):
     created_before: datetime | None = None
 
 
-# A keyset position: (created_at, id) in list order, or (score, id) in search order.
-PageKey = tuple[datetime, UUID] | tuple[float, UUID]
-
-
 class ItemPage(Struct):
     """A list or search page. Each item is the JSON of an Item, built by item_json() in the
     database and passed through untouched (see migrations/0010_item_json.sql)."""
@@ -202,10 +199,6 @@ SEARCH_BY_NAME = load("items/search_by_name")
 SEARCH_BY_WORD = load("items/search_by_word")
 
 _ITEM_COLUMNS = len(Item.__struct_fields__)
-# asyncpg sends these as -infinity and infinity.
-_NEG_INFINITY = datetime.min.replace(tzinfo=UTC)
-_POS_INFINITY = datetime.max.replace(tzinfo=UTC)
-_MAX_UUID = UUID(int=(1 << 128) - 1)
 _FIRST_SCORE = 2.0  # word_similarity is at most 1
 
 
@@ -420,17 +413,17 @@ async def find(
     driving condition is always set and stays an index condition in its generic plan. Open ends
     of the window and of the keyset are sentinels, never nulls, for the same reason.
     """
-    after_ = where.created_after or _NEG_INFINITY
-    before = where.created_before or _POS_INFINITY
+    after_ = where.created_after or NEG_INFINITY
+    before = where.created_before or POS_INFINITY
     # One more row than asked for tells whether a next page exists.
     if where.q is not None:
-        score, last_id = after if after is not None else (_FIRST_SCORE, _MAX_UUID)
+        score, last_id = after if after is not None else (_FIRST_SCORE, MAX_UUID)
         window = Window(limit + 1, after_, before, score, last_id)
         words = search_words(where.q)
         if len(words) == 1:
             return await search_by_word(db, window, words[0], where, max_bytes)
         return await search_by_name(db, window, where.q, where, max_bytes)
-    created_at, last_id = after if after is not None else (_POS_INFINITY, _MAX_UUID)
+    created_at, last_id = after if after is not None else FIRST
     window = Window(limit + 1, after_, before, created_at, last_id)
     if where.tags_all is not None:
         return await list_by_tags_all(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+import unicodedata
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +15,8 @@ import psycopg
 import pytest
 
 from api.auth import keys
+from api.auth.service import LAST_USED_RESOLUTION_SECONDS
+from api.printable import PRINTABLE_PATTERN, is_printable
 from queries import users
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, Account, MakeUser, problem
 
@@ -419,3 +425,377 @@ async def test_a_key_older_than_the_maximum_is_refused_even_without_expiry(
         )
     app.state.authenticator.forget_everything()
     unauthorized(await client.get(ITEMS, headers=x_api_key(made["key"])))
+
+
+# --- a guessed key costs no write; a used key's last use is written at most once a resolution
+
+
+@pytest.fixture
+def update_statements(database_url: str) -> Iterator[Callable[[], int]]:
+    """How many UPDATE statements have run on api_keys since the fixture began, whether or not
+    they changed a row: a statement-level trigger counts each one, exactly and at once."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE test_api_key_updates (n integer)")
+        conn.execute(
+            "CREATE FUNCTION test_count_api_key_update() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN INSERT INTO test_api_key_updates VALUES (1); RETURN NULL; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER test_count_api_key_update AFTER UPDATE ON api_keys"
+            " FOR EACH STATEMENT EXECUTE FUNCTION test_count_api_key_update()"
+        )
+
+        def count() -> int:
+            row = conn.execute("SELECT count(*) FROM test_api_key_updates").fetchone()
+            assert row is not None
+            return int(row[0])
+
+        try:
+            yield count
+        finally:
+            conn.execute("DROP TRIGGER test_count_api_key_update ON api_keys")
+            conn.execute("DROP FUNCTION test_count_api_key_update()")
+            conn.execute("DROP TABLE test_api_key_updates")
+
+
+async def test_an_unknown_or_refused_key_costs_no_write(
+    client: httpx.AsyncClient,
+    alice: Account,
+    database_url: str,
+    update_statements: Callable[[], int],
+) -> None:
+    """Finding: every X-API-Key guess cost an UPDATE in PostgreSQL before it was refused."""
+    revoked = await create_key(client, alice, "revoked")
+    assert (
+        await client.delete(f"{KEYS}/{revoked['id']}", headers=alice.headers)
+    ).status_code == 204
+    expired = await create_key(client, alice, "expired")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE id = %s",
+            (expired["id"],),
+        )
+    before = update_statements()
+    guesses = [keys.new_key() for _ in range(48)] + [revoked["key"], expired["key"]]
+    for guess in guesses:
+        unauthorized(await client.get(ITEMS, headers=x_api_key(guess)))
+    assert update_statements() == before
+
+
+async def test_a_valid_key_records_its_use_at_most_once_a_resolution(
+    client: httpx.AsyncClient,
+    alice: Account,
+    app: Any,
+    database_url: str,
+    update_statements: Callable[[], int],
+) -> None:
+    created = await create_key(client, alice, "busy")
+
+    def last_used() -> datetime | None:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT last_used_at FROM api_keys WHERE id = %s", (created["id"],)
+            ).fetchone()
+        assert row is not None
+        value: datetime | None = row[0]
+        return value
+
+    before = update_statements()
+    assert (await client.get(ITEMS, headers=x_api_key(created["key"]))).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert update_statements() == before + 1
+    for _ in range(5):
+        # Each stands for a request after AUTH_CACHE_SECONDS, or in another process.
+        app.state.authenticator.forget_everything()
+        assert (await client.get(ITEMS, headers=x_api_key(created["key"]))).status_code == 200
+    assert update_statements() == before + 1
+    assert last_used() == first
+
+    resolution = timedelta(seconds=LAST_USED_RESOLUTION_SECONDS)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE api_keys SET last_used_at = last_used_at - %s WHERE id = %s",
+            (resolution + timedelta(seconds=1), created["id"]),
+        )
+    app.state.authenticator.forget_everything()
+    assert (await client.get(ITEMS, headers=x_api_key(created["key"]))).status_code == 200
+    later = last_used()
+    assert later is not None
+    assert later > first - resolution
+
+
+# --- key names: printable characters only, in NFC
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "deploy\x1b[31m",  # an ANSI escape: C0 control
+        "line\nbreak",
+        "tab\there",
+        "del\x7f",
+        "next\x85line",  # C1 control
+        "\u202eyolped",  # right-to-left override: shows as "deploy" reversed
+        "a\u202ab",
+        "\u2066isolate\u2069",
+        "zero\u200bwidth",
+        "joiner\u200d",
+        "\ufeffbom",
+        "soft\u00adhyphen",
+        "line\u2028separator",
+        "paragraph\u2029separator",
+        "tag\U000e0041character",  # outside the BMP: the check covers every plane
+    ],
+)
+async def test_a_key_name_holds_printable_characters_only(
+    client: httpx.AsyncClient, alice: Account, name: str
+) -> None:
+    """Finding: key names held control and bidirectional characters."""
+    body = problem(await client.post(KEYS, json={"name": name}, headers=alice.headers), 422)
+    assert body["errors"] == [{"field": "$.name", "message": body["errors"][0]["message"]}]
+    assert "printable" in body["errors"][0]["message"]
+    assert (await client.get(KEYS, headers=alice.headers)).json() == []
+
+
+async def test_a_key_name_is_stored_in_nfc_and_counted_there(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    made = await create_key(client, alice, "Cafe\u0301 \u05e9\u05dc\u05d5\u05dd \U0001f511")
+    assert made["name"] == "Caf\u00e9 \u05e9\u05dc\u05d5\u05dd \U0001f511"
+    (listed,) = (await client.get(KEYS, headers=alice.headers)).json()
+    assert listed["name"] == made["name"]
+    # 100 characters once composed, though sent as 200.
+    assert (await create_key(client, alice, "e\u0301" * 100))["name"] == "\u00e9" * 100
+    body = problem(
+        await client.post(KEYS, json={"name": "e\u0301" * 101}, headers=alice.headers), 422
+    )
+    assert body["errors"] == [{"field": "$.name", "message": "must have at most 100 characters"}]
+
+
+def test_the_name_pattern_refuses_exactly_the_refused_characters_of_the_bmp() -> None:
+    """The schema's pattern (for clients) and the server's check agree on every BMP character."""
+    pattern = re.compile(PRINTABLE_PATTERN)
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # surrogates: never a character of decoded JSON text
+        char = chr(code)
+        refused = unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+        assert (pattern.fullmatch(char) is None) == refused, hex(code)
+        assert is_printable(char) != refused, hex(code)
+
+
+# --- keys listed in pages; a key manages only itself and the keys created with it
+
+
+def insert_keys(
+    database_url: str, owner: Account, count: int, *, state: str = "working"
+) -> list[str]:
+    """`count` keys of `owner` written straight into the table (their secrets are unknown):
+    working, revoked or expired. Creation times repeat, three keys a second, as keys created
+    together do, so that pages must break ties by id."""
+    expires_in = timedelta(minutes=-1) if state == "expired" else timedelta(days=1)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "INSERT INTO api_keys (user_id, name, prefix, secret_hash, scopes, expires_at,"
+            " revoked_at, created_at)"
+            " SELECT %s, 'bulk ' || n, 'itk_bulk',"
+            " uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()), '{items:read}',"
+            " now() + %s, CASE WHEN %s THEN now() END, now() - make_interval(secs => n / 3)"
+            " FROM generate_series(1, %s) AS n RETURNING id",
+            (owner.id, expires_in, state == "revoked", count),
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+async def walk(
+    client: httpx.AsyncClient, headers: dict[str, str], url: str = KEYS
+) -> list[list[dict[str, Any]]]:
+    """Every page of a key listing, following its Link: rel="next" headers to the last page."""
+    pages: list[list[dict[str, Any]]] = []
+    next_url: str | None = url
+    while next_url is not None:
+        response = await client.get(next_url, headers=headers)
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        link = response.headers.get("link")
+        next_url = None
+        if link is not None:
+            match = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+            assert match is not None, link
+            next_url = match.group(1)
+            assert next_url.startswith(f"{KEYS}?")
+    return pages
+
+
+async def test_the_key_list_comes_in_pages_linked_by_rel_next(
+    client: httpx.AsyncClient, alice: Account, bob: Account, database_url: str
+) -> None:
+    """Finding: GET /api/v1/api-keys answered every key in one array (53 MB for 150,000)."""
+    inserted = set(insert_keys(database_url, alice, 60, state="revoked"))
+    inserted |= set(insert_keys(database_url, alice, 60))
+    insert_keys(database_url, bob, 3)
+
+    first = await client.get(KEYS, headers=alice.headers)
+    assert len(first.json()) == 50  # the default page size
+    assert 'rel="next"' in first.headers["link"]
+
+    for url, size in ((KEYS, 50), (f"{KEYS}?limit=7", 7), (f"{KEYS}?limit=200", 200)):
+        pages = await walk(client, alice.headers, url)
+        assert all(len(page) == size for page in pages[:-1])
+        assert 0 < len(pages[-1]) <= size
+        listed = [entry for page in pages for entry in page]
+        assert {entry["id"] for entry in listed} == inserted  # each once, no other user's
+        assert len(listed) == len(inserted)
+        order = [(entry["created_at"], uuid.UUID(entry["id"])) for entry in listed]
+        assert order == sorted(order, reverse=True)  # newest first, ties broken by id
+
+    # The body is still an array of keys, as before paging.
+    (only,) = (await client.get(f"{KEYS}?limit=1", headers=bob.headers)).json()
+    assert set(only) == {
+        "id",
+        "name",
+        "prefix",
+        "scopes",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "created_at",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "query.limit"),
+        ("limit=201", "query.limit"),
+        ("limit=-1", "query.limit"),
+        ("limit=1e1", "query.limit"),
+        ("limit=ten", "query.limit"),
+        ("limit=5&limit=6", "query.limit"),
+        ("cursor=not-a-cursor", "query.cursor"),
+        ("cursor=" + "A" * 513, "query.cursor"),
+        ("sort=name", "query.sort"),
+    ],
+)
+async def test_a_bad_page_size_or_cursor_is_422_naming_it(
+    client: httpx.AsyncClient, alice: Account, query: str, field: str
+) -> None:
+    body = problem(await client.get(f"{KEYS}?{query}", headers=alice.headers), 422)
+    assert body["errors"][0]["field"] == field
+
+
+async def test_a_cursor_serves_only_the_listing_it_came_from(
+    client: httpx.AsyncClient, alice: Account, bob: Account, database_url: str
+) -> None:
+    insert_keys(database_url, alice, 3)
+    insert_keys(database_url, bob, 3)
+    link = (await client.get(f"{KEYS}?limit=1", headers=alice.headers)).headers["link"]
+    cursor = re.search(r"cursor=([^&>]+)", link)
+    assert cursor is not None
+    # Another user's listing, and the same user's listing through one of the user's keys.
+    body = problem(await client.get(f"{KEYS}?cursor={cursor[1]}", headers=bob.headers), 422)
+    assert body["errors"][0]["field"] == "query.cursor"
+    key = await create_key(client, alice, "manager")
+    refused = await client.get(f"{KEYS}?cursor={cursor[1]}", headers=x_api_key(key["key"]))
+    assert problem(refused, 422)["errors"][0]["field"] == "query.cursor"
+    # An items cursor is no key cursor.
+    await client.post(ITEMS, json={"name": "a"}, headers=alice.headers)
+    await client.post(ITEMS, json={"name": "b"}, headers=alice.headers)
+    items_link = (await client.get(f"{ITEMS}?limit=1", headers=alice.headers)).headers["link"]
+    items_cursor = re.search(r"cursor=([^&>]+)", items_link)
+    assert items_cursor is not None
+    problem(await client.get(f"{KEYS}?cursor={items_cursor[1]}", headers=alice.headers), 422)
+
+
+async def test_a_key_manages_only_itself_and_the_keys_it_created(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Finding: a keys:manage key listed and revoked every key of its user, its parent too."""
+    parent = await create_key(client, alice, "parent")
+    unrelated = await create_key(client, alice, "unrelated")
+    manager = await client.post(KEYS, json={"name": "manager"}, headers=x_api_key(parent["key"]))
+    sibling = await client.post(KEYS, json={"name": "sibling"}, headers=x_api_key(parent["key"]))
+    manager_key = x_api_key(manager.json()["key"])
+    child = await client.post(KEYS, json={"name": "child"}, headers=manager_key)
+    assert {manager.status_code, sibling.status_code, child.status_code} == {201}
+
+    names = {entry["name"] for page in await walk(client, manager_key) for entry in page}
+    assert names == {"manager", "child"}
+    # The page cursor of a key's listing stays within it.
+    pages = await walk(client, manager_key, f"{KEYS}?limit=1")
+    assert [entry["name"] for page in pages for entry in page] == ["child", "manager"]
+
+    for other in (parent, unrelated, sibling.json()):
+        refused = await client.delete(f"{KEYS}/{other['id']}", headers=manager_key)
+        assert other["id"] in problem(refused, 404)["detail"]  # as if there were no such key
+    listed = {
+        k["name"]: k["revoked_at"] for k in (await client.get(KEYS, headers=alice.headers)).json()
+    }
+    assert all(revoked is None for revoked in listed.values())
+
+    revoked = await client.delete(f"{KEYS}/{child.json()['id']}", headers=manager_key)
+    assert revoked.status_code == 204
+    assert (
+        await client.delete(f"{KEYS}/{manager.json()['id']}", headers=manager_key)
+    ).status_code == 204
+    unauthorized(await client.get(KEYS, headers=manager_key))
+    # The user's token still manages every key of the user.
+    everything = {entry["name"] for entry in (await client.get(KEYS, headers=alice.headers)).json()}
+    assert everything == {"parent", "unrelated", "manager", "sibling", "child"}
+    assert (
+        await client.delete(f"{KEYS}/{sibling.json()['id']}", headers=alice.headers)
+    ).status_code == 204
+
+
+# --- at most API_KEYS_MAX_PER_USER working keys per user
+
+
+def working_keys(database_url: str, owner: Account) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM api_keys WHERE user_id = %s AND revoked_at IS NULL"
+            " AND expires_at > now()",
+            (owner.id,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_a_user_has_at_most_api_keys_max_per_user_working_keys(
+    client: httpx.AsyncClient, alice: Account, database_url: str, settings: Any
+) -> None:
+    """Finding: keys per user were unlimited (150,000 of them stalled the worker)."""
+    limit = settings.api_keys_max_per_user
+    assert limit == 100  # the default
+    # Revoked and expired keys no longer work: they take no place.
+    insert_keys(database_url, alice, 5, state="revoked")
+    insert_keys(database_url, alice, 5, state="expired")
+    insert_keys(database_url, alice, limit - 1)
+    last = await create_key(client, alice, "the last place")
+
+    refused = await client.post(KEYS, json={"name": "one more"}, headers=alice.headers)
+    body = problem(refused, 403)
+    assert body["type"] == "/problems/api-key-limit"
+    assert str(limit) in body["detail"]
+    assert "API_KEYS_MAX_PER_USER" in body["detail"]
+    assert "revok" in body["detail"]
+    assert working_keys(database_url, alice) == limit
+    # A key of the user's is refused the same way.
+    problem(await client.post(KEYS, json={"name": "child"}, headers=x_api_key(last["key"])), 403)
+
+    assert (await client.delete(f"{KEYS}/{last['id']}", headers=alice.headers)).status_code == 204
+    await create_key(client, alice, "in the freed place")
+    assert working_keys(database_url, alice) == limit
+
+
+async def test_concurrent_creations_never_pass_the_limit(
+    client: httpx.AsyncClient, alice: Account, database_url: str, settings: Any
+) -> None:
+    limit = settings.api_keys_max_per_user
+    insert_keys(database_url, alice, limit - 3)
+    answers = await asyncio.gather(
+        *(client.post(KEYS, json={"name": f"racer {n}"}, headers=alice.headers) for n in range(12))
+    )
+    assert sorted(answer.status_code for answer in answers) == [201] * 3 + [403] * 9
+    assert working_keys(database_url, alice) == limit

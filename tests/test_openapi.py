@@ -101,3 +101,23 @@ def test_ids_in_paths_are_canonical_uuids(spec: dict[str, Any]) -> None:
         assert re.fullmatch(
             parameter["schema"]["pattern"].strip("^$"), "0B7E6F2C-5F1E-4C1A-9A55-2F6A3C1F2B10"
         )
+
+
+def test_the_key_list_documents_its_pages_and_the_key_limit(spec: dict[str, Any]) -> None:
+    keys = spec["paths"]["/api/v1/api-keys"]
+    listing = keys["get"]
+    params = {p["name"]: p for p in listing["parameters"]}
+    assert params["limit"]["in"] == "query"
+    assert params["limit"]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 200,
+        "default": 50,
+    }
+    assert params["cursor"]["schema"]["type"] == "string"
+    assert "Link" in listing["responses"]["200"]["headers"]
+    assert "422" in listing["responses"]
+    assert "API_KEYS_MAX_PER_USER" in keys["post"]["responses"]["403"]["description"]
+    name = spec["components"]["schemas"]["NewApiKey"]["properties"]["name"]
+    assert name["maxLength"] == 100  # counted in NFC, as the server counts
+    assert "\\u202e" in name["pattern"]

@@ -27,6 +27,9 @@ from queries import api_keys, users
 K = TypeVar("K")
 V = TypeVar("V")
 _MAX_CACHED = 10_000
+# A key's last_used_at is written at most once per this many seconds, by all processes together:
+# a key in use is not a write per request. An unknown or refused key is never a write.
+LAST_USED_RESOLUTION_SECONDS = 60.0
 
 
 class ExpiringCache(Generic[K, V]):
@@ -166,10 +169,15 @@ class Authenticator:
         if principal is None:
             revocations = self.revocations
             owner = await api_keys.authenticate(
-                self.pool, keys.hash_key(self.pepper, key), self.key_max_ttl_days
+                self.pool,
+                keys.hash_key(self.pepper, key),
+                self.key_max_ttl_days,
+                LAST_USED_RESOLUTION_SECONDS,
             )
             if owner is None:
                 raise unauthorized("the API key is unknown, revoked or expired")
+            if owner.use_stale:
+                await api_keys.record_use(self.pool, owner.key_id, LAST_USED_RESOLUTION_SECONDS)
             principal = Principal(
                 owner.user_id,
                 frozenset(owner.scopes) & frozenset(owner.user_scopes),

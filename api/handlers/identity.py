@@ -18,9 +18,12 @@ from api.auth.events import security_event
 from api.auth.principal import ADMIN, KEYS_MANAGE
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
-from api.http import encode, json_response, path_uuid, read_body, read_json
+from api.cursor import decode_cursor, next_link
+from api.http import encode, json_response, path_uuid, read_body, read_json, read_query
+from api.printable import PRINTABLE_PATTERN, clean_printable
 from api.problems import ProblemError, invalid
 from queries import api_keys, users
+from queries.items import NAME_LENGTH, NFC_EXPANSION
 
 # Responses that carry credentials must not be cached (RFC 6749 section 5.1).
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -35,10 +38,34 @@ class TokenResponse(Struct):
     scope: str
 
 
+# GET /api/v1/api-keys: the page size when none is asked for, and the largest one may ask for.
+KEY_PAGE_SIZE = 50
+KEY_PAGE_SIZE_MAX = 200
+KEYS_PATH = "/api/v1/api-keys"
+
+
 class NewApiKey(Struct, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+    # As long as an item's name (the api_keys_name_length constraint), counted in NFC: decoding
+    # admits NFC_EXPANSION times more for text sent in another form, as for items.
+    name: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=NFC_EXPANSION * NAME_LENGTH,
+            pattern=PRINTABLE_PATTERN,
+            description=f"1 to {NAME_LENGTH} printable characters in NFC: no control or format"
+            " characters (Unicode Cc, Cf) or line separators",
+        ),
+    ]
     scopes: Annotated[list[Scope], Meta(max_length=4)] | None = None
     expires_at: Annotated[datetime, Meta(tz=True)] | None = None
+
+
+class KeyListQuery(Struct, forbid_unknown_fields=True):
+    """Query parameters of GET /api/v1/api-keys."""
+
+    limit: Annotated[int, Meta(ge=1, le=KEY_PAGE_SIZE_MAX)] = KEY_PAGE_SIZE
+    cursor: Annotated[str, Meta(max_length=512)] | None = None
 
 
 class CreatedApiKey(Struct):
@@ -73,9 +100,11 @@ class IdentityHandlers:
         token_ttl_seconds: int,
         max_body_bytes: int,
         key_max_ttl: timedelta,
+        keys_max_per_user: int,
     ) -> None:
         self.pool = pool
         self.key_max_ttl = key_max_ttl
+        self.keys_max_per_user = keys_max_per_user
         self.auth = auth
         self.throttle = throttle
         self.token_ttl_seconds = token_ttl_seconds
@@ -159,6 +188,7 @@ class IdentityHandlers:
     async def create_api_key(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
         new = await read_json(request, NewApiKey, self.max_body_bytes)
+        name = clean_printable(new.name, "$.name", NAME_LENGTH)
         scopes = sorted(set(new.scopes if new.scopes is not None else principal.scopes))
         beyond = [scope for scope in scopes if not principal.has(scope)]
         if beyond:
@@ -188,13 +218,22 @@ class IdentityHandlers:
         stored = await api_keys.create(
             self.pool,
             principal.user_id,
-            new.name,
+            name,
             keys.shown_prefix(secret),
             keys.hash_key(self.auth.pepper, secret),
             scopes,
             expires_at,
             principal.key_id,
+            max_ttl_days=self.key_max_ttl.days,
+            max_per_user=self.keys_max_per_user,
         )
+        if stored is None:
+            raise ProblemError(
+                403,
+                f"a user may have at most {self.keys_max_per_user} API keys that still work"
+                " (API_KEYS_MAX_PER_USER); revoking one of them frees a place",
+                slug="api-key-limit",
+            )
         security_event(
             "api_key_created",
             client_address=client_address(request),
@@ -215,13 +254,24 @@ class IdentityHandlers:
         return json_response(201, encode(created), [(b"pragma", b"no-cache")])
 
     async def list_api_keys(self, request: Request) -> Response:
+        """A page of the keys the caller may manage: with the user's token all the user's keys,
+        with a key that key and the keys created with it."""
         principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
-        return json_response(200, encode(await api_keys.list_by_user(self.pool, principal.user_id)))
+        query = read_query(request, KeyListQuery)
+        where = api_keys.KeyFilter(principal.user_id, principal.key_id)
+        after = None if query.cursor is None else decode_cursor(query.cursor, where)
+        page = await api_keys.find(self.pool, where, query.limit, after)
+        headers = []
+        if page.next_key is not None:
+            headers.append(next_link(request, KEYS_PATH, page.next_key, where))
+        return json_response(200, encode(page.keys), headers)
 
     async def revoke_api_key(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
         key_id = path_uuid(request)
-        revoked = await api_keys.revoke(self.pool, key_id, principal.user_id, principal.is_admin)
+        revoked = await api_keys.revoke(
+            self.pool, key_id, principal.user_id, principal.is_admin, principal.key_id
+        )
         if not revoked:
             raise ProblemError(404, f"you have no API key with id {key_id}")
         address = client_address(request)

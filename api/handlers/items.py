@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, NamedTuple
-from urllib.parse import parse_qs, urlencode
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -15,9 +14,17 @@ from msgspec import UNSET, Meta, Struct
 
 from api.auth.principal import READ, WRITE
 from api.auth.service import Authenticator
-from api.cursor import decode_cursor, encode_cursor
+from api.cursor import decode_cursor, next_link
 from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
-from api.http import decode, encode, json_response, path_uuid, read_body, validation_problem
+from api.http import (
+    LIMIT_FORM,
+    decode,
+    encode,
+    json_response,
+    path_uuid,
+    read_body,
+    read_query,
+)
 from api.idempotency import Idempotency, idempotency_key
 from api.item_input import (
     TOO_DEEP,
@@ -54,14 +61,13 @@ class ListQuery(Struct, forbid_unknown_fields=True):
     cursor: Annotated[str, Meta(max_length=512)] | None = None
 
 
-_INTEGER = re.compile(r"^[0-9]+$")
 # RFC 3339 section 5.6 date-time, the offset required.
 _DATE_TIME = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 _RFC_3339 = "must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T12:00:00Z"
 _STRICT_FORMS = (
-    ("limit", _INTEGER, "must be a decimal integer"),
+    LIMIT_FORM,
     ("created_after", _DATE_TIME, _RFC_3339),
     ("created_before", _DATE_TIME, _RFC_3339),
 )
@@ -242,14 +248,13 @@ class ItemHandlers:
             created_after=query.created_after,
             created_before=query.created_before,
         )
-        after = None if query.cursor is None else decode_cursor(query.cursor, where)
+        after = None
+        if query.cursor is not None:
+            after = decode_cursor(query.cursor, where, by_score=where.q is not None)
         page = await items.find(self.pool, where, query.limit, after, self.max_response_bytes)
         headers = []
         if page.next_key is not None:
-            params = [(k, v) for k, v in _query_pairs(request) if k != "cursor"]
-            params.append(("cursor", encode_cursor(page.next_key, where)))
-            link = f'<{PREFIX}?{urlencode(params)}>; rel="next"'
-            headers.append((b"link", link.encode()))
+            headers.append(next_link(request, PREFIX, page.next_key, where))
         return json_response(200, encode(page.items), headers)
 
     async def batch(self, request: Request) -> Response:
@@ -348,40 +353,10 @@ def _not_yours(item_id: UUID) -> ProblemError:
     )
 
 
-def _query(request: Request) -> dict[str, list[str]]:
-    """The query's parameters, empty values kept (BlackSheep's request.query drops them, so
-    `created_after=` passed as if absent); 422 when the query is not UTF-8."""
-    raw = request.url.query
-    if not raw:
-        return {}
-    try:
-        return parse_qs(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
-    except UnicodeDecodeError:
-        raise invalid("query", "not valid UTF-8 once percent-decoded") from None
-
-
-def _query_pairs(request: Request) -> list[tuple[str, str]]:
-    return [(key, value) for key, values in _query(request).items() for value in values]
-
-
 def _list_query(request: Request) -> ListQuery:
-    raw: dict[str, str] = {}
-    for key, values in _query(request).items():
-        if len(values) > 1 and key not in ("tags", "tags_all"):
-            raise invalid(f"query.{key}", "given more than once")
-        raw[key] = ",".join(values)
-        # PostgreSQL stores a NUL in no text column (metadata's JSON is checked as in writes).
-        if "\x00" in raw[key]:
-            raise invalid(f"query.{key}", "must not contain NUL characters")
-    # msgspec's lax conversion also reads 1e1 and 1.0 as integers and 1700000000 as a
-    # date-time: only the forms the document promises pass.
-    for key, form, message in _STRICT_FORMS:
-        if key in raw and not form.match(raw[key]):
-            raise invalid(f"query.{key}", message)
-    try:
-        return msgspec.convert(raw, ListQuery, strict=False)
-    except msgspec.ValidationError as exc:
-        raise validation_problem(exc, root="query") from None
+    # msgspec's lax conversion also reads 1700000000 as a date-time: only the forms the document
+    # promises pass. Metadata's JSON is checked as in writes (NUL included).
+    return read_query(request, ListQuery, forms=_STRICT_FORMS, repeatable=("tags", "tags_all"))
 
 
 def _tag_list(value: str | None, name: str) -> list[str] | None:

@@ -2,7 +2,7 @@
 
 `sql check` plans each statement with these values (the custom plan) and without them (the
 generic plan). A new statement in `sql/` must add its sample here, or the check fails. Values
-mirror what the query functions pass: pages of 20 (+1), and the sentinels of `queries.items.find`
+mirror what the query functions pass: pages of 20 (+1), and the sentinels of `queries.keyset`
 instead of nulls for an open keyset or time window. Filters pick what a client typically asks for
 on the seeded data (see sql/tooling/seed_items.sql): a tag on 0.5 % of items, a batch on 0.1 %.
 """
@@ -10,16 +10,12 @@ on the seeded data (see sql/tooling/seed_items.sql): a tag on 0.5 % of items, a 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from api.sqltools.seed import api_key_hash, api_key_id, item_id, user_id
+from queries.keyset import MAX_UUID, NEG_INFINITY, POS_INFINITY
 
 PAGE = 21  # a page of 20, plus one row to learn whether there is a next page
-NEG_INFINITY = datetime.min.replace(tzinfo=UTC)  # asyncpg sends -infinity
-POS_INFINITY = datetime.max.replace(tzinfo=UTC)  # asyncpg sends infinity
-MAX_UUID = UUID(int=(1 << 128) - 1)
 FIRST_SCORE = 2.0
 FIRST_PAGE = (PAGE, NEG_INFINITY, POS_INFINITY, POS_INFINITY, MAX_UUID)
 # A one-word search, with no filter (search_by_name takes the same parameters, with two words).
@@ -40,7 +36,7 @@ ACCOUNT = hashlib.sha256(b"account:user43@example.com").digest()
 ADDRESS = hashlib.sha256(b"address:10.0.0.44").digest()
 
 SAMPLES: dict[str, tuple[Any, ...]] = {
-    "api_keys/authenticate": (api_key_hash(42), 365),
+    "api_keys/authenticate": (api_key_hash(42), 365, 60.0),
     "api_keys/create": (
         user_id(42),
         "deploy",
@@ -49,9 +45,14 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         ["items:read"],
         POS_INFINITY,
         api_key_id(42),
+        365,
+        100,
     ),
-    "api_keys/list_by_user": (user_id(42),),
-    "api_keys/revoke": (api_key_id(42), user_id(42), False),
+    "api_keys/list_by_key": (api_key_id(42), POS_INFINITY, MAX_UUID, PAGE),
+    "api_keys/list_by_user": (user_id(42), POS_INFINITY, MAX_UUID, PAGE),
+    "api_keys/lock_owner": (user_id(42),),
+    "api_keys/record_use": (api_key_id(42), 60.0),
+    "api_keys/revoke": (api_key_id(42), user_id(42), False, api_key_id(42)),
     "auth/clear_login_attempts": (ACCOUNT,),
     "auth/record_login_success": (ACCOUNT, ADDRESS),
     "auth/release_login_attempt": (ACCOUNT,),

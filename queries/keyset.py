@@ -1,0 +1,17 @@
+"""Keyset pagination: a page's position, and the sentinels that stand for an open end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+# A position in newest-first order: the (created_at, id) of the previous page's last row.
+TimeKey = tuple[datetime, UUID]
+# A position in list order, or the (score, id) of a row in search order.
+PageKey = TimeKey | tuple[float, UUID]
+# asyncpg sends these as -infinity and infinity.
+NEG_INFINITY = datetime.min.replace(tzinfo=UTC)
+POS_INFINITY = datetime.max.replace(tzinfo=UTC)
+MAX_UUID = UUID(int=(1 << 128) - 1)
+# Before the first row of a newest-first list.
+FIRST: TimeKey = (POS_INFINITY, MAX_UUID)
