@@ -43,6 +43,7 @@ class AppState:
     signing_key: str = ""  # SECRET_KEY, or the random key of a development process
     pool: asyncpg.Pool | None = None
     authenticator: Authenticator | None = None
+    throttle: LoginThrottle | None = None
     readiness: ReadinessProbe | None = None
     shutting_down: bool = False
 
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> Application:
             settings.login_max_failures_per_address,
             settings.login_window_seconds,
         )
+        state.throttle = throttle
         _add_routes(
             application,
             ItemHandlers(
@@ -148,6 +150,8 @@ def create_app(settings: Settings) -> Application:
             await state.readiness.close()
         if request_metrics is not None:
             await publisher.stop()
+        if state.throttle is not None:  # its attempts under way settle with the pool still open
+            await state.throttle.close()
         if state.pool is not None:
             await state.pool.close()
         log.info("stopped")

@@ -53,8 +53,8 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "api_keys/list_by_user": (user_id(42),),
     "api_keys/revoke": (api_key_id(42), user_id(42), False),
     "auth/clear_login_attempts": (ACCOUNT,),
-    "auth/record_login_success": (ACCOUNT, ADDRESS),
-    "auth/release_login_attempt": (ACCOUNT,),
+    "auth/record_login_success": (ACCOUNT, ADDRESS, 100),
+    "auth/release_login_attempt": (ACCOUNT, 5, ADDRESS, 100),
     "auth/reserve_login_attempt": (
         ACCOUNT,
         ADDRESS,
