@@ -26,6 +26,7 @@ from api import logs
 from api.app import create_app
 from api.auth.throttle import subject_hash
 from api.settings import Settings
+from queries import auth
 from tests.conftest import PASSWORD, Account, MakeUser, problem
 from tests.live_server import live_server
 
@@ -287,3 +288,26 @@ async def test_every_counted_failure_is_logged(
     assert len(left) == 1
     assert left[0]["client_address"] == "203.0.113.7"
     assert _attempts(database_url, carol.email) == 2
+
+
+async def test_a_reservation_given_back_leaves_the_refusals_mark_alone(
+    app: Any, database_url: str
+) -> None:
+    """A counter over its limit holds the limit's reservations and one mark for the attempts it
+    refused: giving one reservation back leaves one below the limit, not at it (locked)."""
+    account, address = (
+        subject_hash("account", "x@example.com"),
+        subject_hash("address", "192.0.2.1"),
+    )
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO login_throttle (subject_hash, attempts, window_started_at)"
+            " VALUES (%s, 6, now()), (%s, 101, now())",
+            (account, address),
+        )
+    await auth.release_login_attempt(app.state.pool, account, 5, address, 100)
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT subject_hash = %s, attempts FROM login_throttle ORDER BY 1", (account,)
+        ).fetchall()
+    assert rows == [(False, 99), (True, 4)]
