@@ -26,7 +26,7 @@ from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
 from api.handlers.site import SiteHandlers
 from api.handlers.static import StaticFiles
-from api.idempotency import Idempotency
+from api.idempotency import Idempotency, Sweeper
 from api.middleware import make_middleware
 from api.openapi import build_openapi
 from api.routing import Router, fallback_for
@@ -44,6 +44,7 @@ class AppState:
     pool: asyncpg.Pool | None = None
     authenticator: Authenticator | None = None
     throttle: LoginThrottle | None = None
+    sweeper: Sweeper | None = None
     readiness: ReadinessProbe | None = None
     shutting_down: bool = False
 
@@ -103,6 +104,8 @@ def create_app(settings: Settings) -> Application:
             settings.login_window_seconds,
         )
         state.throttle = throttle
+        state.sweeper = Sweeper(pool, settings.idempotency_sweep_seconds)
+        state.sweeper.start()
         _add_routes(
             application,
             ItemHandlers(
@@ -150,6 +153,8 @@ def create_app(settings: Settings) -> Application:
             await state.readiness.close()
         if request_metrics is not None:
             await publisher.stop()
+        if state.sweeper is not None:
+            await state.sweeper.stop()
         if state.throttle is not None:  # its attempts under way settle with the pool still open
             await state.throttle.close()
         if state.pool is not None:

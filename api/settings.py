@@ -80,6 +80,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_max_age_seconds: Annotated[int, msgspec.Meta(ge=0, le=86400)] = 600
     # How long an Idempotency-Key and its stored response are kept.
     idempotency_ttl_seconds: PositiveInt = 86400
+    # How often each process deletes the expired Idempotency-Key records.
+    idempotency_sweep_seconds: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 60.0
 
     # Data and search (README "Search").
 
