@@ -26,11 +26,12 @@ from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
 from api.handlers.site import SiteHandlers
 from api.handlers.static import StaticFiles
-from api.idempotency import Idempotency, Sweeper
+from api.idempotency import Idempotency
 from api.middleware import make_middleware
 from api.openapi import build_openapi
 from api.routing import Router, fallback_for
 from api.settings import Settings
+from api.sweeper import Sweeper
 from queries.health import ReadinessProbe
 from queries.pool import create_pool, session_settings
 
@@ -104,7 +105,7 @@ def create_app(settings: Settings) -> Application:
             settings.login_window_seconds,
         )
         state.throttle = throttle
-        state.sweeper = Sweeper(pool, settings.idempotency_sweep_seconds)
+        state.sweeper = Sweeper(pool, settings.sweep_seconds, settings.login_window_seconds)
         state.sweeper.start()
         _add_routes(
             application,

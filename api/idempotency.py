@@ -13,14 +13,12 @@ with a key runs in one transaction on one connection:
    (sql/idempotency/store.sql): the write and its key commit together or not at all, so a crash
    leaves neither a key without its write nor a write without its key. An error response is
    never stored: its transaction rolls back, and a retry runs the request again.
-Keys live IDEMPOTENCY_TTL_SECONDS; every IDEMPOTENCY_SWEEP_SECONDS each process deletes the
-expired ones (`Sweeper`). A request without the header takes none of these steps.
+Keys live IDEMPOTENCY_TTL_SECONDS; expired ones are deleted on a schedule (api/sweeper.py). A
+request without the header takes none of these steps.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
@@ -30,7 +28,6 @@ from uuid import UUID
 import asyncpg
 from blacksheep import Content, Request, Response
 
-from api.logs import get_logger
 from api.problems import FieldError, ProblemError, invalid
 from queries import idempotency
 from queries.idempotency import StoredResponse
@@ -61,9 +58,6 @@ MAX_KEY_FIELD_LENGTH = 2 + 2 * MAX_KEY_LENGTH
 _KEY = re.compile(KEY_PATTERN)
 _KEY_OF_ANY_LENGTH = re.compile(_key_pattern("*"))
 _ESCAPE = re.compile(r'\\(["\\])')
-# Expired keys deleted per statement by the sweep: short transactions, few row locks at a time.
-SWEEP_BATCH = 500
-_log = get_logger("api.idempotency")
 
 
 def _invalid_key(message: str) -> ProblemError:
@@ -157,41 +151,3 @@ def _replay(stored: StoredResponse) -> Response:
     headers.append(REPLAYED)
     content = Content(content_type, stored.body) if stored.body else None
     return Response(stored.status, headers, content)
-
-
-class Sweeper:
-    """Deletes expired keys every IDEMPOTENCY_SWEEP_SECONDS, SWEEP_BATCH rows a statement until
-    none are left. Workers and instances sweep at once without waiting on each other: each
-    statement skips the rows another one holds (sql/idempotency/delete_expired.sql)."""
-
-    def __init__(self, pool: asyncpg.Pool, interval_seconds: float) -> None:
-        self.pool = pool
-        self.interval_seconds = interval_seconds
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._every_interval())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def sweep(self) -> int:
-        """Delete the expired keys; how many were deleted."""
-        deleted = 0
-        while True:
-            batch = await idempotency.delete_expired(self.pool, SWEEP_BATCH)
-            deleted += batch
-            if batch < SWEEP_BATCH:
-                return deleted
-
-    async def _every_interval(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_seconds)
-            try:
-                await self.sweep()
-            except Exception:  # a failed sweep is retried at the next interval
-                _log.exception("deleting expired idempotency keys failed")

@@ -80,12 +80,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_max_age_seconds: Annotated[int, msgspec.Meta(ge=0, le=86400)] = 600
     # How long an Idempotency-Key and its stored response are kept.
     idempotency_ttl_seconds: PositiveInt = 86400
-    # How often each process deletes the expired Idempotency-Key records.
-    idempotency_sweep_seconds: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 60.0
 
     # Data and search (README "Search").
 
-    # Operators: metrics, docs, logs (README "Operations").
+    # Operators: metrics, docs, logs, upkeep (README "Operations").
+    # How often each process deletes expired rows: Idempotency-Key records past their TTL and
+    # login counters whose window has ended (api/sweeper.py).
+    sweep_seconds: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 60.0
     # GET /metrics in the Prometheus text format, and the counting behind it.
     metrics_enabled: bool = True
 

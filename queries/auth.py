@@ -32,6 +32,7 @@ RESERVE_LOGIN_ATTEMPT = load("auth/reserve_login_attempt")
 RECORD_LOGIN_SUCCESS = load("auth/record_login_success")
 RELEASE_LOGIN_ATTEMPT = load("auth/release_login_attempt")
 CLEAR_LOGIN_ATTEMPTS = load("auth/clear_login_attempts")
+DELETE_ENDED_LOGIN_WINDOWS = load("auth/delete_ended_login_windows")
 
 
 async def reserve_login_attempt(
@@ -78,3 +79,10 @@ async def release_login_attempt(
 async def clear_login_attempts(db: Executor, subject: bytes) -> bool:
     """Forget the subject's attempts; False when it had none."""
     return await db.fetchval(CLEAR_LOGIN_ATTEMPTS, subject) is not None
+
+
+async def delete_ended_login_windows(db: Executor, window_seconds: float, limit: int) -> int:
+    """Delete up to `limit` counters whose window has ended (skipping those another transaction
+    holds); how many were deleted."""
+    deleted: int = await db.fetchval(DELETE_ENDED_LOGIN_WINDOWS, window_seconds, limit)
+    return deleted

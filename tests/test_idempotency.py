@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from api.app import create_app
-from api.idempotency import SWEEP_BATCH, Sweeper
 from api.settings import Settings
+from api.sweeper import SWEEP_BATCH, Sweeper
 from tests.conftest import Account, problem
 
 ITEMS = "/api/v1/items"
@@ -160,7 +160,7 @@ async def test_expired_keys_are_swept_without_any_keyed_request(
             "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'"
             " WHERE idempotency_key = 'old'"
         )
-    sweeping = create_app(msgspec.structs.replace(settings, idempotency_sweep_seconds=0.05))
+    sweeping = create_app(msgspec.structs.replace(settings, sweep_seconds=0.05))
     await sweeping.start()
     try:
         deadline = time.monotonic() + 10
@@ -171,27 +171,40 @@ async def test_expired_keys_are_swept_without_any_keyed_request(
         await sweeping.stop()
 
 
-async def test_a_sweep_deletes_every_expired_key_in_batches(
+async def test_a_sweep_deletes_every_expired_row_in_batches(
     app: Any, alice: Account, database_url: str
 ) -> None:
+    """Expired keys and login counters of ended windows, each more than one batch of them, go;
+    a live key and a counter of a running window stay."""
     count = SWEEP_BATCH * 2 + 7
+    window = _login_window(app)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO idempotency_keys"
             " (principal_id, idempotency_key, fingerprint, status, headers, body, expires_at)"
             " SELECT %s, 'k' || n, decode(repeat('00', 32), 'hex'), 201, '[]', '',"
-            " now() - interval '1 second' FROM generate_series(1, %s) AS n",
+            " now() + interval '1 second' * CASE WHEN n = 0 THEN 3600 ELSE -n END"
+            " FROM generate_series(0, %s) AS n",
             (alice.id, count),
         )
         conn.execute(
-            "INSERT INTO idempotency_keys"
-            " (principal_id, idempotency_key, fingerprint, status, headers, body, expires_at)"
-            " VALUES (%s, 'live', decode(repeat('00', 32), 'hex'), 201, '[]', '',"
-            " now() + interval '1 hour')",
-            (alice.id,),
+            "INSERT INTO login_throttle (subject_hash, attempts, window_started_at)"
+            " SELECT sha256(n::text::bytea), 1,"
+            " now() - interval '1 second' * CASE WHEN n = 0 THEN %s - 60 ELSE %s + n END"
+            " FROM generate_series(0, %s) AS n",
+            (window, window, count),
         )
-    assert await Sweeper(app.state.pool, 60).sweep() == count
-    assert _keys(database_url) == ["live"]
+    assert await Sweeper(app.state.pool, 60, window).sweep() == count * 2
+    assert _keys(database_url) == ["k0"]  # live for an hour
+    with psycopg.connect(database_url) as conn:  # the window of n = 0 has a minute to run
+        row = conn.execute("SELECT count(*) FROM login_throttle").fetchone()
+    assert row is not None
+    assert row[0] == 1
+
+
+def _login_window(app: Any) -> int:
+    window: int = app.state.settings.login_window_seconds
+    return window
 
 
 def _keys(database_url: str) -> list[str]:

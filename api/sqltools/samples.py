@@ -53,6 +53,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "api_keys/list_by_user": (user_id(42),),
     "api_keys/revoke": (api_key_id(42), user_id(42), False),
     "auth/clear_login_attempts": (ACCOUNT,),
+    "auth/delete_ended_login_windows": (WINDOW_SECONDS, 500),
     "auth/record_login_success": (ACCOUNT, ADDRESS, 100),
     "auth/release_login_attempt": (ACCOUNT, 5, ADDRESS, 100),
     "auth/reserve_login_attempt": (
