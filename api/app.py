@@ -31,6 +31,7 @@ from api.middleware import make_middleware
 from api.openapi import build_openapi
 from api.routing import Router, fallback_for
 from api.settings import Settings
+from api.sweeper import Sweeper
 from queries.health import ReadinessProbe
 from queries.pool import create_pool, session_settings
 
@@ -43,6 +44,8 @@ class AppState:
     signing_key: str = ""  # SECRET_KEY, or the random key of a development process
     pool: asyncpg.Pool | None = None
     authenticator: Authenticator | None = None
+    throttle: LoginThrottle | None = None
+    sweeper: Sweeper | None = None
     readiness: ReadinessProbe | None = None
     shutting_down: bool = False
 
@@ -101,6 +104,9 @@ def create_app(settings: Settings) -> Application:
             settings.login_max_failures_per_address,
             settings.login_window_seconds,
         )
+        state.throttle = throttle
+        state.sweeper = Sweeper(pool, settings.sweep_seconds, settings.login_window_seconds)
+        state.sweeper.start()
         _add_routes(
             application,
             ItemHandlers(
@@ -150,6 +156,10 @@ def create_app(settings: Settings) -> Application:
             await state.readiness.close()
         if request_metrics is not None:
             await publisher.stop()
+        if state.sweeper is not None:
+            await state.sweeper.stop()
+        if state.throttle is not None:  # its attempts under way settle with the pool still open
+            await state.throttle.close()
         if state.pool is not None:
             await state.pool.close()
         log.info("stopped")

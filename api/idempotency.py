@@ -5,14 +5,16 @@ Per principal and key, in PostgreSQL, so that every worker and instance sees it.
 with a key runs in one transaction on one connection:
 1. take the key's transaction-level advisory lock without waiting: held by another transaction
    means the key's first request still runs, 409 (sql/idempotency/lock.sql);
-2. look the key up (deleting a few expired keys on the way): a stored response of the same
-   request (method, path, body: SHA-256) is answered again byte for byte with no write; of
-   another request, 422 (sql/idempotency/find.sql);
+2. look the key up: a stored response of the same request (method, path, body: SHA-256) is
+   answered again byte for byte with no write, marked `Idempotency-Replayed: true`, since it
+   tells of the item as it was then (it may have changed or been deleted since); of another
+   request, 422 (sql/idempotency/find.sql);
 3. otherwise do the write and store its response in the same transaction
    (sql/idempotency/store.sql): the write and its key commit together or not at all, so a crash
    leaves neither a key without its write nor a write without its key. An error response is
    never stored: its transaction rolls back, and a retry runs the request again.
-Keys live IDEMPOTENCY_TTL_SECONDS; a request without the header takes none of these steps.
+Keys live IDEMPOTENCY_TTL_SECONDS; expired ones are deleted on a schedule (api/sweeper.py). A
+request without the header takes none of these steps.
 """
 
 from __future__ import annotations
@@ -35,12 +37,26 @@ if TYPE_CHECKING:
 
     Write: TypeAlias = Callable[[Connection], Awaitable[Response]]
 MAX_KEY_LENGTH = 255
-# The response headers a replay repeats (Content-Type comes with the content).
+# The response headers a replay repeats (Content-Type comes with the content), and the one it adds.
 REPLAYED_HEADERS = (b"etag", b"location", b"link")
-# The draft's key is a Structured Field String (RFC 8941 section 3.3.3); a bare token is taken
-# as it is, as clients of other services send it.
-_SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
-_BARE = re.compile(r"[\x21\x23-\x7e]+")
+REPLAYED = (b"idempotency-replayed", b"true")
+# The draft's key is a Structured Field String (RFC 8941 section 3.3.3): printable ASCII in
+# quotes, with " and \ escaped. A bare token is taken as it is, as clients of other services send
+# it. Either way the key has 1 to MAX_KEY_LENGTH characters. KEY_PATTERN is the whole rule, in
+# a syntax that means the same in Python and ECMA-262: the OpenAPI document publishes it.
+_SF_CHAR = r'[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\]'
+_BARE_CHAR = r"[\x21\x23-\x7e]"
+
+
+def _key_pattern(repeat: str) -> str:
+    return rf'^(?:"(?:{_SF_CHAR}){repeat}"|{_BARE_CHAR}{repeat})$'
+
+
+KEY_PATTERN = _key_pattern(f"{{1,{MAX_KEY_LENGTH}}}")
+# The longest header value a key can take: MAX_KEY_LENGTH escaped characters, in quotes.
+MAX_KEY_FIELD_LENGTH = 2 + 2 * MAX_KEY_LENGTH
+_KEY = re.compile(KEY_PATTERN)
+_KEY_OF_ANY_LENGTH = re.compile(_key_pattern("*"))
 _ESCAPE = re.compile(r'\\(["\\])')
 
 
@@ -55,17 +71,12 @@ def idempotency_key(request: Request) -> str | None:
         return None
     if len(lines) > 1:
         raise _invalid_key("give one Idempotency-Key")
-    raw = lines[0].decode("latin-1").strip(" \t")
-    quoted = _SF_STRING.fullmatch(raw)
-    if quoted is not None:
-        key = _ESCAPE.sub(r"\1", quoted[1])
-    elif _BARE.fullmatch(raw):
-        key = raw
-    else:
+    raw = lines[0].decode("latin-1")
+    if _KEY.fullmatch(raw) is None:
+        if _KEY_OF_ANY_LENGTH.fullmatch(raw) is not None:
+            raise _invalid_key(f"must have 1 to {MAX_KEY_LENGTH} characters")
         raise _invalid_key('must be a string such as "8e03978e-40d5-43e8-bc93-6894a57f9324"')
-    if not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise _invalid_key(f"must have 1 to {MAX_KEY_LENGTH} characters")
-    return key
+    return _ESCAPE.sub(r"\1", raw[1:-1]) if raw.startswith('"') else raw
 
 
 class Idempotency:
@@ -137,5 +148,6 @@ def _replay(stored: StoredResponse) -> Response:
             content_type = value.encode("latin-1")
         else:
             headers.append((name.encode(), value.encode("latin-1")))
+    headers.append(REPLAYED)
     content = Content(content_type, stored.body) if stored.body else None
     return Response(stored.status, headers, content)

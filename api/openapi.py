@@ -15,6 +15,7 @@ from api.handlers.identity import (
     TokenResponse,
 )
 from api.handlers.items import MAX_BATCH, BatchBody, BatchResult
+from api.idempotency import KEY_PATTERN, MAX_KEY_FIELD_LENGTH, MAX_KEY_LENGTH
 from api.problems import Problem
 from queries.api_keys import ApiKey
 from queries.items import (
@@ -180,8 +181,10 @@ def build_openapi() -> dict[str, Any]:
     def body(name: str) -> dict[str, Any]:
         return {"required": True, "content": {"application/json": {"schema": refs[name]}}}
 
-    def item_ok(description: str, *, location: bool = False) -> dict[str, Any]:
-        headers = {"ETag": _HEADER, **({"Location": _HEADER} if location else {})}
+    def item_ok(
+        description: str, *, location: bool = False, more: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        headers = {"ETag": _HEADER, **({"Location": _HEADER} if location else {}), **(more or {})}
         return _json(refs["Item"], description, headers)
 
     item_id = _uuid("The item's id, in its canonical 8-4-4-4-12 form")
@@ -201,10 +204,25 @@ def build_openapi() -> dict[str, Any]:
     idempotency_key = _parameter(
         "Idempotency-Key",
         "header",
-        "A key unique to this request (draft-ietf-httpapi-idempotency-key-header): a retry with "
-        "the same key and body gets the first response again instead of a second write",
-        {"type": "string", "minLength": 1, "maxLength": 257},
+        "A key unique to this request (draft-ietf-httpapi-idempotency-key-header): a Structured "
+        f"Field string or a bare token of 1 to {MAX_KEY_LENGTH} characters. A retry with the same "
+        "key and body gets the first request's stored answer again instead of a second write, "
+        "marked Idempotency-Replayed: true; it may be stale (the item may have changed or been "
+        "deleted since)",
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_KEY_FIELD_LENGTH,
+            "pattern": KEY_PATTERN,
+        },
     )
+    replayed = {
+        "Idempotency-Replayed": {
+            "description": "true on the stored answer of an earlier request with the same "
+            "Idempotency-Key, which may be stale; absent on a first answer",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
+    }
     metadata = {
         "name": "metadata",
         "in": "query",
@@ -253,7 +271,9 @@ def build_openapi() -> dict[str, Any]:
                 "parameters": [idempotency_key],
                 "requestBody": body("ItemWrite"),
                 "responses": {
-                    "201": item_ok("Created; Location names the new item", location=True),
+                    "201": item_ok(
+                        "Created; Location names the new item", location=True, more=replayed
+                    ),
                     **_errors("401", "403", "413", "415", "503", **keyed),
                 },
             },
@@ -282,7 +302,9 @@ def build_openapi() -> dict[str, Any]:
                 "parameters": [idempotency_key],
                 "requestBody": body("BatchBody"),
                 "responses": {
-                    "200": _json(refs["BatchResult"], "Each item's id and whether it was created"),
+                    "200": _json(
+                        refs["BatchResult"], "Each item's id and whether it was created", replayed
+                    ),
                     **_errors("401", "403", "413", "415", "503", **keyed),
                 },
             }

@@ -91,7 +91,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     # Data and search (README "Search").
 
-    # Operators: metrics, docs, logs (README "Operations").
+    # Operators: metrics, docs, logs, upkeep (README "Operations").
+    # How often each process deletes expired rows: Idempotency-Key records past their TTL and
+    # login counters whose window has ended (api/sweeper.py).
+    sweep_seconds: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 60.0
     # GET /metrics in the Prometheus text format, and the counting behind it.
     metrics_enabled: bool = True
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from msgspec import Struct
 
 from queries.loader import load
@@ -30,10 +32,11 @@ RESERVE_LOGIN_ATTEMPT = load("auth/reserve_login_attempt")
 RECORD_LOGIN_SUCCESS = load("auth/record_login_success")
 RELEASE_LOGIN_ATTEMPT = load("auth/release_login_attempt")
 CLEAR_LOGIN_ATTEMPTS = load("auth/clear_login_attempts")
+DELETE_ENDED_LOGIN_WINDOWS = load("auth/delete_ended_login_windows")
 
 
 async def reserve_login_attempt(
-    db: Executor,
+    db: Executor | PoolConnectionProxy[asyncpg.Record],
     account: bytes,
     address: bytes,
     window_seconds: float,
@@ -54,14 +57,32 @@ async def reserve_login_attempt(
     return LoginReservation(*row)
 
 
-async def record_login_success(db: Executor, account: bytes, address: bytes) -> None:
-    await db.execute(RECORD_LOGIN_SUCCESS, account, address)
+async def record_login_success(
+    db: Executor, account: bytes, address: bytes, max_failures_per_address: int
+) -> None:
+    await db.execute(RECORD_LOGIN_SUCCESS, account, address, max_failures_per_address)
 
 
-async def release_login_attempt(db: Executor, subject: bytes) -> None:
-    await db.execute(RELEASE_LOGIN_ATTEMPT, subject)
+async def release_login_attempt(
+    db: Executor,
+    account: bytes,
+    max_failures: int,
+    address: bytes | None,
+    max_failures_per_address: int,
+) -> None:
+    """Give back the account's reservation and, unless `address` is None, the address's."""
+    await db.execute(
+        RELEASE_LOGIN_ATTEMPT, account, max_failures, address, max_failures_per_address
+    )
 
 
 async def clear_login_attempts(db: Executor, subject: bytes) -> bool:
     """Forget the subject's attempts; False when it had none."""
     return await db.fetchval(CLEAR_LOGIN_ATTEMPTS, subject) is not None
+
+
+async def delete_ended_login_windows(db: Executor, window_seconds: float, limit: int) -> int:
+    """Delete up to `limit` counters whose window has ended (skipping those another transaction
+    holds); how many were deleted."""
+    deleted: int = await db.fetchval(DELETE_ENDED_LOGIN_WINDOWS, window_seconds, limit)
+    return deleted

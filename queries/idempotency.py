@@ -1,5 +1,5 @@
 """Query functions for `sql/idempotency/`: Idempotency-Key records, run on one connection inside
-the transaction of the write they guard."""
+the transaction of the write they guard, and the sweep of expired ones."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import msgspec
 from msgspec import Struct
 
 from queries.loader import load
+from queries.pool import Executor
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 LOCK = load("idempotency/lock")
 FIND = load("idempotency/find")
 STORE = load("idempotency/store")
+DELETE_EXPIRED = load("idempotency/delete_expired")
 
 
 class StoredResponse(Struct):
@@ -64,3 +66,10 @@ async def store(
         ttl_seconds,
     )
     return stored is not None
+
+
+async def delete_expired(db: Executor, limit: int) -> int:
+    """Delete up to `limit` expired records (skipping those another transaction holds); how
+    many were deleted."""
+    deleted: int = await db.fetchval(DELETE_EXPIRED, limit)
+    return deleted

@@ -218,12 +218,10 @@ async def test_an_address_over_its_own_limit_is_throttled(
     """An address is blocked only past LOGIN_MAX_FAILURES_PER_ADDRESS, however many accounts
     its failures were spread over; other addresses are not affected."""
     limited = LoginThrottle(app.state.pool, 5, 3, 300)
-    for attempt in range(3):  # three wrong passwords: each keeps its reservation
-        reserved = await limited.reserve(f"guess{attempt}@example.com", "192.0.2.70")
-        assert reserved.reservation is not None
-        assert reserved.reservation.address_attempts == attempt + 1
+    for attempt in range(3):  # three wrong passwords: each stays counted
+        assert await limited.login(f"guess{attempt}@example.com", "192.0.2.70", "wrong") is None
     with pytest.raises(ProblemError) as blocked:
-        await limited.reserve(alice.email, "192.0.2.70")
+        await limited.login(alice.email, "192.0.2.70", PASSWORD)
     assert blocked.value.status == 429
     assert 1 <= int(blocked.value.headers["Retry-After"]) <= 300
     # The account's own counter was given back: alice still logs in from elsewhere.

@@ -13,7 +13,7 @@ from msgspec import Meta, Struct
 
 from api import metrics
 from api.auth import keys, tokens
-from api.auth.accounts import NewUser, Scope, check_password, create_user, normalize_email
+from api.auth.accounts import NewUser, Scope, create_user, normalize_email
 from api.auth.events import security_event
 from api.auth.principal import ADMIN, KEYS_MANAGE
 from api.auth.service import Authenticator
@@ -120,17 +120,10 @@ class IdentityHandlers:
         if not username or not password:
             raise oauth_error(400, "invalid_request", "username and password are required")
         email = normalize_email(username)
-        client_ip = client_address(request)
-        attempt = await self.throttle.reserve(email, client_ip)
-        assert attempt.reservation is not None
-        credentials = await check_password(attempt.reservation, password)
+        credentials = await self.throttle.login(email, client_address(request), password)
         if credentials is None:
-            security_event(
-                "login_failed", client_address=client_ip, user_id=attempt.reservation.user_id
-            )
             metrics.login_failed()
             raise oauth_error(400, "invalid_grant", "invalid username or password")
-        await attempt.succeeded()
         granted = set(credentials.scopes)
         requested = form.get("scope")
         if requested is not None:

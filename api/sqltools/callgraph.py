@@ -4,7 +4,9 @@ statement  ← constant `X = load("domain/name")` in queries/<domain>.py
            ← query functions that read X, or call (in queries/) one that does
            ← functions and methods in api/ that call them, followed through calls
              (`module.f()`, `f()`, `self.m()`, `self.attr.m()` with attr's class known)
-           ← routes registered in api/app.py `_add_routes`, and `python -m api` commands.
+             (a function passed to a call, as to functools.partial, counts as called)
+           ← routes registered in api/app.py `_add_routes`, `python -m api` commands, and the
+             periodic sweep (api/sweeper.py).
 """
 
 from __future__ import annotations
@@ -168,6 +170,14 @@ def _calls(module: _Module, function: ast.AST, key: str, classes: _Classes) -> I
     for node in ast.walk(function):
         if not isinstance(node, ast.Call):
             continue
+        for argument in node.args:  # `partial(module.f, ...)`: f is called later
+            if (
+                isinstance(argument, ast.Attribute)
+                and isinstance(argument.value, ast.Name)
+                and argument.value.id in module.aliases
+                and ":" not in module.aliases[argument.value.id]
+            ):
+                yield f"{module.aliases[argument.value.id]}:{argument.attr}"
         func = node.func
         if isinstance(func, ast.Name):
             yield _resolve(module, func.id)
@@ -185,10 +195,13 @@ def _calls(module: _Module, function: ast.AST, key: str, classes: _Classes) -> I
 
 
 def _entry_points(modules: list[_Module], classes: _Classes) -> Iterator[tuple[str, str]]:
-    """(function key, label) for every HTTP route and every `python -m api` command."""
+    """(function key, label) for every HTTP route, every `python -m api` command and the
+    periodic sweep."""
     for module in modules:
         if module.name == "api.app":
             yield from _routes(module)
+        if module.name == "api.sweeper":
+            yield "api.sweeper:Sweeper.sweep", "the periodic sweep (`SWEEP_SECONDS`)"
         if module.name == "api.cli":
             for node in module.tree.body:
                 if (

@@ -54,8 +54,9 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "api_keys/record_use": (api_key_id(42), 60.0),
     "api_keys/revoke": (api_key_id(42), user_id(42), False, api_key_id(42)),
     "auth/clear_login_attempts": (ACCOUNT,),
-    "auth/record_login_success": (ACCOUNT, ADDRESS),
-    "auth/release_login_attempt": (ACCOUNT,),
+    "auth/delete_ended_login_windows": (WINDOW_SECONDS, 500),
+    "auth/record_login_success": (ACCOUNT, ADDRESS, 100),
+    "auth/release_login_attempt": (ACCOUNT, 5, ADDRESS, 100),
     "auth/reserve_login_attempt": (
         ACCOUNT,
         ADDRESS,
@@ -65,6 +66,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         "user43@example.com",
     ),
     "health/ping": (),
+    "idempotency/delete_expired": (500,),
     "idempotency/find": (user_id(42), "key-42"),
     "idempotency/lock": (user_id(42), "8e03978e-40d5-43e8-bc93-6894a57f9324"),
     "idempotency/store": (

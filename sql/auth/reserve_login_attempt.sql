@@ -4,7 +4,8 @@
 --   account's counter always counts (at most up to $4 + 1); the address's only when the
 --   account's is within its limit. A counter whose window has ended starts again at 1. The
 --   caller verifies the password only when both counts are within their limits, and gives the
---   reservations back on success (record_login_success).
+--   reservations back on success (record_login_success) or when the password was not verified
+--   (release_login_attempt).
 -- Parameters:
 --   $1 bytea: SHA-256 of 'account:<email>'
 --   $2 bytea: SHA-256 of 'address:<client address>'
