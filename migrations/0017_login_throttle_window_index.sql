@@ -2,7 +2,7 @@
 -- first (sql/auth/delete_ended_login_windows.sql); without this index each sweep reads the table.
 -- transactional: false
 -- squawk-disable-assume-in-transaction
--- depends: 0015_token_generation
+-- depends: 0016_api_keys_pages
 SET lock_timeout = '5s';
 SET statement_timeout = 0;
 

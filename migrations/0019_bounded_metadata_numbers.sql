@@ -3,7 +3,7 @@
 -- characters; a page of such items made a backend allocate gigabytes and failed): each such
 -- number becomes a JSON string of its value in scientific notation ("1e+131071", with up to 16
 -- significant digits), which every page and item read can print. Other numbers and rows stay.
--- depends: 0015_token_generation
+-- depends: 0017_login_throttle_window_index
 SET lock_timeout = '5s';
 -- One pass over every item's metadata: allow it time on a large table.
 SET statement_timeout = '30min';
