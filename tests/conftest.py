@@ -64,6 +64,9 @@ def settings(database_url: str) -> Settings:
         auth_cache_seconds=10,
         login_max_failures=5,
         server_timing=True,
+        # The shared app never sweeps during the run: clean_tables' TRUNCATE blocks the event
+        # loop, and would wait forever for a sweep of that same loop holding its lock.
+        sweep_seconds=86400,
     )
 
 
