@@ -98,9 +98,14 @@ class HeadRefused(Exception):
 
 
 @cache
-def _limits() -> tuple[int, int, float]:
+def _limits() -> tuple[int, int, float, float]:
     settings = load_settings()
-    return settings.max_header_bytes, settings.max_header_fields, settings.header_read_timeout_s
+    return (
+        settings.max_header_bytes,
+        settings.max_header_fields,
+        settings.header_read_timeout_s,
+        settings.send_timeout_s,
+    )
 
 
 @cache
@@ -188,7 +193,7 @@ class _Cycle(RequestResponseCycle):
 class HeaderLimitedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.max_head_bytes, self.max_head_fields, self.head_timeout = _limits()
+        self.max_head_bytes, self.max_head_fields, self.head_timeout, self._send_timeout = _limits()
         self._head_bytes = 0  # exact: request line and complete field lines of this head
         self._head_fields = 0
         self._unparsed = 0  # bytes received since this head began, complete or not
@@ -200,7 +205,6 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._head_begun = False  # the parser has begun a request whose head is incomplete
         self._upgrade_body = 0  # body bytes still to come of a request with a declined Upgrade
         self._running: RequestResponseCycle | None = None  # the request being answered
-        self._send_timeout = load_settings().send_timeout_s
         self._send_timer: asyncio.TimerHandle | None = None
         self._unsent = 0  # the write buffer's size when the send timer was armed
 
