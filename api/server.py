@@ -78,6 +78,13 @@ _VERSIONS = ("1.0", "1.1")
 MAX_PIPELINED_REQUESTS = 16
 _PARSE_BYTES = 4096
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, for 0 s
+# Linux's TCP states (include/net/tcp_states.h), read through TCP_INFO: a client that closed
+# only its sending side leaves the socket in CLOSE_WAIT; its reset to data it no longer takes
+# moves the socket to CLOSE.
+_TCP_INFO = getattr(socket, "TCP_INFO", None)
+_TCP_CLOSE_WAIT = 8
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_RESET_POLL_S = 0.01
 _NO_CONTENT_LENGTH = (204, 304)
 # uvicorn writes every status line from this table, built from Python's http.HTTPStatus.
 for _status, _title in TITLES.items():
@@ -207,6 +214,8 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._running: RequestResponseCycle | None = None  # the request being answered
         self._send_timer: asyncio.TimerHandle | None = None
         self._unsent = 0  # the write buffer's size when the send timer was armed
+        self._half_closed = False  # the client ended its side, and waits for its answers
+        self._reset_timer: asyncio.TimerHandle | None = None
 
     # --- the clock -----------------------------------------------------------------------
 
@@ -217,6 +226,9 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         self._stop_send_timer()
+        if self._reset_timer is not None:
+            self._reset_timer.cancel()
+            self._reset_timer = None
         # uvicorn flags only the newest request: the one being answered (pipelined requests
         # before it) would go on, and a queued one start, for a client that has gone.
         for cycle in [self._running, *(queued for queued, _ in self.pipeline)]:
@@ -299,6 +311,39 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
         self.transport.abort()
+
+    # --- a client that half-closes -------------------------------------------------------
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # True: keep writing
+        """The client ended its side of the stream. After a whole request it may be waiting for
+        the answer (a half-close, RFC 9112 §9.6), or gone: an unsolicited 100 Continue (RFC
+        9110 §15.2) tells them apart, as a closed socket answers data with a reset, which the
+        socket's TCP state shows. A client still there gets its answers, then the connection
+        closes; a gone one is lost, as on any close. Anything else ends the connection now."""
+        cycle = self._running
+        if (
+            _TCP_INFO is None
+            or cycle is None
+            or cycle.response_complete
+            or self.cycle.more_body  # the newest request's body will never be whole
+            or cycle.scope["http_version"] != "1.1"
+        ):
+            return None
+        self._half_closed = True
+        if not cycle.response_started:
+            self.transport.write(_CONTINUE)
+        self._reset_timer = self.loop.call_later(_RESET_POLL_S, self._watch_for_reset)
+        return True
+
+    def _watch_for_reset(self) -> None:
+        self._reset_timer = None
+        sock = self.transport.get_extra_info("socket")
+        if sock is None or self.transport.is_closing():
+            return
+        if sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)[0] != _TCP_CLOSE_WAIT:
+            self.transport.abort()  # the client is gone: its requests stop (connection_lost)
+            return
+        self._reset_timer = self.loop.call_later(_RESET_POLL_S, self._watch_for_reset)
 
     # --- the sizes -----------------------------------------------------------------------
 
@@ -447,6 +492,8 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             if self._held and not self.transport.is_closing():
                 self.flow.pause_reading()  # uvicorn resumed it: the held bytes come first
                 self.loop.call_soon(self._parse_held)
+            elif self._half_closed and not self.pipeline and not self.transport.is_closing():
+                self.transport.close()  # every request the client sent is answered
             return
         self.server_state.total_requests += 1
         if not self.transport.is_closing():

@@ -217,3 +217,33 @@ def test_pipelined_writes_of_a_client_that_left_are_never_applied(
             "SELECT count(*) FROM items WHERE name LIKE %s", (marker + "%",)
         ).fetchone()
     assert applied == (0,)
+
+
+def test_a_client_that_half_closes_after_its_request_gets_the_answer(
+    port: int, alice: Account, database_url: str
+) -> None:
+    """Finding: a client that sent a whole request and then half-closed (shutdown(SHUT_WR), as
+    `nc -N` does) got no answer, while its write was applied and logged 201. Now it gets its
+    answer, after an interim 100 Continue, and the connection closes after it."""
+    name = f"half-closed {time.monotonic_ns()}"
+    body = json.dumps({"name": name}).encode()
+    with psycopg.connect(database_url) as locker:
+        locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")  # the write waits for it
+        connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+        connection.sendall(
+            b"POST /api/v1/items HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer "
+            + alice.token.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+            + body
+        )
+        connection.shutdown(socket.SHUT_WR)
+        time.sleep(0.3)
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    connection.close()
+    assert received.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 ")
+    assert name.encode() in received
+    with psycopg.connect(database_url) as reader:
+        stored = reader.execute("SELECT count(*) FROM items WHERE name = %s", (name,)).fetchone()
+    assert stored == (1,)
