@@ -22,6 +22,7 @@ from api import budget, logs, metrics
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
 from api.cors import make_cors_middleware
+from api.fairshare import PrincipalSlots
 from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
 from api.handlers.site import SiteHandlers
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> Application:
     static_dir = Path(settings.static_dir)
     request_metrics = metrics.RequestMetrics() if settings.metrics_enabled else None
     publisher = metrics.Publisher()
+    slots = PrincipalSlots(settings.principal_max_concurrency)
 
     async def start(application: Application) -> None:
         pool = await create_pool(
@@ -95,7 +97,7 @@ def create_app(settings: Settings) -> Application:
             },
         )
         auth = Authenticator(
-            pool, secret_key, settings.auth_cache_seconds, settings.api_key_max_ttl_days
+            pool, secret_key, settings.auth_cache_seconds, settings.api_key_max_ttl_days, slots
         )
         state.authenticator = auth
         throttle = LoginThrottle(
@@ -115,6 +117,7 @@ def create_app(settings: Settings) -> Application:
                 settings.max_body_bytes,
                 Idempotency(pool, settings.idempotency_ttl_seconds),
                 settings.max_response_bytes,
+                settings.items_max_per_user,
             ),
             IdentityHandlers(
                 pool,
@@ -179,6 +182,7 @@ def create_app(settings: Settings) -> Application:
             request_timeout_ms=settings.request_timeout_ms,
             max_concurrent_requests=settings.max_concurrent_requests,
             metrics=request_metrics,
+            slots=slots,
         )
     )
     router.fallback = fallback_for(router)

@@ -16,6 +16,7 @@ from blacksheep.exceptions import HTTPException, MessageAborted
 
 from api import budget, logs
 from api.admission import PROBES, busy_response, cancelled_response, shed_response
+from api.fairshare import PrincipalSlots
 from api.logs import get_logger
 from api.metrics import RequestMetrics, shed, timed_out
 from api.problems import FieldError, ProblemError, from_error, problem_response
@@ -50,6 +51,7 @@ def make_middleware(
     request_timeout_ms: int = 5000,
     max_concurrent_requests: int = 512,
     metrics: RequestMetrics | None = None,
+    slots: PrincipalSlots,
 ) -> Callable[[Request, Handler], Awaitable[Response]]:
     budget_seconds = request_timeout_ms / 1000
     in_flight = budget.in_flight
@@ -134,6 +136,7 @@ def make_middleware(
             raise
         finally:
             in_flight.pop(task, None)  # pop: a nested pass in the same task (static files) did
+            slots.give_back(task)
             if token is not None:
                 current_timer.reset(token)
         elapsed = perf_counter() - start

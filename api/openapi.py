@@ -116,7 +116,10 @@ _ERRORS = {
     "413": "Body too large (MAX_BODY_BYTES)",
     "415": "Body is not sent as application/json, or has a Content-Encoding",
     "422": "Invalid input; `errors` names each field",
-    "429": "Too many requests; see Retry-After",
+    "429": (
+        "This user has PRINCIPAL_MAX_CONCURRENCY requests in progress already"
+        " (/problems/too-many-concurrent-requests); see Retry-After"
+    ),
     "431": "Request header fields too large",
     "501": "Request method or transfer coding (other than chunked) not implemented",
     "505": "Not HTTP/1.1 or 1.0",
@@ -131,9 +134,11 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"ty
 def _errors(*statuses: str, **described: str) -> dict[str, Any]:
     """Problem responses for `statuses` (and _ALWAYS), with _ERRORS' descriptions unless
     `described` gives one (keyword `s409="..."` for status 409)."""
-    chosen = sorted({*_ALWAYS, *statuses, *(key[1:] for key in described)})
+    chosen = {*_ALWAYS, *statuses, *(key[1:] for key in described)}
+    if "401" in chosen:  # an authenticated operation: its user's fair share applies
+        chosen.add("429")
     responses = {}
-    for status in chosen:
+    for status in sorted(chosen):
         response = _problem(described.get(f"s{status}", _ERRORS[status]))
         if status in ("409", "429", "503"):
             response["headers"] = _RETRY_AFTER
@@ -257,7 +262,15 @@ def build_openapi() -> dict[str, Any]:
     list_params.insert(2, metadata)
     item_errors = ("401", "403", "404", "422", "503")
     write_errors = (*item_errors, "412", "413", "415")
+    creates = {
+        "s403": (
+            "The credential lacks the scope, the item belongs to another user, or the user owns"
+            " ITEMS_MAX_PER_USER items already and the write would create one"
+            " (/problems/item-quota)"
+        )
+    }
     keyed = {
+        **creates,
         "s409": "A request with this Idempotency-Key is still running",
         "s422": "Invalid input, or an Idempotency-Key used for another request",
     }
@@ -340,7 +353,7 @@ def build_openapi() -> dict[str, Any]:
                 "responses": {
                     "200": item_ok("Replaced"),
                     "201": item_ok("Created", location=True),
-                    **_errors(*write_errors),
+                    **_errors(*write_errors, **creates),
                 },
             },
             "patch": {

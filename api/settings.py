@@ -55,6 +55,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_acquire_timeout_ms: PositiveInt = 1000
     # Requests one worker process works on at once; more are answered 503 before any work.
     max_concurrent_requests: PositiveInt = 512
+    # Requests of one user (all their tokens and keys) one worker process works on at once;
+    # more are answered 429 before they take a database connection (api/fairshare.py).
+    principal_max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 4
     # How long `serve` waits for PostgreSQL to accept connections before it gives up.
     db_connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
@@ -90,6 +93,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_ttl_seconds: PositiveInt = 86400
 
     # Data and search (README "Search").
+    # The most items one user may own; a write that would create one more is refused with 403.
+    items_max_per_user: Annotated[int, msgspec.Meta(ge=1)] = 100_000
 
     # Operators: metrics, docs, logs, upkeep (README "Operations").
     # How often each process deletes expired rows: Idempotency-Key records past their TTL and

@@ -408,10 +408,10 @@ async def _seed(pool: asyncpg.Pool, rng: random.Random, count: int) -> dict[uuid
         clean_write(entry)  # NFC, as the API writes it
         batch.append(entry)
         if len(batch) == 1000:
-            await items.upsert_batch(pool, batch, None, True)
+            await items.upsert_batch(pool, batch, None, True, sys.maxsize)
             batch = []
     if batch:
-        await items.upsert_batch(pool, batch, None, True)
+        await items.upsert_batch(pool, batch, None, True, sys.maxsize)
     async with pool.acquire() as connection:
         await connection.execute(tooling("bench_vacuum"))  # as autovacuum would have by now
     return names

@@ -104,6 +104,10 @@ def specs(
                 "ACCESS_LOG": "true" if access_log else "false",
                 "SERVER_TIMING": "true" if server_timing else "false",
                 "LOG_LEVEL": "info",
+                # The run's one API key stands for all its clients: the fair-share check and the
+                # item quota run on every request, and refuse none.
+                "PRINCIPAL_MAX_CONCURRENCY": "10000",
+                "ITEMS_MAX_PER_USER": str(2**62),
             },
             ("X-API-Key", api_key),
         ),

@@ -191,6 +191,7 @@ REPLACE = load("items/replace")
 PATCH = load("items/patch")
 DELETE = load("items/delete")
 UPSERT_BATCH = load("items/upsert_batch")
+COUNT_OWNED = load("items/count_owned")
 LIST_RECENT = load("items/list_recent")
 LIST_BY_TAGS_ANY = load("items/list_by_tags_any")
 LIST_BY_TAGS_ALL = load("items/list_by_tags_all")
@@ -213,29 +214,51 @@ async def get_by_id(db: Executor, item_id: UUID) -> Item | None:
 
 
 async def create(
-    db: Executor | PoolConnectionProxy[asyncpg.Record], item: ItemWrite, owner_id: UUID | None
-) -> Item:
-    row = await db.fetchrow(CREATE, item.name, item.description, item.tags, item.metadata, owner_id)
-    assert row is not None  # INSERT ... RETURNING yields the row
-    return _item(row)
+    db: Executor | PoolConnectionProxy[asyncpg.Record],
+    item: ItemWrite,
+    owner_id: UUID,
+    max_items: int,
+) -> Item | None:
+    """The new item; None, changing nothing, when its owner has `max_items` items already."""
+    row = await db.fetchrow(
+        CREATE, item.name, item.description, item.tags, item.metadata, owner_id, max_items
+    )
+    return None if row is None else _item(row)
 
 
 async def create_if_absent(
-    db: Executor, item_id: UUID, item: ItemWrite, owner_id: UUID | None
+    db: Executor, item_id: UUID, item: ItemWrite, owner_id: UUID, max_items: int
 ) -> Item | None:
-    """Create the item with this id; None, changing nothing, when an item has the id already."""
+    """Create the item with this id; None, changing nothing, when an item has the id already or
+    its owner has `max_items` items."""
     row = await db.fetchrow(
-        CREATE_IF_ABSENT, item_id, item.name, item.description, item.tags, item.metadata, owner_id
+        CREATE_IF_ABSENT,
+        item_id,
+        item.name,
+        item.description,
+        item.tags,
+        item.metadata,
+        owner_id,
+        max_items,
     )
     return None if row is None else _item(row)
 
 
 async def upsert(
-    db: Executor, item_id: UUID, item: ItemWrite, caller_id: UUID | None, is_admin: bool
+    db: Executor, item_id: UUID, item: ItemWrite, caller_id: UUID, is_admin: bool, max_items: int
 ) -> tuple[Item, bool] | None:
-    """Create or replace; (item, created), or None when the item is someone else's."""
+    """Create or replace; (item, created), or None when the item is someone else's, or is new
+    and the caller has `max_items` items."""
     row = await db.fetchrow(
-        UPSERT, item_id, item.name, item.description, item.tags, item.metadata, caller_id, is_admin
+        UPSERT,
+        item_id,
+        item.name,
+        item.description,
+        item.tags,
+        item.metadata,
+        caller_id,
+        is_admin,
+        max_items,
     )
     return None if row is None else (_item(row), row["created"])
 
@@ -296,6 +319,18 @@ async def delete(
     return deleted is not None
 
 
+async def count_owned(
+    db: Executor | PoolConnectionProxy[asyncpg.Record], owner_id: UUID | None
+) -> int:
+    """How many items `owner_id` owns, this transaction's writes included."""
+    count: int = await db.fetchval(COUNT_OWNED, owner_id)
+    return count
+
+
+class OverQuota(Exception):
+    """The write would give its owner more items than allowed; nothing was written."""
+
+
 class BatchRefused(Exception):
     """Some items of a batch exist and belong to someone else; nothing was written."""
 
@@ -309,16 +344,17 @@ async def upsert_batch(
     items: list[BatchItem],
     caller_id: UUID | None,
     is_admin: bool,
+    max_items: int,
 ) -> list[BatchOutcome]:
     """Write every item or none. Every item must carry a distinct id (the caller assigns them).
 
-    Outcomes come back in input order. Raises BatchRefused, after rolling back (to a savepoint
-    when `db` is a connection inside a transaction already), when some of the items belong to
-    someone else.
+    Outcomes come back in input order. Rolls back (to a savepoint when `db` is a connection
+    inside a transaction already) and raises BatchRefused when some of the items belong to
+    someone else, OverQuota when the caller would own more than `max_items` items.
     """
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as connection:
-            return await upsert_batch(connection, items, caller_id, is_admin)
+            return await upsert_batch(connection, items, caller_id, is_admin, max_items)
     payload = msgspec.json.encode(items)
     ids = [UUID(item.id) for item in items if item.id is not None]
     async with db.transaction():
@@ -326,6 +362,8 @@ async def upsert_batch(
         created = {row["id"]: row["created"] for row in rows}
         if len(created) != len(items):
             raise BatchRefused([item_id for item_id in ids if item_id not in created])
+        if any(created.values()) and await count_owned(db, caller_id) > max_items:
+            raise OverQuota
     return [BatchOutcome(item_id, created[item_id]) for item_id in ids]
 
 

@@ -27,7 +27,7 @@ PASSWORD = "correct horse battery staple"
 TEST_SECRET_KEY = secrets.token_urlsafe(32)
 ALL_TABLES = (
     "items, item_tags, item_words, name_words, name_word_deletions, api_keys, users, "
-    "login_throttle, idempotency_keys"
+    "login_throttle, idempotency_keys, item_counts"
 )
 
 
@@ -67,6 +67,9 @@ def settings(database_url: str) -> Settings:
         # The shared app never sweeps during the run: clean_tables' TRUNCATE blocks the event
         # loop, and would wait forever for a sweep of that same loop holding its lock.
         sweep_seconds=86400,
+        # Tests race one user's requests against each other; tests/test_fair_share.py checks
+        # PRINCIPAL_MAX_CONCURRENCY on an app of its own.
+        principal_max_concurrency=1000,
     )
 
 

@@ -21,6 +21,7 @@ from blacksheep import Request
 from api.auth import tokens
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
+from api.fairshare import PrincipalSlots
 from api.problems import ProblemError
 from queries import users
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, Account, ClientAt, MakeUser, problem
@@ -540,7 +541,7 @@ async def test_a_new_tokens_principal_never_outlives_the_user_entry_it_was_built
     """Finding: a disable took up to 2 x AUTH_CACHE_SECONDS for a token first used after it (its
     principal was cached a full period on top of a user entry about to expire)."""
     cache = 1.0
-    auth = Authenticator(app.state.pool, TEST_SECRET_KEY, cache, 365)
+    auth = Authenticator(app.state.pool, TEST_SECRET_KEY, cache, 365, PrincipalSlots(4))
     first = alice.token
     second = tokens.issue(TEST_SECRET_KEY, alice.id, alice.scopes, 3600, 0)
 

@@ -49,6 +49,8 @@ SETTINGS = {
     "DB_CONNECT_TIMEOUT_S": "20",
     "ACCESS_LOG": "true",
     "LOG_LEVEL": "warning",
+    # One user's requests stand for many clients' here: the faults are the database's.
+    "PRINCIPAL_MAX_CONCURRENCY": "1000",
 }
 
 

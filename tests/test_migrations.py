@@ -371,3 +371,37 @@ def test_numbers_stored_before_the_print_bound_become_strings(empty_database: st
     assert len(rows["poison"]) < 2000
     assert '"ok":1.10' in rows["poison"].replace(" ", "")
     assert json.loads(rows["plain"])["metadata"] == {"a": 1000}
+
+
+def test_item_counts_are_backfilled_from_existing_items(empty_database: str) -> None:
+    """0020 counts the items each user owned before it, once; items without an owner, or whose
+    owner is gone, are not counted."""
+    url = empty_database
+    migrate.up(url)
+    backend = get_backend(migrate._yoyo_url(url))
+    (counts,) = backend.to_rollback(
+        read_migrations(str(migrate.MIGRATIONS_DIR)).filter(lambda m: m.id == "0020_item_counts")
+    )
+    with backend.lock():
+        backend.rollback_one(counts)
+    with psycopg.connect(url, autocommit=True) as connection:
+        owner = connection.execute(
+            "INSERT INTO users (email, password_hash, scopes) VALUES ('o@example.com', 'x', '{}')"
+            " RETURNING id"
+        ).fetchone()
+        assert owner is not None
+        connection.execute(
+            "INSERT INTO items (name, owner_id) SELECT 'n' || n, %s FROM generate_series(1, 7) n",
+            (owner[0],),
+        )
+        connection.execute("INSERT INTO items (name) VALUES ('nobody''s')")
+    with backend.lock():
+        backend.apply_one(counts)
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT owner_id, sum(items)::int FROM item_counts GROUP BY owner_id"
+        ).fetchall()
+        assert rows == [(owner[0], 7)]
+        connection.execute("INSERT INTO items (name, owner_id) VALUES ('one more', %s)", owner)
+        total = connection.execute("SELECT sum(items)::int FROM item_counts").fetchone()
+        assert total == (8,)

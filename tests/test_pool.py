@@ -154,6 +154,7 @@ def test_only_statements_that_change_nothing_may_be_retried() -> None:
         "api_keys/list_by_user",
         "health/ping",
         "idempotency/find",  # its clean-up moved to the periodic sweep
+        "items/count_owned",
         "items/get_by_id",
         "items/list_by_metadata",
         "items/list_by_tags_all",

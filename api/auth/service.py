@@ -21,6 +21,7 @@ from blacksheep import Request
 from api import logs
 from api.auth import keys, tokens
 from api.auth.principal import Principal
+from api.fairshare import PrincipalSlots
 from api.problems import ProblemError
 from queries import api_keys, users
 
@@ -84,9 +85,15 @@ def unauthorized(detail: str, *, invalid: bool = True) -> ProblemError:
 
 class Authenticator:
     def __init__(
-        self, pool: asyncpg.Pool, secret_key: str, cache_seconds: float, key_max_ttl_days: int
+        self,
+        pool: asyncpg.Pool,
+        secret_key: str,
+        cache_seconds: float,
+        key_max_ttl_days: int,
+        slots: PrincipalSlots,
     ) -> None:
         self.pool = pool
+        self.slots = slots
         self.key_max_ttl_days = key_max_ttl_days
         self.secret_key = secret_key
         self.pepper = keys.derive_pepper(secret_key)
@@ -110,7 +117,8 @@ class Authenticator:
         self.key_principals.clear()
 
     async def authenticate(self, request: Request) -> Principal:
-        """The caller's Principal; 401 for a missing, malformed, expired or revoked credential."""
+        """The caller's Principal; 401 for a missing, malformed, expired or revoked credential,
+        429 when its user has PRINCIPAL_MAX_CONCURRENCY requests in progress already."""
         credential = _credential(request)
         if keys.looks_like_key(credential):
             principal = await self._from_key(credential)
@@ -119,6 +127,7 @@ class Authenticator:
         fields = logs.request_fields.get()
         if fields is not None:
             fields["principal"] = str(principal.user_id)
+        self.slots.take(principal.user_id)
         return principal
 
     async def _from_token(self, token: str) -> Principal:

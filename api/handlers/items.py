@@ -96,8 +96,10 @@ class ItemHandlers:
         max_body_bytes: int,
         idempotency: Idempotency,
         max_response_bytes: int,
+        max_items_per_user: int,
     ) -> None:
         self.pool = pool
+        self.max_items = max_items_per_user
         self.auth = auth
         self.max_body_bytes = max_body_bytes
         self.idempotency = idempotency
@@ -110,11 +112,15 @@ class ItemHandlers:
         await clean_body(len(raw), clean_write, body)
         key = idempotency_key(request)
         if key is None:
-            item = await items.create(self.pool, body, principal.user_id)
+            item = await items.create(self.pool, body, principal.user_id, self.max_items)
+            if item is None:
+                raise self._over_quota()
             return _item_response(201, item, location=True)
 
         async def write(connection: Connection) -> Response:
-            item = await items.create(connection, body, principal.user_id)
+            item = await items.create(connection, body, principal.user_id, self.max_items)
+            if item is None:
+                raise self._over_quota()
             return _item_response(201, item, location=True)
 
         return await self.idempotency.respond(request, principal.user_id, key, raw, write)
@@ -148,18 +154,22 @@ class ItemHandlers:
         await clean_body(len(raw), clean_write, body)
         guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
         if guard.create_only:
-            created = await items.create_if_absent(self.pool, item_id, body, principal.user_id)
-            if created is None:  # it exists: 412 with its ETag, or 403 when it is not yours
+            created = await items.create_if_absent(
+                self.pool, item_id, body, principal.user_id, self.max_items
+            )
+            if created is None:  # it exists (412 with its ETag, 403 when not yours), or quota
                 raise await self._explain_refusal(
-                    item_id, principal.user_id, principal.is_admin, guard
+                    item_id, principal.user_id, principal.is_admin, guard, self._over_quota()
                 )
             return _item_response(201, created, location=True)
         if not guard.conditional:
             outcome = await items.upsert(
-                self.pool, item_id, body, principal.user_id, principal.is_admin
+                self.pool, item_id, body, principal.user_id, principal.is_admin, self.max_items
             )
-            if outcome is None:
-                raise _not_yours(item_id)
+            if outcome is None:  # it is not yours, or it is new and you own too many
+                raise await self._explain_refusal(
+                    item_id, principal.user_id, principal.is_admin, guard, self._over_quota()
+                )
             item, created_now = outcome
             return _item_response(201 if created_now else 200, item, location=created_now)
         replaced = await items.replace(
@@ -265,7 +275,11 @@ class ItemHandlers:
 
         async def write(db: Executor | Connection) -> Response:
             try:
-                outcomes = await items.upsert_batch(db, body, principal.user_id, principal.is_admin)
+                outcomes = await items.upsert_batch(
+                    db, body, principal.user_id, principal.is_admin, self.max_items
+                )
+            except items.OverQuota:
+                raise self._over_quota() from None
             except items.BatchRefused as refused:
                 raise ProblemError(
                     403,
@@ -282,10 +296,24 @@ class ItemHandlers:
             return await write(self.pool)
         return await self.idempotency.respond(request, principal.user_id, key, raw, write)
 
+    def _over_quota(self) -> ProblemError:
+        return ProblemError(
+            403,
+            f"this user owns {self.max_items} items, the most allowed (ITEMS_MAX_PER_USER);"
+            " delete some to make room. Nothing was written",
+            slug="item-quota",
+        )
+
     async def _explain_refusal(
-        self, item_id: UUID, caller_id: UUID, is_admin: bool, guard: WriteGuard
+        self,
+        item_id: UUID,
+        caller_id: UUID,
+        is_admin: bool,
+        guard: WriteGuard,
+        if_absent: ProblemError | None = None,
     ) -> ProblemError:
         """Why a guarded write touched no row: absent (404), not yours (403) or stale (412).
+        A write that would have created the item answers `if_absent` when it is absent.
 
         Only a request that sent a precondition can fail one (RFC 9110 §13.1.1). If-Match fails
         on an absent item; If-None-Match: * holds on it (the write then finds nothing: 404).
@@ -295,6 +323,8 @@ class ItemHandlers:
         """
         current = await items.get_by_id(self.pool, item_id)
         if current is None:
+            if if_absent is not None:
+                return if_absent
             if guard.conditional:
                 return ProblemError(412, "the item does not exist; If-Match cannot hold")
             return _not_found(item_id)

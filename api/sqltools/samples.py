@@ -78,7 +78,8 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         b'{"id":"..."}',
         86400.0,
     ),
-    "items/create": ("blue gadget", None, ["tag-7"], {"colour": "blue"}, user_id(42)),
+    "items/count_owned": (user_id(42),),
+    "items/create": ("blue gadget", None, ["tag-7"], {"colour": "blue"}, user_id(42), 100_000),
     "items/create_if_absent": (
         item_id(10_000_000),
         "new gadget",
@@ -86,6 +87,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         ["tag-7"],
         {"colour": "blue"},
         user_id(42),
+        100_000,
     ),
     "items/delete": (item_id(42), user_id(43), False, None),
     "items/get_by_id": (item_id(42),),
@@ -116,7 +118,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     ),
     "items/search_by_name": (*FIRST_SEARCH_PAGE[:5], "red sprocket", None, None, None),
     "items/search_by_word": FIRST_SEARCH_PAGE,
-    "items/upsert": (item_id(42), "upserted gadget", None, [], {}, user_id(43), False),
+    "items/upsert": (item_id(42), "upserted gadget", None, [], {}, user_id(43), False, 100_000),
     "items/upsert_batch": (
         [
             {"id": str(item_id(n)), "name": f"batch {n}", "tags": [], "metadata": {}}
