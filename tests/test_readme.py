@@ -180,24 +180,16 @@ def steps_of(script: str) -> list[tuple[str, str]]:
     return [(title, "\n".join(code)) for title, code in steps]
 
 
-@pytest.mark.skipif(
-    not (shutil.which("curl") and shutil.which("jq")) and not os.environ.get("CI"),
-    reason="needs curl and jq (scripts/dev.sh test installs them)",
-)
-def test_the_walk_through_runs_top_to_bottom_as_written(database_url: str, tmp_path: Path) -> None:
-    steps = steps_of("".join(walk_through()))
-    assert [next(k for k in EXPECTED_STEPS if title.startswith(k)) for title, _ in steps] == list(
-        EXPECTED_STEPS
-    ), [title for title, _ in steps]
+def run_examples(script: str, database_url: str, cwd: Path) -> list[tuple[str, str]]:
+    """Run examples in one shell against a live server on the test database, as written but for
+    the server's port and the Python of this run; return the output of each part that a
+    `@@@ title` line (printed by the script) starts."""
     with live_server(database_url) as port:
-        script = "set -euo pipefail\n" + "".join(
-            f"printf '\\n@@@ %s\\n' {shlex.quote(title)}\n{code}\n" for title, code in steps
-        )
         script = script.replace(EXAMPLE_ORIGIN, f"http://127.0.0.1:{port}")
         script = script.replace(".venv/bin/python", shlex.quote(sys.executable))
         done = subprocess.run(
-            [BASH, "-c", script],
-            cwd=tmp_path,  # headers.txt goes here, and no developer's .env is read
+            [BASH, "-c", "set -euo pipefail\n" + script],
+            cwd=cwd,  # files the examples write go here, and no developer's .env is read
             env={
                 **os.environ,
                 "DATABASE_URL": database_url,
@@ -210,10 +202,26 @@ def test_the_walk_through_runs_top_to_bottom_as_written(database_url: str, tmp_p
             check=False,
         )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    outputs = {
-        title: body.strip()
-        for title, body in re.findall(r"^@@@ ([^\n]*)\n(.*?)(?=^@@@ |\Z)", done.stdout, re.M | re.S)
-    }
+    parts = re.findall(r"^@@@ ([^\n]*)\n(.*?)(?=^@@@ |\Z)", done.stdout, re.M | re.S)
+    return [(title, body.strip()) for title, body in parts]
+
+
+needs_curl_and_jq = pytest.mark.skipif(
+    not (shutil.which("curl") and shutil.which("jq")) and not os.environ.get("CI"),
+    reason="needs curl and jq (scripts/dev.sh test installs them)",
+)
+
+
+@needs_curl_and_jq
+def test_the_walk_through_runs_top_to_bottom_as_written(database_url: str, tmp_path: Path) -> None:
+    steps = steps_of("".join(walk_through()))
+    assert [next(k for k in EXPECTED_STEPS if title.startswith(k)) for title, _ in steps] == list(
+        EXPECTED_STEPS
+    ), [title for title, _ in steps]
+    script = "".join(
+        f"printf '\\n@@@ %s\\n' {shlex.quote(title)}\n{code}\n" for title, code in steps
+    )
+    outputs = dict(run_examples(script, database_url, tmp_path))
     assert list(outputs) == [title for title, _ in steps]
     by_key = {next(k for k in EXPECTED_STEPS if t.startswith(k)): out for t, out in outputs.items()}
     for key, wanted in EXPECTED_STEPS.items():
@@ -230,3 +238,34 @@ def test_the_walk_through_runs_top_to_bottom_as_written(database_url: str, tmp_p
     found = by_key["10,000 demo items to search"].splitlines()[-5:]
     assert len(found) == 5, found
     assert all("kettle" in name for name in found), found
+
+
+def expecting_statuses(block: str) -> tuple[str, list[str]]:
+    """The block with a `@@@ NNN` line printed before each command whose comment ends it with the
+    status it answers (`# 412: …`); those statuses, in order."""
+    commands = block.replace("\\\n", "\x00").splitlines()
+    script, statuses = [], []
+    for command in commands:
+        found = re.search(r"\s+#\s+(?:the same )?(\d{3})\b.*$", command)
+        if found:
+            statuses.append(found[1])
+            script.append(f"printf '\\n@@@ %s\\n' {found[1]}")
+            command = command[: found.start()]
+        script.append(command.replace("\x00", "\\\n"))
+    return "\n".join(script) + "\n", statuses
+
+
+@needs_curl_and_jq
+def test_the_api_examples_answer_what_their_comments_say(database_url: str, tmp_path: Path) -> None:
+    first_user = walk_through()[0]  # they continue the walk-through's shell: $AUTH
+    assert "AUTH=" in first_user
+    script, statuses = first_user, []
+    for block in shell_blocks((ROOT / "docs" / "api.md").read_text()):
+        annotated, expected = expecting_statuses(block)
+        script += annotated
+        statuses += expected
+    assert len(statuses) >= 10, statuses  # the methods, conditional requests, Idempotency-Key
+    answers = run_examples(script, database_url, tmp_path)
+    assert [status for status, _ in answers] == statuses
+    for status, output in answers:
+        assert output.startswith(f"HTTP/1.1 {status} "), output[:200]
