@@ -1,6 +1,6 @@
 """Admission, the first step of the middleware: shed load before any work, start the budget.
 
-Load shedding has two parts (README "Operations"):
+Load shedding has two parts (docs/operations.md, "Bounded latency"):
 - a concurrency limit: past MAX_CONCURRENT_REQUESTS requests in flight in this worker, a request
   is answered 503 at once, before its headers are even looked at;
 - a queue deadline: a request waits for a pool connection at most DB_ACQUIRE_TIMEOUT_MS, or what

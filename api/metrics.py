@@ -1,6 +1,6 @@
 """Prometheus metrics, made with prometheus-client, cheap on the hot path.
 
-Families (README "Operations" lists them with their labels):
+Families (docs/operations.md, "Metrics", lists them with their labels):
 
 - `http_requests_total{method, route, status}`: requests answered; `route` is the route
   template (`/api/v1/items/{id}`), `unmatched` when no route matched, and a method outside

@@ -48,7 +48,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_max_failures: PositiveInt = 5
     login_window_seconds: PositiveInt = 300
 
-    # Request budget, load shedding, readiness and start-up (README "Operations").
+    # Request budget, load shedding, readiness and start-up (docs/operations.md).
     # End to end, per request: the wait for a connection and every statement included.
     request_timeout_ms: PositiveInt = 5000
     # The longest wait for a pool connection; less when less of the request's budget is left.
@@ -61,7 +61,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How long `serve` waits for PostgreSQL to accept connections before it gives up.
     db_connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
-    # Identity and edge limits: throttling, keys, header limits (README "Security").
+    # Identity and edge limits: throttling, keys, header limits (docs/security.md).
     # Failed logins one client address may make per LOGIN_WINDOW_SECONDS, over all accounts.
     login_max_failures_per_address: PositiveInt = 100
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated addresses or
@@ -83,7 +83,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # (its Link then points to the rest); an item is always answered whole.
     max_response_bytes: Annotated[int, msgspec.Meta(ge=64 * 1024)] = 8 * 1024 * 1024
 
-    # HTTP semantics: CORS and Idempotency-Key (README "HTTP semantics").
+    # HTTP semantics: CORS and Idempotency-Key (docs/api.md).
     # Comma-separated origins (scheme://host[:port]) that browsers may call the API from, or *;
     # empty: no CORS headers at all.
     cors_allow_origins: str = ""
@@ -92,11 +92,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How long an Idempotency-Key and its stored response are kept.
     idempotency_ttl_seconds: PositiveInt = 86400
 
-    # Data and search (README "Search").
+    # Data and search (docs/api.md#search).
     # The most items one user may own; a write that would create one more is refused with 403.
     items_max_per_user: Annotated[int, msgspec.Meta(ge=1)] = 100_000
 
-    # Operators: metrics, docs, logs, upkeep (README "Operations").
+    # Operators: metrics, docs, logs, upkeep (docs/operations.md).
     # How often each process deletes expired rows: Idempotency-Key records past their TTL and
     # login counters whose window has ended (api/sweeper.py).
     sweep_seconds: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 60.0

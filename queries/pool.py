@@ -107,8 +107,8 @@ PLANNER_SETTINGS = {
 
 def session_settings(statement_timeout_ms: int, session_parameters: bool) -> dict[str, str]:
     """The startup parameters of the service's connections: application_name items-api and,
-    unless `session_parameters` is off (PgBouncer in transaction mode: README), the statement
-    timeouts and PLANNER_SETTINGS."""
+    unless `session_parameters` is off (PgBouncer in transaction mode: docs/operations.md), the
+    statement timeouts and PLANNER_SETTINGS."""
     settings = {"application_name": "items-api"}
     if session_parameters:
         settings["statement_timeout"] = str(statement_timeout_ms)

@@ -87,6 +87,9 @@ ensure_test_tools() {
     command -v valgrind >/dev/null || { log "installing valgrind (instruction counts)"; apt_install valgrind; }
     # The browser test drives Debian's Chromium through Playwright (no browser download).
     [ -x /usr/bin/chromium ] || { log "installing chromium (the /docs browser test)"; apt_install chromium; }
+    # The test that runs the README's walk-through calls the API as it does.
+    { command -v curl >/dev/null && command -v jq >/dev/null; } \
+        || { log "installing curl and jq (the README walk-through test)"; apt_install curl jq; }
 }
 
 # Sourced (by tests): the functions only.

@@ -1,9 +1,9 @@
 """The service behind PgBouncer in transaction mode: no state may hang on a server connection.
 
 PgBouncer 1.18 (Debian 12) has no protocol-level prepared statements and refuses unknown startup
-parameters, so the app runs with DB_STATEMENT_CACHE_SIZE=0 and DB_SESSION_PARAMETERS=false, as the
-README says. Two server connections serve many clients, so any state left on one (a prepared
-statement, a setting, an open transaction) would surface here.
+parameters, so the app runs with DB_STATEMENT_CACHE_SIZE=0 and DB_SESSION_PARAMETERS=false, as
+docs/operations.md says. Two server connections serve many clients, so any state left on one (a
+prepared statement, a setting, an open transaction) would surface here.
 """
 
 from __future__ import annotations
