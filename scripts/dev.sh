@@ -83,8 +83,8 @@ install_deps() {
     fi
     log "installing Python dependencies from $LOCK_DIR/$1.txt"
     rm -f .venv/.installed
-    .venv/bin/python -m pip install -q --require-hashes -r "$LOCK_DIR/$1.txt"
-    .venv/bin/python -m pip install -q --no-deps -e .
+    .venv/bin/python -m pip install -q --require-hashes -r "$LOCK_DIR/$1.txt" || return 1
+    .venv/bin/python -m pip install -q --no-deps -e . || return 1
     echo "$1 $(install_stamp "$1")" >.venv/.installed
 }
 
@@ -108,11 +108,98 @@ load_dotenv() {
     done
 }
 
-postgres_answers() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+# The local server: TCP on 127.0.0.1:$DEV_PG_PORT, its socket in $DEV_PG_SOCKET_DIR (Debian's).
+# Tests point these at a private cluster.
+DEV_PG_PORT=${DEV_PG_PORT:-5432}
+DEV_PG_SOCKET_DIR=${DEV_PG_SOCKET_DIR:-/var/run/postgresql}
+# The role dev.sh makes where postgres cannot log in over TCP without a password.
+DEV_PG_ROLE=items_dev
+
+postgres_answers() { pg_isready -q -h 127.0.0.1 -p "$DEV_PG_PORT" 2>/dev/null; }
+
+# psql over TCP that never asks for a password (-w) and gives up on a silent server.
+psql_tcp() { PGCONNECT_TIMEOUT=5 psql -w -X -q -h 127.0.0.1 -p "$DEV_PG_PORT" "$@"; }
+
+# Run a command as the postgres OS user, never asking for a password (sudo -n).
+as_postgres() {
+    local runuser
+    runuser=$(command -v runuser || echo /usr/sbin/runuser) # root's PATH may lack sbin (su)
+    if [ "$(id -un)" = postgres ]; then
+        "$@"
+    elif [ "$(id -u)" -eq 0 ] && [ -x "$runuser" ]; then
+        "$runuser" -u postgres -- "$@"
+    elif command -v sudo >/dev/null && sudo -n -u postgres true 2>/dev/null; then
+        sudo -n -u postgres "$@"
+    else
+        return 1
+    fi
+}
+
+# psql as postgres over the local socket: Debian's pg_hba.conf lets the postgres OS user in (peer).
+psql_peer() {
+    as_postgres env PGCONNECT_TIMEOUT=5 psql -w -X -q -v ON_ERROR_STOP=1 \
+        -h "$DEV_PG_SOCKET_DIR" -p "$DEV_PG_PORT" -d postgres "$@"
+}
+
+# Set KEY=value in ./.env, keeping its other lines (the file is readable by its owner only).
+dotenv_set() {
+    local kept
+    kept=$(mktemp .env.XXXXXX)
+    if [ -f .env ]; then
+        grep -v -E "^[[:space:]]*(export[[:space:]]+)?$1[[:space:]]*=" .env >"$kept" || true
+    fi
+    printf '%s=%s\n' "$1" "$2" >>"$kept"
+    chmod 600 "$kept"
+    mv "$kept" .env
+}
+
+# The password of $DEV_PG_ROLE in a DATABASE_URL or TEST_DATABASE_URL dev.sh wrote before.
+known_password() {
+    local url
+    for url in "${DATABASE_URL:-}" "${TEST_DATABASE_URL:-}"; do
+        case $url in
+        "postgresql://$DEV_PG_ROLE:"*"@127.0.0.1:$DEV_PG_PORT/"*)
+            url=${url#"postgresql://$DEV_PG_ROLE:"}
+            echo "${url%%@*}"
+            return 0
+            ;;
+        esac
+    done
+}
+
+# Debian's stock server asks a password over TCP (scram-sha-256) and postgres has none: make a
+# role with a random password and the database items, as the postgres OS user over the socket,
+# and write the URLs not set yet (DATABASE_URL, TEST_DATABASE_URL) to .env.
+provision_postgres() {
+    if ! psql_peer -Atc 'SELECT 1' >/dev/null 2>&1; then
+        echo "cannot log in as postgres on 127.0.0.1:$DEV_PG_PORT without a password, nor as the" >&2
+        echo "postgres OS user over $DEV_PG_SOCKET_DIR: set DATABASE_URL (and TEST_DATABASE_URL)" >&2
+        echo "to a URL with credentials, e.g. postgresql://user:password@127.0.0.1:5432/items" >&2
+        return 1
+    fi
+    local password
+    password=$(known_password)
+    [ -n "$password" ] || password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    log "creating the PostgreSQL role $DEV_PG_ROLE and the database items (URLs in .env)"
+    psql_peer >/dev/null <<SQL || return 1
+SELECT 'CREATE ROLE $DEV_PG_ROLE' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DEV_PG_ROLE') \gexec
+ALTER ROLE $DEV_PG_ROLE LOGIN CREATEDB PASSWORD '$password';
+SELECT 'CREATE DATABASE items OWNER $DEV_PG_ROLE' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'items') \gexec
+SQL
+    local server="postgresql://$DEV_PG_ROLE:$password@127.0.0.1:$DEV_PG_PORT"
+    if [ -z "${DATABASE_URL:-}" ]; then
+        export DATABASE_URL="$server/items"
+        dotenv_set DATABASE_URL "$DATABASE_URL"
+    fi
+    if [ -z "${TEST_DATABASE_URL:-}" ]; then
+        export TEST_DATABASE_URL="$server/postgres"
+        dotenv_set TEST_DATABASE_URL "$TEST_DATABASE_URL"
+    fi
+}
 
 ensure_postgres() {
     # A given database URL ($1 names the variable: DATABASE_URL to serve, TEST_DATABASE_URL to
-    # test) is used as it is; otherwise a local server on 127.0.0.1:5432.
+    # test) is used as it is; otherwise the local server.
     if [ -n "${!1:-}" ]; then return; fi
     if ! command -v pg_isready >/dev/null; then
         log "installing PostgreSQL"
@@ -127,16 +214,13 @@ ensure_postgres() {
         for _ in $(seq 1 30); do postgres_answers && break; sleep 1; done
     fi
     if ! postgres_answers; then
-        echo "PostgreSQL does not answer on 127.0.0.1:5432. Install and start it" >&2
+        echo "PostgreSQL does not answer on 127.0.0.1:$DEV_PG_PORT. Install and start it" >&2
         echo "(sudo apt-get install postgresql), or set DATABASE_URL / TEST_DATABASE_URL." >&2
         exit 1
     fi
-    # The scripts connect as postgres over TCP; allow it without a password on this machine only.
-    if ! psql -h 127.0.0.1 -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
-        echo "cannot log in as postgres on 127.0.0.1: set DATABASE_URL (and TEST_DATABASE_URL)" >&2
-        echo "to a URL with credentials, e.g. postgresql://user:password@127.0.0.1:5432/items" >&2
-        exit 1
-    fi
+    # The defaults (api/settings.py, tests/database.py) connect as postgres without a password.
+    if psql_tcp -U postgres -d postgres -Atc 'SELECT 1' >/dev/null 2>&1; then return; fi
+    provision_postgres || exit 1
 }
 
 ensure_test_tools() {
@@ -167,6 +251,10 @@ test)
     install_deps test
     ensure_postgres TEST_DATABASE_URL
     ensure_test_tools
+    # The benchmarks make their databases on the test server (a URL without a query).
+    if [ -z "${BENCH_PG_URL:-}" ] && [ -n "${TEST_DATABASE_URL:-}" ] && [[ $TEST_DATABASE_URL != *\?* ]]; then
+        export BENCH_PG_URL="${TEST_DATABASE_URL%/*}"
+    fi
     log "ruff"
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
