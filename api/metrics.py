@@ -187,8 +187,9 @@ class RequestMetrics:
 
 def _add_histogram(child: Any, counts: list[float]) -> None:
     """Add tallied observations to a prometheus-client histogram child. Its `_buckets` (one
-    value per bound, not cumulative) and `_sum` are what `observe()` adds to; a test compares
-    the exposition with the observations, so an upgrade that changes them fails it."""
+    value per bound, not cumulative) and `_sum` are what `observe()` adds to;
+    tests/test_private_names.py compares the exposition with observe()'s, so an upgrade that
+    changes them fails there."""
     for value, count in zip(child._buckets, counts[:-1], strict=True):
         if count:
             value.inc(count)

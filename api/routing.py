@@ -37,7 +37,7 @@ class ExactRoute(Route):
     def match_by_path(self, path: bytes) -> RouteMatch | None:
         if not self.has_params:
             return RouteMatch(self, {}) if path == self.pattern else None
-        match = self._rx.match(path)
+        match = self.rx.match(path)
         return None if match is None else RouteMatch(self, match.groupdict())
 
 

@@ -328,6 +328,33 @@ def _past(batch_position: int, endpoint: str, requests: int, connections: int) -
     return batch_position + requests + 2 * connections
 
 
+def runs_failed(runs: list[dict[str, Any]]) -> bool:
+    """Every request that ended, in these runs of one server on one endpoint, was an error."""
+    return not any(run["ok_requests"] for run in runs) and any(run["errors"] for run in runs)
+
+
+def verdict(name: str, endpoint: str, runs: list[dict[str, Any]]) -> str | None:
+    """What is wrong with a server's runs on an endpoint (its warm-up and rounds), or None.
+
+    wrk counts the requests that ended within a run: errors (a status of 400 or more, a reset, a
+    timeout) or answers. A run may end before a slow request does, so no answer and no error is
+    not a failure of the server: the runs were shorter than one request.
+    """
+    if any(run["ok_requests"] for run in runs):
+        return None
+    seconds = sum(run["seconds"] for run in runs)
+    if runs_failed(runs):
+        errors: dict[str, int] = {}
+        for run in runs:
+            for kind, count in run["error_detail"].items():
+                errors[kind] = errors.get(kind, 0) + count
+        return f"{name} answered only errors on {endpoint} in {seconds:g} s: {errors}"
+    return (
+        f"{name} completed no {endpoint} request in {seconds:g} s and none failed:"
+        " each takes longer than the runs were long"
+    )
+
+
 def _wrk(
     wrk: str,
     url: str,
@@ -461,7 +488,8 @@ def run(args: argparse.Namespace) -> int:
         args.duration = 1
         args.rounds = 2
         args.items = min(args.items, 2_000)
-        args.warmup = 0
+        # Without one, a 1-second round ends before a slow server's first 1,000-item upsert does.
+        args.warmup = 1
         args.connections = min(args.connections, 8)
     chosen = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = set(chosen) - set(ALL_SERVERS)
@@ -584,6 +612,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
             # Servers take turns, round after round, so that a slow spell of the machine lands on
             # all of them instead of on whichever was measured then; each reports its median round.
             rounds: dict[str, list[dict[str, Any]]] = {}
+            tried: dict[str, list[dict[str, Any]]] = {}  # and the warm-up: for the verdict
             measure_pgbench = "pgbench" in chosen and endpoint in pgb.ENDPOINTS
             if measure_pgbench:
                 scripts = pgb.write_scripts(work, endpoint, id_texts, owner, batches, 100, queries)
@@ -608,6 +637,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                         batch_position = _past(
                             batch_position, endpoint, warm["requests"], connections
                         )
+                        tried.setdefault(name, []).append(warm)
                         asyncio.run(_quiesce(dsn))
                         servers.settle(server)
                     outcome = _wrk(
@@ -627,6 +657,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                     )
                     outcome.update(endpoint=endpoint, server=name, connections=connections)
                     rounds.setdefault(name, []).append(outcome)
+                    tried.setdefault(name, []).append(outcome)
                     timing = outcome["server_timing"]
                     log(
                         f"{endpoint:17} {name:19} {outcome['rps']:>9,.1f} req/s  "
@@ -638,11 +669,6 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                             else ""
                         )
                     )
-                    if outcome["ok_requests"] == 0:
-                        failures.append(
-                            f"{name} answered only errors on {endpoint}; see "
-                            f"{server.log} and {outcome['error_detail']}"
-                        )
                     tail = asyncio.run(_quiesce(dsn)) + servers.settle(server)
                     if tail > 1:
                         log(f"  ({name} finished its last requests {tail:.1f}s after wrk stopped)")
@@ -676,6 +702,13 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                         )
                     if endpoint in WRITE:
                         asyncio.run(_vacuum(dsn))
+            for name, runs in tried.items():
+                problem = verdict(name, endpoint, runs)
+                if problem is None:
+                    continue
+                log(problem)
+                if runs_failed(runs) or not args.smoke:
+                    failures.append(f"{problem}; see {running[name].log}")
             results.extend(_median_round(runs) for runs in rounds.values())
     finally:
         for server in running.values():

@@ -51,7 +51,8 @@ class Cluster:
     def database_url(self, name: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
-    def init(self) -> None:
+    def init(self, local_auth: str = "trust", host_auth: str = "trust") -> None:
+        """initdb; Debian's own clusters have local_auth="peer", host_auth="scram-sha-256"."""
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
         subprocess.run(
@@ -62,8 +63,8 @@ class Cluster:
                     str(self.data),
                     "-U",
                     "postgres",
-                    "-A",
-                    "trust",
+                    f"--auth-local={local_auth}",
+                    f"--auth-host={host_auth}",
                     "-E",
                     "UTF8",
                     "--no-instructions",
