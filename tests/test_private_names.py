@@ -98,12 +98,14 @@ def test_uvicorn_writes_status_lines_from_its_module_table() -> None:
     assert table[422] == b"HTTP/1.1 422 Unprocessable Content\r\n"
 
 
-# HttpToolsProtocol's methods that HeaderLimitedProtocol overrides (each calls uvicorn's).
+# HttpToolsProtocol's methods that HeaderLimitedProtocol overrides (each calls uvicorn's, but
+# eof_received: uvicorn's does nothing, and so closes the connection on a half-close).
 OVERRIDDEN = {
     "_start_asgi_task",
     "connection_lost",
     "connection_made",
     "data_received",
+    "eof_received",
     "on_header",
     "on_headers_complete",
     "on_message_begin",
@@ -170,7 +172,9 @@ def test_uvicorn_cycle_has_what_the_subclass_and_the_budget_read() -> None:
     for name in (
         "more_body",
         "keep_alive",
+        "response_started",
         "response_complete",
+        "scope",
         "disconnected",
         "message_event",
         "body",
