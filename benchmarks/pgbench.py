@@ -116,6 +116,7 @@ def _values(
             3: item["tags"],
             4: item["metadata"],
             5: owner,
+            6: seeding.NO_QUOTA,
         }
     if endpoint == "upsert":
         return {
@@ -126,6 +127,7 @@ def _values(
             5: item["metadata"],
             6: owner,
             7: True,
+            8: seeding.NO_QUOTA,
         }
     if endpoint == "patch":
         return {

@@ -21,6 +21,7 @@ import asyncpg
 import msgspec
 from blacksheep import Application, Content, Request, Response
 
+from benchmarks.seed import NO_QUOTA
 from queries.items import BatchOutcome, Item, search_words
 from queries.loader import load
 from queries.pool import create_pool, fetch_planned_per_execution
@@ -38,8 +39,6 @@ SEARCH_BY_WORD = load("items/search_by_word")
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/items")
 POOL_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", "10"))
 OWNER = uuid.UUID(os.environ["BENCH_OWNER_ID"]) if "BENCH_OWNER_ID" in os.environ else None
-# The statements' item quota parameter (ITEMS_MAX_PER_USER in the service), beyond any run.
-NO_QUOTA = 2**62
 PREFIX = "/api/v1/items"
 JSON = b"application/json"
 NEG_INF = datetime.min.replace(tzinfo=UTC)
