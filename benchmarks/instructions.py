@@ -151,6 +151,8 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
             db_pool_max_size=2,
             auth_cache_seconds=3600,  # callgrind is ~50x slower: the key must stay cached
             request_timeout_ms=600_000,  # and the login's password hashing must not time out
+            # The one key stands for CONCURRENCY clients: the fair-share check runs, refusing none.
+            principal_max_concurrency=CONCURRENCY,
         )
         app = create_app(settings)
         await app.start()
