@@ -222,8 +222,12 @@ def test_a_killed_workers_live_gauges_leave_the_sums(two_workers: tuple[str, Pat
     """Finding: a worker killed with SIGKILL kept its in-flight and pool gauges in every scrape
     (uvicorn starts another worker; the dead one's files stayed)."""
     url, folder = two_workers
-    before = _pids(folder, "gauge_livesum")
-    assert len(before) == 2, before
+    deadline = time.monotonic() + 20
+    # Each worker writes its gauges once started, every PUBLISH_SECONDS: on a loaded machine the
+    # second may not have yet.
+    while len(before := _pids(folder, "gauge_livesum")) < 2:
+        assert time.monotonic() < deadline, before
+        time.sleep(0.2)
     victim = int(sorted(before)[0])
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 20
