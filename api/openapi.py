@@ -6,26 +6,22 @@ from typing import Any
 
 import msgspec
 
-from api.auth.accounts import NewUser
-from api.handlers.identity import (
-    KEY_PAGE_SIZE,
-    KEY_PAGE_SIZE_MAX,
-    CreatedApiKey,
-    NewApiKey,
-    TokenResponse,
-)
-from api.handlers.items import MAX_BATCH, BatchBody, BatchResult
-from api.idempotency import KEY_PATTERN, MAX_KEY_FIELD_LENGTH, MAX_KEY_LENGTH
-from api.problems import Problem
-from queries.api_keys import ApiKey
-from queries.items import (
-    CANONICAL_UUID,
+from api.contracts.common import CANONICAL_UUID
+from api.contracts.items import (
+    MAX_BATCH,
     STORED_LENGTH,
     TAG_LIST_PATTERN,
-    Item,
+    BatchBody,
+    BatchResult,
     ItemPatch,
     ItemWrite,
 )
+from api.contracts.keys import KEY_PAGE_SIZE, KEY_PAGE_SIZE_MAX, CreatedApiKey, NewApiKey
+from api.contracts.users import NewUser, TokenResponse
+from api.idempotency import KEY_PATTERN, MAX_KEY_FIELD_LENGTH, MAX_KEY_LENGTH
+from api.problems import Problem
+from queries.api_keys import ApiKey
+from queries.items import Item
 from queries.users import User
 
 _REF = "#/components/schemas/{name}"
