@@ -52,6 +52,13 @@ MAX_BATCH = 1000
 # GET /api/v1/items: the page size when none is asked for, and the largest one may ask for.
 ITEM_PAGE_SIZE, ITEM_PAGE_SIZE_MAX = 50, 200
 SEARCH_LENGTH = 200  # of the `q` parameter
+MAX_METADATA_DEPTH = 32
+# The longest a metadata number may print, as PostgreSQL's numeric writes it (in full, without an
+# exponent): an IEEE double's extremes print 310 (1.7976931348623157e308) and 326 (5e-324).
+MAX_NUMBER_CHARS = 1000
+# And all of one metadata's numbers together print at most this many characters more than they
+# are written, or the metadata's own length when that is more: a 2 MB body cannot print 1 GB.
+MIN_NUMBER_GROWTH = 64 * 1024
 # The limit decoding applies -> the one it stands for, to say the latter in a refusal.
 STORED_LENGTH = {NFC_EXPANSION * n: n for n in (NAME_LENGTH, DESCRIPTION_LENGTH, TAG_LENGTH)}
 
@@ -209,19 +216,12 @@ LIST_FORMS: tuple[QueryForm, ...] = (
 # The parameters a list may repeat: their values are joined with commas.
 LIST_REPEATABLE = ("tags", "tags_all")
 
-MAX_METADATA_DEPTH = 32
-# The longest a metadata number may print, as PostgreSQL's numeric writes it (in full, without an
-# exponent): an IEEE double's extremes print 310 (1.7976931348623157e308) and 326 (5e-324).
-MAX_NUMBER_CHARS = 1000
-# And all of one metadata's numbers together print at most this many characters more than they
-# are written, or the metadata's own length when that is more: a 2 MB body cannot print 1 GB.
-MIN_NUMBER_GROWTH = 64 * 1024
 # PostgreSQL refuses a numeric whose exponent reaches INT_MAX / 2, even a zero's (numeric.c); an
 # exponent written with more digits than this is refused before it is converted.
 _EXPONENT_DIGITS = 7
-# Metadata text that passes these byte checks is valid as it is: at most 32 brackets cannot nest
-# deeper than 32 levels, NUL can only be written as \u0000, and a number prints longer than it is
-# written only with an exponent, or is longer than MAX_NUMBER_CHARS as written.
+# Metadata text that passes these byte checks is valid as it is: at most MAX_METADATA_DEPTH
+# brackets cannot nest deeper than that, NUL can only be written as \u0000, and a number prints
+# longer than it is written only with an exponent, or is longer than MAX_NUMBER_CHARS as written.
 _EXPONENT = re.compile(rb"[0-9][eE]")
 _KINDS = {
     ord("["): "an array",
