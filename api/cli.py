@@ -25,16 +25,10 @@ import psycopg
 
 from api import logs, migrate, processes
 from api.auth import throttle
-from api.auth.accounts import (
-    DEFAULT_SCOPES,
-    NewUser,
-    Password,
-    Scope,
-    create_user,
-    normalize_email,
-)
+from api.auth.accounts import create_user
 from api.auth.events import SecurityEvent, security_event
 from api.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
+from api.contracts.users import DEFAULT_SCOPES, NewUser, Password, Scope, normalize_email
 from api.settings import Settings, SettingsError, load_settings
 from api.sqltools import cli as sql_cli
 from queries import users

@@ -11,16 +11,15 @@ from uuid import UUID
 import msgspec
 from blacksheep import Content, Request, Response
 
-from api.item_input import too_deep
-from api.printable import PRINTABLE_MESSAGE, PRINTABLE_PATTERN
-from api.problems import FieldError, ProblemError, invalid
-from queries.items import (
+from api.contracts import items, keys, users
+from api.contracts.common import (
     CANONICAL_UUID,
-    NAME_PATTERN,
-    STORED_LENGTH,
-    TAG_PATTERN,
+    LIMIT_FORM,
+    UUID_LENGTH,
+    QueryForm,
     parse_uuid,
 )
+from api.problems import FieldError, ProblemError, invalid
 
 T = TypeVar("T")
 
@@ -32,10 +31,6 @@ _FORM_MEDIA_TYPE = re.compile(rb"^application/x-www-form-urlencoded\s*(;|$)", re
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
 _CANONICAL_UUID = re.compile(CANONICAL_UUID)
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
-# A query parameter's form, checked before msgspec converts it: (name, pattern, message).
-QueryForm = tuple[str, re.Pattern[str], str]
-# msgspec's lax conversion also reads 1e1 and 1.0 as integers: a page size is digits only.
-LIMIT_FORM: QueryForm = ("limit", re.compile(r"^[0-9]+$"), "must be a decimal integer")
 
 
 def json_response(
@@ -79,32 +74,30 @@ _BOUNDS = {">=": "at least", "<=": "at most", ">": "greater than", "<": "less th
 _NAMED_FIELD = re.compile(
     r"^Object (?P<kind>contains unknown|missing required) field `(?P<name>[^`]*)`$"
 )
+# Each contract's patterns, with the words it gives for a value that does not match.
+_PATTERN_MESSAGES = {
+    **items.PATTERN_MESSAGES,
+    **keys.PATTERN_MESSAGES,
+    **users.PATTERN_MESSAGES,
+}
 _MESSAGES: list[tuple[re.Pattern[str], Any]] = [
-    (
-        re.compile("^Expected `str` matching regex " + re.escape(repr(TAG_PATTERN))),
-        lambda m: (
-            "a tag must not be blank, contain a comma or NUL, or begin or end with whitespace"
-            " or an invisible character"
-        ),
+    *(
+        (
+            re.compile("^Expected `str` matching regex " + re.escape(repr(pattern))),
+            lambda m, text=text: text,
+        )
+        for pattern, text in _PATTERN_MESSAGES.items()
     ),
-    (
-        re.compile("^Expected `str` matching regex " + re.escape(repr(NAME_PATTERN))),
-        lambda m: "must not be blank (only whitespace or invisible characters) or contain NUL",
-    ),
-    (
-        re.compile("^Expected `str` matching regex " + re.escape(repr(PRINTABLE_PATTERN))),
-        lambda m: PRINTABLE_MESSAGE,
-    ),
-    (re.compile(r"^Expected `str` matching regex .*@"), lambda m: "must be an email address"),
     (
         re.compile(r"^Expected `str` matching regex .*x00"),
         lambda m: "must not contain NUL characters",
     ),
     (re.compile(r"^Expected `str` matching regex "), lambda m: "does not have the expected form"),
     (
-        # Text is decoded with room for NFD (queries.items.NFC_EXPANSION): say the stored limit.
+        # Text is decoded with room for NFD (api.contracts.common.NFC_EXPANSION): say the stored
+        # limit.
         re.compile(r"^Expected `str` of length <= (\d+)$"),
-        lambda m: f"must have at most {STORED_LENGTH.get(int(m[1]), m[1])} characters",
+        lambda m: f"must have at most {items.STORED_LENGTH.get(int(m[1]), m[1])} characters",
     ),
     (
         re.compile(r"^Expected `(\w+)` of length (>=|<=) (\d+)$"),
@@ -195,7 +188,7 @@ def decode(body: bytes, kind: type[T]) -> T:
     except msgspec.ValidationError as exc:
         raise validation_problem(exc) from None
     except RecursionError:  # nested deeper than msgspec decodes (about 900 levels)
-        raise too_deep(body) from None
+        raise items.too_deep(body) from None
     except msgspec.DecodeError as exc:
         at = _AT_BYTE.search(str(exc))
         where = f" (at byte {at[1]})" if at is not None else ""
@@ -206,7 +199,7 @@ def decode(body: bytes, kind: type[T]) -> T:
         raise ProblemError(400, "malformed JSON: not valid UTF-8", slug="malformed-json") from None
     # JSON can carry a NUL only as \u0000, and PostgreSQL stores it in no text column: refuse
     # it here, naming the field, instead of as the database's error. Free-form JSON (item
-    # metadata, kept as its text) is left to its own check, api.item_input.metadata_problem.
+    # metadata, kept as its text) is left to its own check, api.contracts.items.metadata_problem.
     if b"\\u0000" in body:
         path = nul_path(msgspec.to_builtins(result, enc_hook=_skip_raw))
         if path is not None:
@@ -245,7 +238,7 @@ def path_uuid(request: Request, name: str = "id") -> UUID:
     """The path parameter `name` as a UUID, given in its canonical 8-4-4-4-12 form (either
     case) only, so that a resource has one URL; 422 otherwise."""
     raw: str = request.route_values.get(name) or ""
-    if len(raw) != 36 or _CANONICAL_UUID.match(raw) is None:
+    if len(raw) != UUID_LENGTH or _CANONICAL_UUID.match(raw) is None:
         raise invalid(
             f"path.{name}",
             "must be a UUID",

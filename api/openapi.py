@@ -6,26 +6,25 @@ from typing import Any
 
 import msgspec
 
-from api.auth.accounts import NewUser
-from api.handlers.identity import (
-    KEY_PAGE_SIZE,
-    KEY_PAGE_SIZE_MAX,
-    CreatedApiKey,
-    NewApiKey,
-    TokenResponse,
-)
-from api.handlers.items import MAX_BATCH, BatchBody, BatchResult
-from api.idempotency import KEY_PATTERN, MAX_KEY_FIELD_LENGTH, MAX_KEY_LENGTH
-from api.problems import Problem
-from queries.api_keys import ApiKey
-from queries.items import (
-    CANONICAL_UUID,
+from api.contracts.common import CANONICAL_UUID, CURSOR_LENGTH
+from api.contracts.items import (
+    ITEM_PAGE_SIZE,
+    ITEM_PAGE_SIZE_MAX,
+    MAX_BATCH,
+    SEARCH_LENGTH,
     STORED_LENGTH,
     TAG_LIST_PATTERN,
-    Item,
+    BatchBody,
+    BatchResult,
     ItemPatch,
     ItemWrite,
 )
+from api.contracts.keys import KEY_PAGE_SIZE, KEY_PAGE_SIZE_MAX, CreatedApiKey, NewApiKey
+from api.contracts.users import NewUser, TokenResponse
+from api.idempotency import KEY_PATTERN, MAX_KEY_FIELD_LENGTH, MAX_KEY_LENGTH
+from api.problems import Problem
+from queries.api_keys import ApiKey
+from queries.items import Item
 from queries.users import User
 
 _REF = "#/components/schemas/{name}"
@@ -169,7 +168,7 @@ def _page_params(*, default: int, maximum: int) -> list[dict[str, Any]]:
             "cursor",
             "query",
             "Opaque cursor from the previous page's Link header",
-            {"type": "string", "maxLength": 512},
+            {"type": "string", "maxLength": CURSOR_LENGTH},
         ),
     ]
 
@@ -244,7 +243,7 @@ def build_openapi() -> dict[str, Any]:
             (
                 "q",
                 "Fuzzy name search (pg_trgm word similarity), best match first",
-                {"type": "string", "minLength": 1, "maxLength": 200},
+                {"type": "string", "minLength": 1, "maxLength": SEARCH_LENGTH},
             ),
             (
                 "created_after",
@@ -258,7 +257,7 @@ def build_openapi() -> dict[str, Any]:
             ),
         )
     ]
-    list_params.extend(_page_params(default=50, maximum=200))
+    list_params.extend(_page_params(default=ITEM_PAGE_SIZE, maximum=ITEM_PAGE_SIZE_MAX))
     list_params.insert(2, metadata)
     item_errors = ("401", "403", "404", "422", "503")
     write_errors = (*item_errors, "412", "413", "415")

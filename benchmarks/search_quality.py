@@ -1,7 +1,7 @@
 """`python -m benchmarks search-quality`: does fuzzy search find what people type?
 
 Seeds a catalogue into a database of its own (`search_quality_<random>`, dropped at the end, so
-runs never collide), through the service's own write path (api.item_input, then the bulk
+runs never collide), through the service's own write path (api.contracts.items, then the bulk
 upsert), derives query sets from it with a fixed seed, and reports per set, for this service's
 search (`queries.items.find` as GET /api/v1/items?q= runs it, after the API's NFC) and for
 `name ILIKE '%q%'` (what most ORM code does):
@@ -51,10 +51,11 @@ import asyncpg
 import msgspec
 
 from api import migrate
-from api.item_input import clean_write, nfc
+from api.contracts.common import nfc
+from api.contracts.items import BatchItem, clean_write
 from api.sqltools.statements import tooling
 from queries import items
-from queries.items import BatchItem, ItemFilter
+from queries.items import ItemFilter
 from queries.pool import create_pool
 
 HERE = Path(__file__).resolve().parent

@@ -3,113 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, NamedTuple
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 import asyncpg
 import msgspec
-from asyncpg.pgproto.pgproto import UUID as PgUUID
 from asyncpg.pool import PoolConnectionProxy
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import UNSET, Struct, UnsetType
 
 from queries.keyset import FIRST, MAX_UUID, NEG_INFINITY, POS_INFINITY, PageKey
 from queries.loader import load
 from queries.pool import Executor, fetch_planned_per_execution
-
-_NO_NUL = r"^[^\x00]*$"
-# Unicode's White_Space property (PropList.txt), the characters a tag may not begin
-# or end with, and a name may not consist of.
-WHITESPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-# The Default_Ignorable_Code_Point characters of the Basic Multilingual Plane
-# (DerivedCoreProperties.txt): zero-width spaces and joiners, bidirectional controls, the soft
-# hyphen, variation selectors, Hangul fillers, the BOM. They render as nothing, so a name of only
-# these is as blank as one of spaces, and a tag may not begin or end with one ("kitchen\u200b"
-# would look like "kitchen"). Ranges as pairs of characters.
-INVISIBLE_RANGES = (
-    "\u00ad\u00ad\u034f\u034f\u061c\u061c\u115f\u1160\u17b4\u17b5\u180b\u180f\u200b\u200f"
-    "\u202a\u202e\u2060\u206f\u3164\u3164\ufe00\ufe0f\ufeff\ufeff\uffa0\uffa0"
-)
-
-
-def _class(ranges: str) -> str:
-    return "".join(
-        f"\\u{ord(ranges[i]):04x}-\\u{ord(ranges[i + 1]):04x}" for i in range(0, len(ranges), 2)
-    )
-
-
-BLANK = WHITESPACE + "".join(
-    chr(c)
-    for i in range(0, len(INVISIBLE_RANGES), 2)
-    for c in range(ord(INVISIBLE_RANGES[i]), ord(INVISIBLE_RANGES[i + 1]) + 1)
-)
-# The same class in Python and ECMA-262: \u escapes only.
-_WS = "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + _class(INVISIBLE_RANGES)
-# Lengths are the stored text's: characters in NFC, which api.item_input counts after normalizing.
-# Decoding admits up to NFC_EXPANSION times as many code points, the most another canonical form
-# of the same text can take (a Greek letter with three marks, U+1F82, is four in NFD: UAX #15), so
-# that a name written in NFD (as macOS writes file names) counts what it will store.
-NAME_LENGTH, DESCRIPTION_LENGTH, TAG_LENGTH = 100, 10_000, 64
-NFC_EXPANSION = 4
-# The limit decoding applies -> the one it stands for, to say the latter in a refusal.
-STORED_LENGTH = {NFC_EXPANSION * n: n for n in (NAME_LENGTH, DESCRIPTION_LENGTH, TAG_LENGTH)}
-NAME_PATTERN = rf"^[^\u0000]*[^\u0000{_WS}][^\u0000]*$"
-_TAG_MIDDLE = NFC_EXPANSION * TAG_LENGTH - 2
-_TAG = rf"[^,\u0000{_WS}](?:[^,\u0000]{{0,{_TAG_MIDDLE}}}[^,\u0000{_WS}])?"
-TAG_PATTERN = f"^{_TAG}$"
-# The `tags` and `tags_all` filters: 1 to 64 tags, comma-separated.
-TAG_LIST_PATTERN = f"^{_TAG}(?:,{_TAG}){{0,63}}$"
-Name = Annotated[
-    str,
-    Meta(
-        min_length=1,
-        max_length=NFC_EXPANSION * NAME_LENGTH,
-        pattern=NAME_PATTERN,
-        description=f"1 to {NAME_LENGTH} characters in NFC, not all white space or invisible",
-    ),
-]
-Description = Annotated[
-    str,
-    Meta(
-        max_length=NFC_EXPANSION * DESCRIPTION_LENGTH,
-        pattern=_NO_NUL,
-        description=f"At most {DESCRIPTION_LENGTH} characters in NFC",
-    ),
-]
-Tag = Annotated[
-    str,
-    Meta(
-        min_length=1,
-        max_length=NFC_EXPANSION * TAG_LENGTH,
-        pattern=TAG_PATTERN,
-        description=f"1 to {TAG_LENGTH} characters in NFC, no comma, not beginning or ending"
-        " with white space or an invisible character",
-    ),
-]
-Tags = Annotated[list[Tag], Meta(max_length=64)]
-# The client's JSON text, passed to jsonb untouched so that numbers keep every digit; api.item_input
-# checks that it is an object within the limits.
-Metadata = msgspec.Raw
-_EMPTY_OBJECT = msgspec.Raw(b"{}")
-# The one spelling of an id: 8-4-4-4-12 hexadecimal digits, either case (RFC 9562 section 4),
-# so that an item has one URL. msgspec's UUID also takes the 32 digits without hyphens.
-# asyncpg's own UUID: a uuid.UUID (equal and hashing alike) parsed in C in 0.1 us, against 0.9 us
-# for uuid.UUID; it parses any id in a path, after CANONICAL_UUID has checked its form.
-parse_uuid = PgUUID
-CANONICAL_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-ItemId = Annotated[
-    str,
-    Meta(
-        min_length=36,  # which also keeps out the final newline that Python's $ lets through
-        max_length=36,
-        pattern=CANONICAL_UUID,
-        description="A UUID in its canonical 8-4-4-4-12 form",
-        extra_json_schema={"format": "uuid"},
-    ),
-]
 
 
 class Item(Struct):
@@ -125,28 +31,38 @@ class Item(Struct):
     updated_at: datetime
 
 
-class ItemWrite(Struct, forbid_unknown_fields=True):
-    """A whole item as a client sends it, to create or to replace."""
+class ItemValues(Protocol):
+    """The fields a create or a replace writes (api.contracts.items.ItemWrite)."""
 
-    name: Name
-    description: Description | None = None
-    tags: Tags = []
-    metadata: Metadata = msgspec.field(default_factory=lambda: _EMPTY_OBJECT)
-
-
-class ItemPatch(Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Fields to change; a field left out stays as it is."""
-
-    name: Name | UnsetType = UNSET
-    description: Description | UnsetType | None = UNSET
-    tags: Tags | UnsetType = UNSET
-    metadata: Metadata | UnsetType = UNSET
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def tags(self) -> list[str]: ...
+    @property
+    def metadata(self) -> msgspec.Raw: ...
 
 
-class BatchItem(ItemWrite, forbid_unknown_fields=True):
-    """One item of a bulk upsert: created when `id` is absent or unknown, replaced otherwise."""
+class BatchValues(ItemValues, Protocol):
+    """One item of a bulk upsert (api.contracts.items.BatchItem), its id assigned."""
 
-    id: ItemId | None = None
+    @property
+    def id(self) -> str | None: ...
+
+
+class ItemChanges(Protocol):
+    """The fields a patch changes, UNSET where it leaves one as it is
+    (api.contracts.items.ItemPatch)."""
+
+    @property
+    def name(self) -> str | UnsetType: ...
+    @property
+    def description(self) -> str | UnsetType | None: ...
+    @property
+    def tags(self) -> list[str] | UnsetType: ...
+    @property
+    def metadata(self) -> msgspec.Raw | UnsetType: ...
 
 
 class BatchOutcome(Struct):
@@ -215,7 +131,7 @@ async def get_by_id(db: Executor, item_id: UUID) -> Item | None:
 
 async def create(
     db: Executor | PoolConnectionProxy[asyncpg.Record],
-    item: ItemWrite,
+    item: ItemValues,
     owner_id: UUID,
     max_items: int,
 ) -> Item | None:
@@ -227,7 +143,7 @@ async def create(
 
 
 async def create_if_absent(
-    db: Executor, item_id: UUID, item: ItemWrite, owner_id: UUID, max_items: int
+    db: Executor, item_id: UUID, item: ItemValues, owner_id: UUID, max_items: int
 ) -> Item | None:
     """Create the item with this id; None, changing nothing, when an item has the id already or
     its owner has `max_items` items."""
@@ -245,7 +161,7 @@ async def create_if_absent(
 
 
 async def upsert(
-    db: Executor, item_id: UUID, item: ItemWrite, caller_id: UUID, is_admin: bool, max_items: int
+    db: Executor, item_id: UUID, item: ItemValues, caller_id: UUID, is_admin: bool, max_items: int
 ) -> tuple[Item, bool] | None:
     """Create or replace; (item, created), or None when the item is someone else's, or is new
     and the caller has `max_items` items."""
@@ -266,7 +182,7 @@ async def upsert(
 async def replace(
     db: Executor,
     item_id: UUID,
-    item: ItemWrite,
+    item: ItemValues,
     accepted_versions: list[datetime] | None,
     caller_id: UUID | None,
     is_admin: bool,
@@ -288,7 +204,7 @@ async def replace(
 async def patch(
     db: Executor,
     item_id: UUID,
-    changes: ItemPatch,
+    changes: ItemChanges,
     accepted_versions: list[datetime] | None,
     caller_id: UUID | None,
     is_admin: bool,
@@ -341,7 +257,7 @@ class BatchRefused(Exception):
 
 async def upsert_batch(
     db: Executor | PoolConnectionProxy[asyncpg.Record],
-    items: list[BatchItem],
+    items: Sequence[BatchValues],
     caller_id: UUID | None,
     is_admin: bool,
     max_items: int,

@@ -16,7 +16,7 @@ import pytest
 
 from api.auth import keys
 from api.auth.service import LAST_USED_RESOLUTION_SECONDS
-from api.printable import PRINTABLE_PATTERN, is_printable
+from api.contracts.keys import PRINTABLE_PATTERN, is_printable
 from queries import users
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, Account, MakeUser, problem
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from api import item_input
+from api.contracts import items as item_input
 from tests.conftest import Account, problem
 
 EXACT = b'{"price": 1.10, "ratio": 0.1000000000000000000001, "big": 1e400, "tiny": 1e-400}'

@@ -270,7 +270,7 @@ async def test_a_lent_connection_shows_its_holder_and_cancellation(database_url:
 
 
 def test_asyncpg_uuid_is_a_uuid() -> None:
-    # queries/items.py parses ids with asyncpg.pgproto.pgproto.UUID (a private module).
+    # api/contracts/common.py parses ids with asyncpg.pgproto.pgproto.UUID (a private module).
     from asyncpg.pgproto.pgproto import UUID
 
     text = "0190c3e6-5f2a-7c3b-8d4e-9f0a1b2c3d4e"

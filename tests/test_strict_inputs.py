@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from api.auth.accounts import EMAIL_PATTERN
+from api.contracts.users import EMAIL_PATTERN
 from tests.conftest import Account, problem
 
 ITEMS = "/api/v1/items"

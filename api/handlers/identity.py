@@ -3,81 +3,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 from urllib.parse import parse_qs
-from uuid import UUID
 
 import asyncpg
 from blacksheep import Request, Response
-from msgspec import Meta, Struct
 
 from api import metrics
 from api.auth import keys, tokens
-from api.auth.accounts import NewUser, Scope, create_user, normalize_email
+from api.auth.accounts import create_user
 from api.auth.events import security_event
 from api.auth.principal import ADMIN, KEYS_MANAGE
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
+from api.contracts.keys import CreatedApiKey, KeyListQuery, NewApiKey, clean_name
+from api.contracts.users import TOKEN_FORM_BYTES, NewUser, TokenResponse, normalize_email
 from api.cursor import decode_cursor, next_link
 from api.http import encode, json_response, path_uuid, read_body, read_json, read_query
-from api.printable import PRINTABLE_PATTERN, clean_printable
 from api.problems import ProblemError, invalid
 from queries import api_keys, users
-from queries.items import NAME_LENGTH, NFC_EXPANSION
 
 # Responses that carry credentials must not be cached (RFC 6749 section 5.1).
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _NO_STORE_RAW = [(name.lower().encode(), value.encode()) for name, value in _NO_STORE.items()]
-_FORM_LIMIT = 16 * 1024
-
-
-class TokenResponse(Struct):
-    access_token: str
-    token_type: str
-    expires_in: int
-    scope: str
-
-
-# GET /api/v1/api-keys: the page size when none is asked for, and the largest one may ask for.
-KEY_PAGE_SIZE = 50
-KEY_PAGE_SIZE_MAX = 200
 KEYS_PATH = "/api/v1/api-keys"
-
-
-class NewApiKey(Struct, forbid_unknown_fields=True):
-    # As long as an item's name (the api_keys_name_length constraint), counted in NFC: decoding
-    # admits NFC_EXPANSION times more for text sent in another form, as for items.
-    name: Annotated[
-        str,
-        Meta(
-            min_length=1,
-            max_length=NFC_EXPANSION * NAME_LENGTH,
-            pattern=PRINTABLE_PATTERN,
-            description=f"1 to {NAME_LENGTH} printable characters in NFC: no control or format"
-            " characters (Unicode Cc, Cf) or line separators",
-        ),
-    ]
-    scopes: Annotated[list[Scope], Meta(max_length=4)] | None = None
-    expires_at: Annotated[datetime, Meta(tz=True)] | None = None
-
-
-class KeyListQuery(Struct, forbid_unknown_fields=True):
-    """Query parameters of GET /api/v1/api-keys."""
-
-    limit: Annotated[int, Meta(ge=1, le=KEY_PAGE_SIZE_MAX)] = KEY_PAGE_SIZE
-    cursor: Annotated[str, Meta(max_length=512)] | None = None
-
-
-class CreatedApiKey(Struct):
-    """The new key, with its secret: shown this once and never again."""
-
-    id: UUID
-    name: str
-    prefix: str
-    scopes: list[str]
-    expires_at: datetime | None
-    created_at: datetime
-    key: str
 
 
 def oauth_error(status: int, error: str, description: str) -> ProblemError:
@@ -112,7 +60,7 @@ class IdentityHandlers:
 
     async def token(self, request: Request) -> Response:
         """OAuth2 password grant (RFC 6749 section 4.3)."""
-        body = await read_body(request, _FORM_LIMIT, form=True)
+        body = await read_body(request, TOKEN_FORM_BYTES, form=True)
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         if form.get("grant_type") != "password":
             raise oauth_error(400, "unsupported_grant_type", "grant_type must be 'password'")
@@ -181,7 +129,7 @@ class IdentityHandlers:
     async def create_api_key(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
         new = await read_json(request, NewApiKey, self.max_body_bytes)
-        name = clean_printable(new.name, "$.name", NAME_LENGTH)
+        name = clean_name(new.name)
         scopes = sorted(set(new.scopes if new.scopes is not None else principal.scopes))
         beyond = [scope for scope in scopes if not principal.has(scope)]
         if beyond:

@@ -2,82 +2,44 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, NamedTuple
-from uuid import UUID, uuid4
+from typing import TYPE_CHECKING, NamedTuple
+from uuid import UUID
 
 import asyncpg
-import msgspec
 from blacksheep import Request, Response
-from msgspec import UNSET, Meta, Struct
 
 from api.auth.principal import READ, WRITE
 from api.auth.service import Authenticator
-from api.cursor import decode_cursor, next_link
-from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
-from api.http import (
-    LIMIT_FORM,
-    decode,
-    encode,
-    json_response,
-    path_uuid,
-    read_body,
-    read_query,
-)
-from api.idempotency import Idempotency, idempotency_key
-from api.item_input import (
-    TOO_DEEP,
-    check_metadata,
+from api.contracts.common import nfc
+from api.contracts.items import (
+    LIST_FORMS,
+    LIST_REPEATABLE,
+    BatchBody,
+    BatchResult,
+    ItemPatch,
+    ItemWrite,
+    ListQuery,
+    clean_batch,
     clean_body,
     clean_patch,
     clean_write,
-    nfc,
-    tag_problem,
+    metadata_filter,
+    tag_filter,
 )
-from api.problems import ProblemError, invalid
+from api.cursor import decode_cursor, next_link
+from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
+from api.http import decode, encode, json_response, path_uuid, read_body, read_query
+from api.idempotency import Idempotency, idempotency_key
+from api.problems import ProblemError
 from queries import items
-from queries.items import BatchItem, Item, ItemFilter, ItemPatch, ItemWrite
+from queries.items import Item, ItemFilter
 from queries.pool import Executor
 
 if TYPE_CHECKING:
     from queries.idempotency import Connection
 
 PREFIX = "/api/v1/items"
-MAX_BATCH = 1000
-AwareDatetime = Annotated[datetime, Meta(tz=True)]
-
-
-class ListQuery(Struct, forbid_unknown_fields=True):
-    """Query parameters of GET /items, as strings converted by msgspec."""
-
-    tags: str | None = None
-    tags_all: str | None = None
-    metadata: str | None = None
-    q: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")] | None = None
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
-    limit: Annotated[int, Meta(ge=1, le=200)] = 50
-    cursor: Annotated[str, Meta(max_length=512)] | None = None
-
-
-# RFC 3339 section 5.6 date-time, the offset required.
-_DATE_TIME = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
-_RFC_3339 = "must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T12:00:00Z"
-_STRICT_FORMS = (
-    LIMIT_FORM,
-    ("created_after", _DATE_TIME, _RFC_3339),
-    ("created_before", _DATE_TIME, _RFC_3339),
-)
-BatchBody = Annotated[list[BatchItem], Meta(min_length=1, max_length=MAX_BATCH)]
-
-
-class BatchResult(Struct):
-    items: list[items.BatchOutcome]
-    created: int
-    updated: int
 
 
 class WriteGuard(NamedTuple):
@@ -184,9 +146,6 @@ class ItemHandlers:
         item_id = path_uuid(request)
         raw = await read_body(request, self.max_body_bytes)
         changes = decode(raw, ItemPatch)
-        if all(getattr(changes, field) is UNSET for field in ItemPatch.__struct_fields__):
-            fields = ", ".join(ItemPatch.__struct_fields__)
-            raise invalid("$", "no field to change", f"give at least one of: {fields}")
         await clean_body(len(raw), clean_patch, changes)
         guard = await self._guard(request, item_id, principal.user_id, principal.is_admin)
         item = None
@@ -251,9 +210,9 @@ class ItemHandlers:
         (await self.auth.authenticate(request)).require(READ)
         query = _list_query(request)
         where = ItemFilter(
-            tags_any=_tag_list(query.tags, "tags"),
-            tags_all=_tag_list(query.tags_all, "tags_all"),
-            metadata=_metadata_filter(query.metadata),
+            tags_any=tag_filter(query.tags, "tags"),
+            tags_all=tag_filter(query.tags_all, "tags_all"),
+            metadata=metadata_filter(query.metadata),
             q=None if query.q is None else nfc(query.q),
             created_after=query.created_after,
             created_before=query.created_before,
@@ -271,7 +230,7 @@ class ItemHandlers:
         principal = (await self.auth.authenticate(request)).require(WRITE)
         raw = await read_body(request, self.max_body_bytes)
         body = decode(raw, BatchBody)
-        await clean_body(len(raw), _clean_batch, body)
+        await clean_body(len(raw), clean_batch, body)
 
         async def write(db: Executor | Connection) -> Response:
             try:
@@ -335,22 +294,6 @@ class ItemHandlers:
         return _stale(etag_for(current.updated_at))
 
 
-def _clean_batch(body: list[BatchItem]) -> None:
-    """clean_write for each entry; a fresh id for each entry without one; 422 for a repeated id."""
-    seen: set[UUID] = set()
-    for index, entry in enumerate(body):
-        clean_write(entry, f"$[{index}]")
-        item_id = uuid4() if entry.id is None else UUID(entry.id)
-        if item_id in seen:
-            raise invalid(
-                f"$[{index}].id",
-                "duplicate id",
-                f"$[{index}].id: {item_id} appears more than once in the batch",
-            )
-        seen.add(item_id)
-        entry.id = str(item_id)
-
-
 def _item_response(status: int, item: Item, *, location: bool = False) -> Response:
     headers = [(b"etag", etag_for(item.updated_at).encode())]
     if location:
@@ -384,36 +327,4 @@ def _not_yours(item_id: UUID) -> ProblemError:
 
 
 def _list_query(request: Request) -> ListQuery:
-    # msgspec's lax conversion also reads 1700000000 as a date-time: only the forms the document
-    # promises pass. Metadata's JSON is checked as in writes (NUL included).
-    return read_query(request, ListQuery, forms=_STRICT_FORMS, repeatable=("tags", "tags_all"))
-
-
-def _tag_list(value: str | None, name: str) -> list[str] | None:
-    """The comma-separated tags of a filter, each a tag as writes define it (api.item_input)."""
-    if value is None:
-        return None
-    field = f"query.{name}"
-    tags = [nfc(tag) for tag in value.split(",")]
-    problem = "give at least one tag" if value == "" else None
-    if len(tags) > 64:
-        problem = "at most 64 tags"
-    for tag in tags:
-        problem = problem or tag_problem(tag)
-    if problem is not None:
-        raise invalid(field, problem)
-    return list(dict.fromkeys(tags))
-
-
-def _metadata_filter(value: str | None) -> msgspec.Raw | None:
-    """The `metadata` parameter as its JSON text, checked as item metadata is."""
-    if value is None:
-        return None
-    try:
-        raw = msgspec.json.decode(value, type=msgspec.Raw)
-    except RecursionError:
-        raise invalid("query.metadata", TOO_DEEP) from None
-    except msgspec.DecodeError:
-        raise invalid("query.metadata", 'must be a JSON object, e.g. {"color":"red"}') from None
-    check_metadata(raw, "query.metadata")
-    return raw
+    return read_query(request, ListQuery, forms=LIST_FORMS, repeatable=LIST_REPEATABLE)

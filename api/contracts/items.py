@@ -1,14 +1,15 @@
-"""An item's input beyond what its Struct's types check: one Unicode form, tag and name rules,
-and metadata that PostgreSQL's jsonb stores exactly as the client wrote it.
+"""The HTTP contract of items: the bodies of /api/v1/items and its query, the patterns and limits
+of their fields, and what types cannot check: one Unicode form, tag and name rules, and metadata
+that PostgreSQL's jsonb stores exactly as the client wrote it.
 
 - Text (names, descriptions, tags, the `q`, `tags` and `tags_all` parameters) is normalized to
   NFC (Unicode Standard Annex #15), so that text that renders the same matches the same.
 - Lengths count the characters of that NFC form: a name or tag sent in NFD (macOS) counts what it
-  will store.
-- A tag is 1 to 64 characters, neither blank nor beginning or ending with whitespace (Unicode's
-  White_Space property) or an invisible character (its Default_Ignorable_Code_Point, such as
-  U+200B), without comma or NUL; writes and filters apply the same rule. An item keeps each tag
-  once, in first-seen order. Tags are case-sensitive.
+  will store (api.contracts.common.NFC_EXPANSION).
+- A tag is 1 to TAG_LENGTH characters, neither blank nor beginning or ending with whitespace
+  (Unicode's White_Space property) or an invisible character (its Default_Ignorable_Code_Point,
+  such as U+200B), without comma or NUL; writes and filters apply the same rule. An item keeps
+  each tag once, in first-seen order, and at most MAX_TAGS of them. Tags are case-sensitive.
 - A name is not blank: not only whitespace and invisible characters.
 - Metadata stays the client's JSON text (`msgspec.Raw`): its numbers are never converted to
   floats, and jsonb keeps them as PostgreSQL's `numeric` does (`1.10` stays `1.10`). It must be an
@@ -25,36 +26,202 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import unicodedata
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
 
 import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
 
-from api.problems import ProblemError, invalid
-from queries.items import (
-    BLANK,
-    DESCRIPTION_LENGTH,
-    NAME_LENGTH,
-    TAG_LENGTH,
-    ItemPatch,
-    ItemWrite,
+from api.contracts.common import (
+    CANONICAL_UUID,
+    LIMIT_FORM,
+    NFC_EXPANSION,
+    UUID_LENGTH,
+    Cursor,
+    QueryForm,
+    nfc,
 )
+from api.problems import ProblemError, invalid
+from queries.items import BatchOutcome
 
-MAX_METADATA_DEPTH = 32
+NAME_LENGTH, DESCRIPTION_LENGTH, TAG_LENGTH = 100, 10_000, 64
 MAX_TAGS = 64
+MAX_BATCH = 1000
+# GET /api/v1/items: the page size when none is asked for, and the largest one may ask for.
+ITEM_PAGE_SIZE, ITEM_PAGE_SIZE_MAX = 50, 200
+SEARCH_LENGTH = 200  # of the `q` parameter
+MAX_METADATA_DEPTH = 32
 # The longest a metadata number may print, as PostgreSQL's numeric writes it (in full, without an
 # exponent): an IEEE double's extremes print 310 (1.7976931348623157e308) and 326 (5e-324).
 MAX_NUMBER_CHARS = 1000
 # And all of one metadata's numbers together print at most this many characters more than they
 # are written, or the metadata's own length when that is more: a 2 MB body cannot print 1 GB.
 MIN_NUMBER_GROWTH = 64 * 1024
+# The limit decoding applies -> the one it stands for, to say the latter in a refusal.
+STORED_LENGTH = {NFC_EXPANSION * n: n for n in (NAME_LENGTH, DESCRIPTION_LENGTH, TAG_LENGTH)}
+
+NO_NUL = r"^[^\x00]*$"
+# Unicode's White_Space property (PropList.txt), the characters a tag may not begin
+# or end with, and a name may not consist of.
+WHITESPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# The Default_Ignorable_Code_Point characters of the Basic Multilingual Plane
+# (DerivedCoreProperties.txt): zero-width spaces and joiners, bidirectional controls, the soft
+# hyphen, variation selectors, Hangul fillers, the BOM. They render as nothing, so a name of only
+# these is as blank as one of spaces, and a tag may not begin or end with one ("kitchen\u200b"
+# would look like "kitchen"). Ranges as pairs of characters.
+INVISIBLE_RANGES = (
+    "\u00ad\u00ad\u034f\u034f\u061c\u061c\u115f\u1160\u17b4\u17b5\u180b\u180f\u200b\u200f"
+    "\u202a\u202e\u2060\u206f\u3164\u3164\ufe00\ufe0f\ufeff\ufeff\uffa0\uffa0"
+)
+
+
+def _class(ranges: str) -> str:
+    return "".join(
+        f"\\u{ord(ranges[i]):04x}-\\u{ord(ranges[i + 1]):04x}" for i in range(0, len(ranges), 2)
+    )
+
+
+BLANK = WHITESPACE + "".join(
+    chr(c)
+    for i in range(0, len(INVISIBLE_RANGES), 2)
+    for c in range(ord(INVISIBLE_RANGES[i]), ord(INVISIBLE_RANGES[i + 1]) + 1)
+)
+# The same class in Python and ECMA-262: \u escapes only.
+_WS = "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + _class(INVISIBLE_RANGES)
+NAME_PATTERN = rf"^[^\u0000]*[^\u0000{_WS}][^\u0000]*$"
+_TAG_MIDDLE = NFC_EXPANSION * TAG_LENGTH - 2
+_TAG = rf"[^,\u0000{_WS}](?:[^,\u0000]{{0,{_TAG_MIDDLE}}}[^,\u0000{_WS}])?"
+TAG_PATTERN = f"^{_TAG}$"
+# The `tags` and `tags_all` filters: 1 to MAX_TAGS tags, comma-separated.
+TAG_LIST_PATTERN = f"^{_TAG}(?:,{_TAG}){{0,{MAX_TAGS - 1}}}$"
+# What a value refused by one of these patterns is told (api.http.plain_message).
+PATTERN_MESSAGES = {
+    TAG_PATTERN: (
+        "a tag must not be blank, contain a comma or NUL, or begin or end with whitespace"
+        " or an invisible character"
+    ),
+    NAME_PATTERN: "must not be blank (only whitespace or invisible characters) or contain NUL",
+}
+Name = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=NFC_EXPANSION * NAME_LENGTH,
+        pattern=NAME_PATTERN,
+        description=f"1 to {NAME_LENGTH} characters in NFC, not all white space or invisible",
+    ),
+]
+Description = Annotated[
+    str,
+    Meta(
+        max_length=NFC_EXPANSION * DESCRIPTION_LENGTH,
+        pattern=NO_NUL,
+        description=f"At most {DESCRIPTION_LENGTH} characters in NFC",
+    ),
+]
+Tag = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=NFC_EXPANSION * TAG_LENGTH,
+        pattern=TAG_PATTERN,
+        description=f"1 to {TAG_LENGTH} characters in NFC, no comma, not beginning or ending"
+        " with white space or an invisible character",
+    ),
+]
+Tags = Annotated[list[Tag], Meta(max_length=MAX_TAGS)]
+# The client's JSON text, passed to jsonb untouched so that numbers keep every digit; metadata
+# checks that it is an object within the limits.
+Metadata = msgspec.Raw
+_EMPTY_OBJECT = msgspec.Raw(b"{}")
+# The exact length also keeps out the final newline that Python's $ lets through.
+ItemId = Annotated[
+    str,
+    Meta(
+        min_length=UUID_LENGTH,
+        max_length=UUID_LENGTH,
+        pattern=CANONICAL_UUID,
+        description="A UUID in its canonical 8-4-4-4-12 form",
+        extra_json_schema={"format": "uuid"},
+    ),
+]
+
+
+class ItemWrite(Struct, forbid_unknown_fields=True):
+    """A whole item as a client sends it, to create or to replace."""
+
+    name: Name
+    description: Description | None = None
+    tags: Tags = []
+    metadata: Metadata = msgspec.field(default_factory=lambda: _EMPTY_OBJECT)
+
+
+class ItemPatch(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Fields to change; a field left out stays as it is."""
+
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
+    tags: Tags | UnsetType = UNSET
+    metadata: Metadata | UnsetType = UNSET
+
+
+class BatchItem(ItemWrite, forbid_unknown_fields=True):
+    """One item of a bulk upsert: created when `id` is absent or unknown, replaced otherwise."""
+
+    id: ItemId | None = None
+
+
+BatchBody = Annotated[list[BatchItem], Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class BatchResult(Struct):
+    items: list[BatchOutcome]
+    created: int
+    updated: int
+
+
+AwareDatetime = Annotated[datetime, Meta(tz=True)]
+
+
+class ListQuery(Struct, forbid_unknown_fields=True):
+    """Query parameters of GET /items, as strings converted by msgspec."""
+
+    tags: str | None = None
+    tags_all: str | None = None
+    metadata: str | None = None
+    q: Annotated[str, Meta(min_length=1, max_length=SEARCH_LENGTH, pattern=NO_NUL)] | None = None
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+    limit: Annotated[int, Meta(ge=1, le=ITEM_PAGE_SIZE_MAX)] = ITEM_PAGE_SIZE
+    cursor: Cursor | None = None
+
+
+# RFC 3339 section 5.6 date-time, the offset required.
+_DATE_TIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC_3339 = "must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T12:00:00Z"
+# msgspec's lax conversion also reads 1700000000 as a date-time: only the forms the document
+# promises pass.
+LIST_FORMS: tuple[QueryForm, ...] = (
+    LIMIT_FORM,
+    ("created_after", _DATE_TIME, _RFC_3339),
+    ("created_before", _DATE_TIME, _RFC_3339),
+)
+# The parameters a list may repeat: their values are joined with commas.
+LIST_REPEATABLE = ("tags", "tags_all")
+
 # PostgreSQL refuses a numeric whose exponent reaches INT_MAX / 2, even a zero's (numeric.c); an
 # exponent written with more digits than this is refused before it is converted.
 _EXPONENT_DIGITS = 7
-# Metadata text that passes these byte checks is valid as it is: at most 32 brackets cannot nest
-# deeper than 32 levels, NUL can only be written as \u0000, and a number prints longer than it is
-# written only with an exponent, or is longer than MAX_NUMBER_CHARS as written.
+# Metadata text that passes these byte checks is valid as it is: at most MAX_METADATA_DEPTH
+# brackets cannot nest deeper than that, NUL can only be written as \u0000, and a number prints
+# longer than it is written only with an exponent, or is longer than MAX_NUMBER_CHARS as written.
 _EXPONENT = re.compile(rb"[0-9][eE]")
 _KINDS = {
     ord("["): "an array",
@@ -90,10 +257,6 @@ _TAG_EDGE = re.compile(f"(?:^|\x00){_BLANK_CLASS}|{_BLANK_CLASS}(?:\x00|$)")
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
 
 
-def nfc(text: str) -> str:
-    return text if text.isascii() else unicodedata.normalize("NFC", text)
-
-
 def tag_problem(tag: str) -> str | None:
     """Why `tag` (already NFC) is not a tag, or None."""
     if not tag.strip(BLANK):
@@ -115,7 +278,7 @@ def clean_tags(tags: list[str], field: str) -> list[str]:
     if not joined.isascii():
         tags = [nfc(tag) for tag in tags]
         joined = "\x00".join(tags)
-    if any(len(tag) > TAG_LENGTH for tag in tags):  # decoding admitted up to 4x, for NFD
+    if any(len(tag) > TAG_LENGTH for tag in tags):  # NFC_EXPANSION times more decoded, for NFD
         _refuse_tag(tags, field)
     if _TAG_EDGE.search(joined) is not None:
         _refuse_tag(tags, field)
@@ -133,7 +296,7 @@ def _clean_name(name: str, field: str) -> str:
     name = nfc(name)
     if not name.strip(BLANK):
         raise invalid(field, "must not be blank")
-    if len(name) > NAME_LENGTH:  # decoding admitted up to 4x, for NFD
+    if len(name) > NAME_LENGTH:  # NFC_EXPANSION times more decoded, for NFD
         raise invalid(field, f"must have at most {NAME_LENGTH} characters")
     return name
 
@@ -163,7 +326,10 @@ def clean_write(item: ItemWrite, at: str = "$") -> None:
 
 
 def clean_patch(changes: ItemPatch) -> None:
-    """clean_write for the fields a patch gives."""
+    """clean_write for the fields a patch gives; 422 when it gives none."""
+    if all(getattr(changes, field) is UNSET for field in ItemPatch.__struct_fields__):
+        fields = ", ".join(ItemPatch.__struct_fields__)
+        raise invalid("$", "no field to change", f"give at least one of: {fields}")
     if isinstance(changes.name, str):
         changes.name = _clean_name(changes.name, "$.name")
     if isinstance(changes.description, str):
@@ -178,6 +344,52 @@ def check_metadata(raw: msgspec.Raw, field: str) -> None:
     problem = metadata_problem(bytes(raw))
     if problem is not None:
         raise invalid(field, problem)
+
+
+def clean_batch(body: list[BatchItem]) -> None:
+    """clean_write for each entry; a fresh id for each entry without one; 422 for a repeated id."""
+    seen: set[UUID] = set()
+    for index, entry in enumerate(body):
+        clean_write(entry, f"$[{index}]")
+        item_id = uuid4() if entry.id is None else UUID(entry.id)
+        if item_id in seen:
+            raise invalid(
+                f"$[{index}].id",
+                "duplicate id",
+                f"$[{index}].id: {item_id} appears more than once in the batch",
+            )
+        seen.add(item_id)
+        entry.id = str(item_id)
+
+
+def tag_filter(value: str | None, name: str) -> list[str] | None:
+    """The comma-separated tags of a filter, each a tag as writes define it."""
+    if value is None:
+        return None
+    field = f"query.{name}"
+    tags = [nfc(tag) for tag in value.split(",")]
+    problem = "give at least one tag" if value == "" else None
+    if len(tags) > MAX_TAGS:
+        problem = f"at most {MAX_TAGS} tags"
+    for tag in tags:
+        problem = problem or tag_problem(tag)
+    if problem is not None:
+        raise invalid(field, problem)
+    return list(dict.fromkeys(tags))
+
+
+def metadata_filter(value: str | None) -> msgspec.Raw | None:
+    """The `metadata` parameter as its JSON text, checked as item metadata is (NUL included)."""
+    if value is None:
+        return None
+    try:
+        raw = msgspec.json.decode(value, type=msgspec.Raw)
+    except RecursionError:
+        raise invalid("query.metadata", TOO_DEEP) from None
+    except msgspec.DecodeError:
+        raise invalid("query.metadata", 'must be a JSON object, e.g. {"color":"red"}') from None
+    check_metadata(raw, "query.metadata")
+    return raw
 
 
 def metadata_problem(text: bytes) -> str | None:
