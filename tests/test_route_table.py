@@ -16,6 +16,7 @@ from api.settings import Settings
 from api.sqltools import usage
 from api.sqltools.statements import read_statements
 from tests.record_routes import record
+from tests.statement_log import unrecorded
 
 METHODS = ("get", "put", "post", "delete", "patch")
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "api.md"
@@ -250,3 +251,10 @@ def test_docs_api_md_lists_exactly_the_routes(listed: list[str]) -> None:
     ]
     assert sorted(listed) == sorted(expected)
     assert len(listed) == len(set(listed))
+
+
+def test_a_route_that_runs_an_unrecorded_statement_is_named() -> None:
+    recording = usage.Recording.read()
+    runs = {"GET /healthz": {"health/ping"}, "GET /readyz": {"health/ping"}}
+    (problem,) = unrecorded(runs, recording)
+    assert problem.startswith("GET /healthz ran health/ping, which sql/routes.json does not list")
