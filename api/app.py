@@ -6,16 +6,14 @@ import gc
 import secrets
 import signal
 import threading
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import msgspec
-from blacksheep import Application, Request, Response
+from blacksheep import Application
 from blacksheep.middlewares import MiddlewareCategory
 
 from api import budget, logs, metrics
@@ -30,6 +28,7 @@ from api.handlers.static import StaticFiles
 from api.idempotency import Idempotency
 from api.middleware import make_middleware
 from api.openapi import build_openapi
+from api.routes import register as register_routes
 from api.routing import Router, fallback_for
 from api.settings import Settings
 from api.sweeper import Sweeper
@@ -109,8 +108,8 @@ def create_app(settings: Settings) -> Application:
         state.throttle = throttle
         state.sweeper = Sweeper(pool, settings.sweep_seconds, settings.login_window_seconds)
         state.sweeper.start()
-        _add_routes(
-            application,
+        register_routes(
+            application.router,
             ItemHandlers(
                 pool,
                 auth,
@@ -130,9 +129,9 @@ def create_app(settings: Settings) -> Application:
             ),
             SiteHandlers(pool, state.readiness, lambda: state.shutting_down, openapi, static_dir),
             StaticFiles(static_dir),
+            *([publisher] if request_metrics is not None else []),
         )
         if request_metrics is not None:
-            _Router(application).add_get("/metrics", publisher.handler)
             request_metrics.attach(application.router)
             publisher.start(pool)
         # BlackSheep applied the registered routes just before on_start; apply the new ones.
@@ -206,66 +205,3 @@ def _notice_shutdown_signals(state: AppState) -> None:
             previous(sig, frame)
 
         signal.signal(number, handler)
-
-
-class _Router:
-    """Registers bound methods as handlers. BlackSheep marks each handler with an attribute,
-    which a bound method cannot take, so each is wrapped in a partial of its function."""
-
-    def __init__(self, app: Application) -> None:
-        self._router = app.router
-
-    def _add(
-        self, method: str, path: str, handler: Callable[[Request], Awaitable[Response]]
-    ) -> None:
-        bound = cast(Any, handler)
-        self._router.add(method, path, partial(bound.__func__, bound.__self__))
-
-    def add_get(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
-        """GET and HEAD: HEAD runs the GET handler, and the middleware drops the body."""
-        self._add("GET", path, handler)
-        self._add("HEAD", path, handler)
-
-    def add_post(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
-        self._add("POST", path, handler)
-
-    def add_put(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
-        self._add("PUT", path, handler)
-
-    def add_patch(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
-        self._add("PATCH", path, handler)
-
-    def add_delete(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> None:
-        self._add("DELETE", path, handler)
-
-
-def _add_routes(
-    app: Application,
-    items: ItemHandlers,
-    identity: IdentityHandlers,
-    site: SiteHandlers,
-    static: StaticFiles,
-) -> None:
-    router = _Router(app)
-    router.add_post("/api/v1/items", items.create)
-    router.add_get("/api/v1/items", items.list)
-    router.add_post("/api/v1/items/batch", items.batch)
-    router.add_get("/api/v1/items/{id}", items.get)
-    router.add_put("/api/v1/items/{id}", items.put)
-    router.add_patch("/api/v1/items/{id}", items.patch)
-    router.add_delete("/api/v1/items/{id}", items.delete)
-    router.add_post("/api/v1/auth/token", identity.token)
-    router.add_get("/api/v1/users/me", identity.me)
-    router.add_post("/api/v1/users", identity.create_user)
-    router.add_get("/api/v1/users/{id}", identity.get_user)
-    router.add_post("/api/v1/api-keys", identity.create_api_key)
-    router.add_get("/api/v1/api-keys", identity.list_api_keys)
-    router.add_delete("/api/v1/api-keys/{id}", identity.revoke_api_key)
-    router.add_get("/healthz", site.healthz)
-    router.add_get("/readyz", site.readyz)
-    router.add_get("/openapi.json", site.openapi_json)
-    router.add_get("/docs", site.docs_page)
-    for path in site.docs_assets:
-        router.add_get(path, site.docs_asset)
-    router.add_get("/", site.home)
-    router.add_get("/static/*", static.get)

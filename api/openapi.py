@@ -10,7 +10,6 @@ from api.contracts.common import CANONICAL_UUID, CURSOR_LENGTH
 from api.contracts.items import (
     ITEM_PAGE_SIZE,
     ITEM_PAGE_SIZE_MAX,
-    MAX_BATCH,
     SEARCH_LENGTH,
     STORED_LENGTH,
     TAG_LIST_PATTERN,
@@ -23,12 +22,12 @@ from api.contracts.keys import KEY_PAGE_SIZE, KEY_PAGE_SIZE_MAX, CreatedApiKey, 
 from api.contracts.users import NewUser, TokenResponse
 from api.idempotency import KEY_PATTERN, MAX_KEY_FIELD_LENGTH, MAX_KEY_LENGTH
 from api.problems import Problem
+from api.routes import PATH_IDS, ROUTES, Operation
 from queries.api_keys import ApiKey
 from queries.items import Item
 from queries.users import User
 
 _REF = "#/components/schemas/{name}"
-_READ = {"bearer": ["items:read"], "apiKey": ["items:read"]}
 
 
 def _refine(components: dict[str, Any]) -> None:
@@ -178,33 +177,8 @@ def _uuid(description: str) -> dict[str, Any]:
     return _parameter("id", "path", description, schema)
 
 
-def build_openapi() -> dict[str, Any]:
-    refs, components = _schemas()
-    components["ItemPatch"]["minProperties"] = 1  # the server refuses {}: nothing to change
-
-    def body(name: str) -> dict[str, Any]:
-        return {"required": True, "content": {"application/json": {"schema": refs[name]}}}
-
-    def item_ok(
-        description: str, *, location: bool = False, more: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        headers = {"ETag": _HEADER, **({"Location": _HEADER} if location else {}), **(more or {})}
-        return _json(refs["Item"], description, headers)
-
-    item_id = _uuid("The item's id, in its canonical 8-4-4-4-12 form")
-    if_match = _parameter(
-        "If-Match",
-        "header",
-        "Write only if the item has one of these strong ETags, or exists (*); RFC 9110 13.1.1",
-        _HEADER,
-    )
-    if_none_match = _parameter(
-        "If-None-Match",
-        "header",
-        "Refuse (412) when the item's ETag matches one of these weakly, or it exists at all "
-        "(*: on PUT, create only); RFC 9110 13.1.2",
-        _HEADER,
-    )
+def _parameters() -> dict[str, list[dict[str, Any]]]:
+    """The parameters api/routes.py names, by their name there."""
     idempotency_key = _parameter(
         "Idempotency-Key",
         "header",
@@ -220,13 +194,6 @@ def build_openapi() -> dict[str, Any]:
             "pattern": KEY_PATTERN,
         },
     )
-    replayed = {
-        "Idempotency-Replayed": {
-            "description": "true on the stored answer of an earlier request with the same "
-            "Idempotency-Key, which may be stale; absent on a first answer",
-            "schema": {"type": "string", "enum": ["true"]},
-        }
-    }
     metadata = {
         "name": "metadata",
         "in": "query",
@@ -235,7 +202,7 @@ def build_openapi() -> dict[str, Any]:
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
     tag_list = {"type": "string", "minLength": 1, "pattern": TAG_LIST_PATTERN}
-    list_params = [
+    filters = [
         _parameter(name, "query", desc, schema)
         for name, desc, schema in (
             ("tags", "Comma-separated tags; items with any of them", tag_list),
@@ -257,283 +224,126 @@ def build_openapi() -> dict[str, Any]:
             ),
         )
     ]
-    list_params.extend(_page_params(default=ITEM_PAGE_SIZE, maximum=ITEM_PAGE_SIZE_MAX))
-    list_params.insert(2, metadata)
-    item_errors = ("401", "403", "404", "422", "503")
-    write_errors = (*item_errors, "412", "413", "415")
-    creates = {
-        "s403": (
-            "The credential lacks the scope, the item belongs to another user, or the user owns"
-            " ITEMS_MAX_PER_USER items already and the write would create one"
-            " (/problems/item-quota)"
-        )
+    filters.insert(2, metadata)
+    return {
+        "Idempotency-Key": [idempotency_key],
+        "If-Match": [
+            _parameter(
+                "If-Match",
+                "header",
+                "Write only if the item has one of these strong ETags, or exists (*); "
+                "RFC 9110 13.1.1",
+                _HEADER,
+            )
+        ],
+        "If-None-Match": [
+            _parameter(
+                "If-None-Match",
+                "header",
+                "Refuse (412) when the item's ETag matches one of these weakly, or it exists at "
+                "all (*: on PUT, create only); RFC 9110 13.1.2",
+                _HEADER,
+            )
+        ],
+        "If-None-Match (read)": [
+            _parameter(
+                "If-None-Match",
+                "header",
+                "Answer 304 if one of these ETags matches weakly (or *)",
+                _HEADER,
+            )
+        ],
+        "item filters": filters,
+        "item pages": _page_params(default=ITEM_PAGE_SIZE, maximum=ITEM_PAGE_SIZE_MAX),
+        "key pages": _page_params(default=KEY_PAGE_SIZE, maximum=KEY_PAGE_SIZE_MAX),
     }
-    keyed = {
-        **creates,
-        "s409": "A request with this Idempotency-Key is still running",
-        "s422": "Invalid input, or an Idempotency-Key used for another request",
+
+
+# The response headers api/routes.py names.
+_RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": _HEADER,
+    "Location": _HEADER,
+    "Link": _HEADER,
+    "Idempotency-Replayed": {
+        "description": "true on the stored answer of an earlier request with the same "
+        "Idempotency-Key, which may be stale; absent on a first answer",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+# The one request body that is not a component schema in JSON.
+_PASSWORD_GRANT = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["grant_type", "username", "password"],
+                "properties": {
+                    "grant_type": {"const": "password"},
+                    "username": {"type": "string"},
+                    "password": {"type": "string"},
+                    "scope": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
+
+def _operation(
+    operation: Operation, refs: dict[str, Any], parameters: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "tags": [operation.tag],
+        "summary": operation.summary,
     }
-    paths: dict[str, Any] = {
-        "/api/v1/items": {
-            "post": {
-                "operationId": "createItem",
-                "tags": ["items"],
-                "summary": "Create an item",
-                "security": _security("items:write"),
-                "parameters": [idempotency_key],
-                "requestBody": body("ItemWrite"),
-                "responses": {
-                    "201": item_ok(
-                        "Created; Location names the new item", location=True, more=replayed
-                    ),
-                    **_errors("401", "403", "413", "415", "503", **keyed),
-                },
-            },
-            "get": {
-                "operationId": "listItems",
-                "tags": ["items"],
-                "summary": "List and search items, with keyset pagination",
-                "security": _security("items:read"),
-                "parameters": list_params,
-                "responses": {
-                    "200": _json(
-                        refs["ItemList"],
-                        "One page; a Link header with rel=next while more rows exist",
-                        {"Link": _HEADER},
-                    ),
-                    **_errors("401", "403", "422", "503"),
-                },
-            },
-        },
-        "/api/v1/items/batch": {
-            "post": {
-                "operationId": "upsertItems",
-                "tags": ["items"],
-                "summary": f"Create or replace up to {MAX_BATCH} items at once, all or nothing",
-                "security": _security("items:write"),
-                "parameters": [idempotency_key],
-                "requestBody": body("BatchBody"),
-                "responses": {
-                    "200": _json(
-                        refs["BatchResult"], "Each item's id and whether it was created", replayed
-                    ),
-                    **_errors("401", "403", "413", "415", "503", **keyed),
-                },
-            }
-        },
-        "/api/v1/items/{id}": {
-            "parameters": [item_id],
-            "get": {
-                "operationId": "getItem",
-                "tags": ["items"],
-                "summary": "Read an item",
-                "security": _security("items:read"),
-                "parameters": [
-                    _parameter(
-                        "If-None-Match",
-                        "header",
-                        "Answer 304 if one of these ETags matches weakly (or *)",
-                        _HEADER,
-                    )
-                ],
-                "responses": {
-                    "200": item_ok("The item"),
-                    "304": {"description": "Not modified", "headers": {"ETag": _HEADER}},
-                    **_errors(*item_errors),
-                },
-            },
-            "put": {
-                "operationId": "putItem",
-                "tags": ["items"],
-                "summary": "Create or replace the item with this id (upsert)",
-                "security": _security("items:write"),
-                "parameters": [if_match, if_none_match],
-                "requestBody": body("ItemWrite"),
-                "responses": {
-                    "200": item_ok("Replaced"),
-                    "201": item_ok("Created", location=True),
-                    **_errors(*write_errors, **creates),
-                },
-            },
-            "patch": {
-                "operationId": "patchItem",
-                "tags": ["items"],
-                "summary": "Change some fields of an item",
-                "security": _security("items:write"),
-                "parameters": [if_match, if_none_match],
-                "requestBody": body("ItemPatch"),
-                "responses": {"200": item_ok("Updated"), **_errors(*write_errors)},
-            },
-            "delete": {
-                "operationId": "deleteItem",
-                "tags": ["items"],
-                "summary": "Delete an item",
-                "security": _security("items:write"),
-                "parameters": [if_match, if_none_match],
-                "responses": {
-                    "204": {"description": "Deleted"},
-                    **_errors(*item_errors, "412"),
-                },
-            },
-        },
-        "/api/v1/auth/token": {
-            "post": {
-                "operationId": "issueToken",
-                "tags": ["auth"],
-                "summary": "OAuth2 password grant: exchange email and password for an access token",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-www-form-urlencoded": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["grant_type", "username", "password"],
-                                "properties": {
-                                    "grant_type": {"const": "password"},
-                                    "username": {"type": "string"},
-                                    "password": {"type": "string"},
-                                    "scope": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "200": _json(refs["TokenResponse"], "An access token"),
-                    **_errors(
-                        "503",
-                        s400="OAuth2 error: invalid_grant, invalid_request, invalid_scope, ...",
-                        s413="Body too large",
-                        s415="Body is not application/x-www-form-urlencoded",
-                        s429="Too many failed logins; see Retry-After",
-                    ),
-                },
-            }
-        },
-        "/api/v1/users/me": {
-            "get": {
-                "operationId": "getCurrentUser",
-                "tags": ["users"],
-                "summary": "The calling user",
-                "security": _security(),
-                "responses": {
-                    "200": _json(refs["User"], "The user"),
-                    **_errors("401", "404", "503"),
-                },
-            }
-        },
-        "/api/v1/users/{id}": {
-            "parameters": [_uuid("The user's id")],
-            "get": {
-                "operationId": "getUser",
-                "tags": ["users"],
-                "summary": "A user: the caller themself, or anyone to an admin",
-                "security": _security(),
-                "responses": {
-                    "200": _json(refs["User"], "The user"),
-                    **_errors("401", "403", "404", "422", "503"),
-                },
-            },
-        },
-        "/api/v1/users": {
-            "post": {
-                "operationId": "createUser",
-                "tags": ["users"],
-                "summary": "Create a user (admin)",
-                "security": _security("admin"),
-                "requestBody": body("NewUser"),
-                "responses": {
-                    "201": _json(refs["User"], "Created", {"Location": _HEADER}),
-                    **_errors("401", "403", "413", "415", "422", "503", s409="Email taken"),
-                },
-            }
-        },
-        "/api/v1/api-keys": {
-            "post": {
-                "operationId": "createApiKey",
-                "tags": ["api-keys"],
-                "summary": "Create an API key; its secret is shown only in this response",
-                "security": _security("keys:manage"),
-                "requestBody": body("NewApiKey"),
-                "responses": {
-                    "201": _json(refs["CreatedApiKey"], "Created"),
-                    **_errors(
-                        "401",
-                        "413",
-                        "415",
-                        "422",
-                        "503",
-                        s403=(
-                            "The credential lacks keys:manage, the key would have scopes or a"
-                            " lifetime beyond its creator's, or the user already has"
-                            " API_KEYS_MAX_PER_USER keys that still work (type"
-                            " /problems/api-key-limit: revoking one frees a place)"
-                        ),
-                    ),
-                },
-            },
-            "get": {
-                "operationId": "listApiKeys",
-                "tags": ["api-keys"],
-                "summary": (
-                    "The API keys the caller may manage, without secrets, newest first, with"
-                    " keyset pagination: with a user's token all the user's keys; with an API"
-                    " key that key and the keys created with it"
-                ),
-                "security": _security("keys:manage"),
-                "parameters": _page_params(default=KEY_PAGE_SIZE, maximum=KEY_PAGE_SIZE_MAX),
-                "responses": {
-                    "200": _json(
-                        refs["ApiKeyList"],
-                        "One page; a Link header with rel=next while more keys exist",
-                        {"Link": _HEADER},
-                    ),
-                    **_errors("401", "403", "422", "503"),
-                },
-            },
-        },
-        "/api/v1/api-keys/{id}": {
-            "parameters": [_uuid("The key's id")],
-            "delete": {
-                "operationId": "revokeApiKey",
-                "tags": ["api-keys"],
-                "summary": (
-                    "Revoke an API key and every key created with it, at once: with a user's"
-                    " token any key of the user; with an API key that key or one created with it"
-                ),
-                "security": _security("keys:manage"),
-                "responses": {
-                    "204": {"description": "Revoked"},
-                    **_errors(
-                        "401",
-                        "403",
-                        "422",
-                        "503",
-                        s404="No such key the caller may revoke",
-                    ),
-                },
-            },
-        },
-        "/healthz": {
-            "get": {
-                "operationId": "getHealth",
-                "tags": ["ops"],
-                "summary": "The process is alive",
-                "responses": {"200": {"description": "Alive"}, **_errors()},
-            }
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "getReadiness",
-                "tags": ["ops"],
-                "summary": "The database is reachable",
-                "responses": {
-                    "200": {"description": "Ready"},
-                    **_errors(s503="PostgreSQL unreachable from this instance, or shutting down"),
-                },
-            }
-        },
+    if operation.scopes is not None:
+        described["security"] = _security(*operation.scopes)
+    if operation.parameters:
+        described["parameters"] = [p for name in operation.parameters for p in parameters[name]]
+    if operation.body == "password grant":
+        described["requestBody"] = _PASSWORD_GRANT
+    elif operation.body is not None:
+        described["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[operation.body]}},
+        }
+    responses: dict[str, Any] = {}
+    for reply in operation.replies:
+        headers = {name: _RESPONSE_HEADERS[name] for name in reply.headers}
+        if reply.schema is not None:
+            responses[reply.status] = _json(refs[reply.schema], reply.description, headers)
+        else:
+            responses[reply.status] = {"description": reply.description}
+            if headers:
+                responses[reply.status]["headers"] = headers
+    described["responses"] = {
+        **responses,
+        **_errors(*operation.errors, **{f"s{s}": d for s, d in operation.described.items()}),
     }
+    return described
+
+
+def _paths(refs: dict[str, Any]) -> dict[str, Any]:
+    """The operations of api/routes.py, under their paths in the table's order."""
+    parameters = _parameters()
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        if route.operation is None:
+            continue
+        if route.path not in paths:
+            paths[route.path] = {}
+            if route.path in PATH_IDS:
+                paths[route.path]["parameters"] = [_uuid(PATH_IDS[route.path])]
+        operation = _operation(route.operation, refs, parameters)
+        paths[route.path][route.method.lower()] = operation
+    return paths
+
+
+def build_openapi() -> dict[str, Any]:
+    refs, components = _schemas()
+    components["ItemPatch"]["minProperties"] = 1  # the server refuses {}: nothing to change
     return {
         "openapi": "3.1.0",
         "info": {
@@ -541,7 +351,7 @@ def build_openapi() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Items over PostgreSQL. Errors are RFC 9457 problem documents.",
         },
-        "paths": paths,
+        "paths": _paths(refs),
         "components": {
             "schemas": components,
             "securitySchemes": {

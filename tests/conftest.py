@@ -19,8 +19,10 @@ from api.app import create_app
 from api.auth import tokens
 from api.auth.passwords import hash_password
 from api.settings import Settings
+from api.sqltools.usage import Recording
 from queries import users
 from tests.database import fresh_database, postgres_server
+from tests.statement_log import StatementLog, unrecorded
 
 PASSWORD = "correct horse battery staple"
 # A fresh key each run: a key written here would be public (and Settings refuses known keys).
@@ -74,11 +76,33 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings, log_stream: io.BytesIO) -> AsyncIterator[Any]:
+def statement_log() -> StatementLog:
+    """The statements each route of the shared app ran, since the last test's check."""
+    return StatementLog()
+
+
+@pytest.fixture(scope="session")
+async def app(
+    settings: Settings, log_stream: io.BytesIO, statement_log: StatementLog
+) -> AsyncIterator[Any]:
     application = create_app(settings)
+    statement_log.attach(application)
     await application.start()
     yield application
     await application.stop()
+
+
+@pytest.fixture(autouse=True)
+def routes_run_recorded_statements(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each statement a route of the shared app ran in this test is one sql/routes.json lists
+    for it: a route that runs another has changed, or tests/record_routes.py misses a branch."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    log: StatementLog = request.getfixturevalue("statement_log")
+    runs, log.runs = log.runs, {}
+    problems = unrecorded(runs, Recording.read())
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture

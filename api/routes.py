@@ -1,0 +1,396 @@
+"""Every route of the service in one table: api/app.py registers it at start-up, api/openapi.py
+describes its operations, `python -m api sql catalog` names its routes, docs/api.md lists them
+(tests/test_route_table.py holds the four together)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from blacksheep.server.routing import Router
+
+from api.contracts.items import MAX_BATCH
+from api.docs import INIT_SCRIPT_PATH, SWAGGER_UI_FILES
+from api.handlers.identity import IdentityHandlers
+from api.handlers.items import ItemHandlers
+from api.handlers.site import SiteHandlers
+from api.handlers.static import StaticFiles
+from api.metrics import Publisher
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A success response: `schema` names a component schema of api/openapi.py (None: no
+    body), `headers` response headers it defines (ETag, Location, Link, Idempotency-Replayed)."""
+
+    status: str
+    description: str
+    schema: str | None = None
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the OpenAPI document says of a route. `errors` are the error statuses it may answer
+    besides the protocol's (with api/openapi.py's description of each), `described` those whose
+    description is this operation's own. `scopes` None: no credential; (): any credential.
+    `parameters` and `body` name what api/openapi.py defines."""
+
+    operation_id: str
+    tag: str
+    summary: str
+    replies: tuple[Reply, ...]
+    errors: tuple[str, ...] = ()
+    described: Mapping[str, str] = field(default_factory=dict)
+    scopes: tuple[str, ...] | None = None
+    parameters: tuple[str, ...] = ()
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """`handler` is a method of a handler class, called on the instance register() is given;
+    GET routes answer HEAD too. A route with `setting` is registered only when that setting
+    enables it (register() is then given its handler's instance)."""
+
+    method: str
+    path: str
+    handler: Handler
+    operation: Operation | None = None
+    setting: str | None = None
+
+    @property
+    def label(self) -> str:
+        """ "GET /api/v1/items/{id}": how the SQL catalog and docs/api.md name the route."""
+        return f"{self.method} {self.path}"
+
+
+# The description of each path's `{id}`.
+PATH_IDS = {
+    "/api/v1/items/{id}": "The item's id, in its canonical 8-4-4-4-12 form",
+    "/api/v1/users/{id}": "The user's id",
+    "/api/v1/api-keys/{id}": "The key's id",
+}
+
+_ITEM_ERRORS = ("401", "403", "404", "422", "503")
+_WRITE_ERRORS = (*_ITEM_ERRORS, "412", "413", "415")
+_CREATES = {
+    "403": (
+        "The credential lacks the scope, the item belongs to another user, or the user owns"
+        " ITEMS_MAX_PER_USER items already and the write would create one"
+        " (/problems/item-quota)"
+    )
+}
+_KEYED = {
+    **_CREATES,
+    "409": "A request with this Idempotency-Key is still running",
+    "422": "Invalid input, or an Idempotency-Key used for another request",
+}
+_WRITES_ITEM = ("If-Match", "If-None-Match")
+
+
+def _item(status: str, description: str, *headers: str) -> Reply:
+    return Reply(status, description, "Item", ("ETag", *headers))
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/api/v1/items",
+        ItemHandlers.create,
+        Operation(
+            "createItem",
+            "items",
+            "Create an item",
+            (
+                _item(
+                    "201",
+                    "Created; Location names the new item",
+                    "Location",
+                    "Idempotency-Replayed",
+                ),
+            ),
+            ("401", "403", "413", "415", "503"),
+            _KEYED,
+            scopes=("items:write",),
+            parameters=("Idempotency-Key",),
+            body="ItemWrite",
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/items",
+        ItemHandlers.list,
+        Operation(
+            "listItems",
+            "items",
+            "List and search items, with keyset pagination",
+            (
+                Reply(
+                    "200",
+                    "One page; a Link header with rel=next while more rows exist",
+                    "ItemList",
+                    ("Link",),
+                ),
+            ),
+            ("401", "403", "422", "503"),
+            scopes=("items:read",),
+            parameters=("item filters", "item pages"),
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/items/batch",
+        ItemHandlers.batch,
+        Operation(
+            "upsertItems",
+            "items",
+            f"Create or replace up to {MAX_BATCH} items at once, all or nothing",
+            (
+                Reply(
+                    "200",
+                    "Each item's id and whether it was created",
+                    "BatchResult",
+                    ("Idempotency-Replayed",),
+                ),
+            ),
+            ("401", "403", "413", "415", "503"),
+            _KEYED,
+            scopes=("items:write",),
+            parameters=("Idempotency-Key",),
+            body="BatchBody",
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/items/{id}",
+        ItemHandlers.get,
+        Operation(
+            "getItem",
+            "items",
+            "Read an item",
+            (_item("200", "The item"), Reply("304", "Not modified", headers=("ETag",))),
+            _ITEM_ERRORS,
+            scopes=("items:read",),
+            parameters=("If-None-Match (read)",),
+        ),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/items/{id}",
+        ItemHandlers.put,
+        Operation(
+            "putItem",
+            "items",
+            "Create or replace the item with this id (upsert)",
+            (_item("200", "Replaced"), _item("201", "Created", "Location")),
+            _WRITE_ERRORS,
+            _CREATES,
+            scopes=("items:write",),
+            parameters=_WRITES_ITEM,
+            body="ItemWrite",
+        ),
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/items/{id}",
+        ItemHandlers.patch,
+        Operation(
+            "patchItem",
+            "items",
+            "Change some fields of an item",
+            (_item("200", "Updated"),),
+            _WRITE_ERRORS,
+            scopes=("items:write",),
+            parameters=_WRITES_ITEM,
+            body="ItemPatch",
+        ),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/items/{id}",
+        ItemHandlers.delete,
+        Operation(
+            "deleteItem",
+            "items",
+            "Delete an item",
+            (Reply("204", "Deleted"),),
+            (*_ITEM_ERRORS, "412"),
+            scopes=("items:write",),
+            parameters=_WRITES_ITEM,
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/auth/token",
+        IdentityHandlers.token,
+        Operation(
+            "issueToken",
+            "auth",
+            "OAuth2 password grant: exchange email and password for an access token",
+            (Reply("200", "An access token", "TokenResponse"),),
+            ("503",),
+            {
+                "400": "OAuth2 error: invalid_grant, invalid_request, invalid_scope, ...",
+                "413": "Body too large",
+                "415": "Body is not application/x-www-form-urlencoded",
+                "429": "Too many failed logins; see Retry-After",
+            },
+            body="password grant",
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/users/me",
+        IdentityHandlers.me,
+        Operation(
+            "getCurrentUser",
+            "users",
+            "The calling user",
+            (Reply("200", "The user", "User"),),
+            ("401", "404", "503"),
+            scopes=(),
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/users/{id}",
+        IdentityHandlers.get_user,
+        Operation(
+            "getUser",
+            "users",
+            "A user: the caller themself, or anyone to an admin",
+            (Reply("200", "The user", "User"),),
+            ("401", "403", "404", "422", "503"),
+            scopes=(),
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/users",
+        IdentityHandlers.create_user,
+        Operation(
+            "createUser",
+            "users",
+            "Create a user (admin)",
+            (Reply("201", "Created", "User", ("Location",)),),
+            ("401", "403", "413", "415", "422", "503"),
+            {"409": "Email taken"},
+            scopes=("admin",),
+            body="NewUser",
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/api-keys",
+        IdentityHandlers.create_api_key,
+        Operation(
+            "createApiKey",
+            "api-keys",
+            "Create an API key; its secret is shown only in this response",
+            (Reply("201", "Created", "CreatedApiKey"),),
+            ("401", "413", "415", "422", "503"),
+            {
+                "403": (
+                    "The credential lacks keys:manage, the key would have scopes or a"
+                    " lifetime beyond its creator's, or the user already has"
+                    " API_KEYS_MAX_PER_USER keys that still work (type"
+                    " /problems/api-key-limit: revoking one frees a place)"
+                )
+            },
+            scopes=("keys:manage",),
+            body="NewApiKey",
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/api-keys",
+        IdentityHandlers.list_api_keys,
+        Operation(
+            "listApiKeys",
+            "api-keys",
+            (
+                "The API keys the caller may manage, without secrets, newest first, with"
+                " keyset pagination: with a user's token all the user's keys; with an API"
+                " key that key and the keys created with it"
+            ),
+            (
+                Reply(
+                    "200",
+                    "One page; a Link header with rel=next while more keys exist",
+                    "ApiKeyList",
+                    ("Link",),
+                ),
+            ),
+            ("401", "403", "422", "503"),
+            scopes=("keys:manage",),
+            parameters=("key pages",),
+        ),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/api-keys/{id}",
+        IdentityHandlers.revoke_api_key,
+        Operation(
+            "revokeApiKey",
+            "api-keys",
+            (
+                "Revoke an API key and every key created with it, at once: with a user's"
+                " token any key of the user; with an API key that key or one created with it"
+            ),
+            (Reply("204", "Revoked"),),
+            ("401", "403", "422", "503"),
+            {"404": "No such key the caller may revoke"},
+            scopes=("keys:manage",),
+        ),
+    ),
+    Route(
+        "GET",
+        "/healthz",
+        SiteHandlers.healthz,
+        Operation("getHealth", "ops", "The process is alive", (Reply("200", "Alive"),)),
+    ),
+    Route(
+        "GET",
+        "/readyz",
+        SiteHandlers.readyz,
+        Operation(
+            "getReadiness",
+            "ops",
+            "The database is reachable",
+            (Reply("200", "Ready"),),
+            described={"503": "PostgreSQL unreachable from this instance, or shutting down"},
+        ),
+    ),
+    # Not operations of the API: the documents about it, and the site.
+    Route("GET", "/openapi.json", SiteHandlers.openapi_json),
+    Route("GET", "/docs", SiteHandlers.docs_page),
+    *(
+        Route("GET", path, SiteHandlers.docs_asset)
+        for path in (INIT_SCRIPT_PATH, *SWAGGER_UI_FILES)
+    ),
+    Route("GET", "/", SiteHandlers.home),
+    Route("GET", "/static/*", StaticFiles.get),
+    Route("GET", "/metrics", Publisher.handler, setting="METRICS_ENABLED"),
+)
+
+
+def register(router: Router, *owners: object) -> None:
+    """Add every route of ROUTES to `router`, each handler bound to the instance of its class
+    among `owners`; a route with a setting is left out when its class is not among them."""
+    by_class = {type(owner).__qualname__: owner for owner in owners}
+    for route in ROUTES:
+        owner = by_class.get(route.handler.__qualname__.rpartition(".")[0])
+        if owner is None:
+            if route.setting is not None:
+                continue
+            raise ValueError(f"no instance for {route.label}'s {route.handler.__qualname__}")
+        # A partial each, not a bound method: BlackSheep marks each handler with an attribute,
+        # which a bound method cannot take.
+        router.add(route.method, route.path, partial(route.handler, owner))
+        if route.method == "GET":  # HEAD runs the GET handler; the middleware drops the body
+            router.add("HEAD", route.path, partial(route.handler, owner))
