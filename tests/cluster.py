@@ -7,13 +7,11 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
+from tests.servers import free_port
 
 
 def _newest_pg_bin() -> Path:
@@ -23,13 +21,6 @@ def _newest_pg_bin() -> Path:
 
 # Debian's binaries (the postgresql package), the newest installed; PG_BIN overrides.
 PG_BIN = Path(os.environ.get("PG_BIN") or _newest_pg_bin())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -159,27 +150,3 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/stat")
     return status.exists() and status.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def start_server(
-    env: dict[str, str], port: int, log: Path, ready_timeout: float = 60.0
-) -> subprocess.Popen[bytes]:
-    """`python -m api serve` on `port`, answering /healthz; its output goes to `log`."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve", "--port", str(port), "--workers", "1"],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"serve did not answer within {ready_timeout} s:\n{log.read_text()}")

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import PASSWORD, Account
-from tests.test_serve import free_port
+from tests.servers import free_port, start_server, stop_server
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags that keep Chromium from reaching out (updates, sync, QUIC probes) and that work as root.
@@ -53,28 +49,12 @@ def base_url(database_url: str) -> Iterator[str]:
         "SECRET_KEY": "browser-test-secret-key-0123456789abcdef-012345",
         "LOG_LEVEL": "warning",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--no-migrate", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_server(env, port, "--no-migrate")
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail("the server did not start")
-            time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_server(process)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Account
-from tests.live_server import live_server
+from tests.servers import live_server
 
 SEND_TIMEOUT_S = 1
 MAX_RESPONSE_BYTES = 64 * 1024

@@ -28,8 +28,9 @@ import psycopg
 import pytest
 
 from api.auth import tokens
-from tests.cluster import PG_BIN, Cluster, free_port, start_server
+from tests.cluster import PG_BIN, Cluster
 from tests.conftest import TEST_SECRET_KEY
+from tests.servers import free_port, start_server
 
 pytestmark = pytest.mark.skipif(
     not (PG_BIN / "initdb").exists(), reason=f"no PostgreSQL binaries in {PG_BIN}"
@@ -92,7 +93,9 @@ def service(cluster: Cluster) -> Iterator[Service]:
     port = free_port()
     log = cluster.root / "serve.log"
     env = {**SETTINGS, "DATABASE_URL": database_url}
-    process = start_server(env, port, log)
+    process = start_server(
+        {**os.environ, **env}, port, "--workers", "1", log=log, ready_path="/healthz"
+    )
     try:
         made = subprocess.run(
             [sys.executable, "-m", "api", "users", "create", "faults@example.com"],
@@ -469,7 +472,15 @@ async def test_too_many_connections_is_503(
         "DATABASE_URL": service.database_url.replace("postgres@", f"{role}@"),
         "ACCESS_LOG": "false",
     }
-    process = await asyncio.to_thread(start_server, env, port, cluster.root / "limited.log")
+    process = await asyncio.to_thread(
+        start_server,
+        {**os.environ, **env},
+        port,
+        "--workers",
+        "1",
+        log=cluster.root / "limited.log",
+        ready_path="/healthz",
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url, headers=service.headers, timeout=30) as http:
@@ -508,7 +519,15 @@ async def test_overload_leaves_no_backlog(service: Service, cluster: Cluster) ->
         "REQUEST_TIMEOUT_MS": "5000",
         "ACCESS_LOG": "false",
     }
-    process = await asyncio.to_thread(start_server, env, port, cluster.root / "overload.log")
+    process = await asyncio.to_thread(
+        start_server,
+        {**os.environ, **env},
+        port,
+        "--workers",
+        "1",
+        log=cluster.root / "overload.log",
+        ready_path="/healthz",
+    )
     url = f"http://127.0.0.1:{port}"
     stop = asyncio.Event()
     answers: list[Answer] = []

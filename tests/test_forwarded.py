@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, Account
-from tests.live_server import live_server
+from tests.servers import live_server
 
 MAX_FAILURES = 5
 HUGE = "".join(random.choices(string.ascii_letters + string.digits, k=4000))

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import Account
-from tests.live_server import live_server
+from tests.servers import live_server
 
 TIMEOUT_S = 1.5
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import Account
-from tests.live_server import live_server
+from tests.servers import live_server
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.test_serve import free_port
+from tests.servers import free_port, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,21 +114,6 @@ def test_library_records_with_odd_arguments_and_exceptions_stay_json_lines() -> 
     assert all("timestamp" in line and "level" in line for line in lines)
 
 
-def _serve(env: dict[str, str], *args: str, **popen: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "api", "serve", *args], env=env, **popen)
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not become ready")
-
-
 def test_serve_with_two_workers_writes_only_json_lines(database_url: str) -> None:
     port = free_port()
     env = {
@@ -137,17 +122,10 @@ def test_serve_with_two_workers_writes_only_json_lines(database_url: str) -> Non
         "ENVIRONMENT": "development",  # stdout is a pipe: JSON even in development
         "SECRET_KEY": TEST_SECRET_KEY,
     }
-    process = _serve(
-        env,
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    process = start_server(
+        env, port, "--workers", "2", stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        _wait_ready(f"http://127.0.0.1:{port}", process)
         httpx.get(f"http://127.0.0.1:{port}/no/such/page")
     finally:
         process.send_signal(signal.SIGTERM)

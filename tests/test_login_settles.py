@@ -28,7 +28,7 @@ from api.auth.throttle import subject_hash
 from api.settings import Settings
 from queries import auth
 from tests.conftest import PASSWORD, Account, MakeUser, problem
-from tests.live_server import live_server
+from tests.servers import live_server
 
 TOKEN_URL = "/api/v1/auth/token"
 # Verifying a password against this hash takes about half a second: long enough for a client to

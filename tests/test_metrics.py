@@ -24,7 +24,7 @@ from api import metrics
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import TEST_SECRET_KEY, Account
-from tests.test_serve import free_port
+from tests.servers import free_port, start_server, stop_server
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -154,30 +154,17 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]
         "LOG_LEVEL": "warning",
         "PROMETHEUS_MULTIPROC_DIR": str(folder),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--no-migrate", "--port", str(port), "--workers=2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_server(env, port, "--no-migrate", "--workers=2")
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while len(list(folder.glob("*.db"))) < 2 or not _answers(url):
+        while len(list(folder.glob("*.db"))) < 2:
             if time.monotonic() > deadline or process.poll() is not None:
                 pytest.fail("the server did not start two workers")
             time.sleep(0.2)
         yield url, folder
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+        stop_server(process)
 
 
 def _pids(folder: Path, kind: str) -> set[str]:
@@ -259,26 +246,14 @@ def test_serve_removes_its_metrics_folder_and_those_of_killed_runs(database_url:
         "SECRET_KEY": TEST_SECRET_KEY,
         "LOG_LEVEL": "warning",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--no-migrate", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    process = start_server(env, port, "--no-migrate")
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(url):
-            assert time.monotonic() < deadline, "did not start"
-            assert process.poll() is None, "exited"
-            time.sleep(0.1)
         own = list(temp.glob(f"items-api-metrics-{process.pid}-*"))
         assert len(own) == 1
         assert list(own[0].glob("*.db"))  # the worker writes its values there
         assert not orphan.exists()
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
     assert not own[0].exists()
 
 

@@ -28,15 +28,9 @@ import pytest
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import PASSWORD, Account
+from tests.servers import free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

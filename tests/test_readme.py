@@ -19,7 +19,7 @@ import pytest
 
 from api.problems import TITLES
 from tests.conftest import TEST_SECRET_KEY
-from tests.live_server import live_server
+from tests.servers import live_server
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

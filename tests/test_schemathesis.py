@@ -18,7 +18,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,6 +29,7 @@ import pytest
 
 from api import migrate
 from tests.database import fresh_database
+from tests.servers import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent / "schemathesis"
@@ -45,27 +45,6 @@ class LiveServer:
     url: str
     token: str
     log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"uvicorn exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    raise RuntimeError(f"uvicorn did not become healthy:\n{log.read_text()[-3000:]}")
 
 
 def _token(url: str) -> str:
@@ -115,39 +94,16 @@ def live_server(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             check=False,
         )
         assert made.returncode == 0, made.stderr
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         log = work / "uvicorn.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "api.asgi:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-                env=env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        command = [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1"]
+        command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+        process = start_server(env, port, command=command, log=log, ready_path="/healthz", cwd=ROOT)
         try:
-            _wait_until_healthy(url, process, log)
             yield LiveServer(url, _token(url), log)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_server(process, timeout=10)
 
 
 def _schemathesis() -> list[str]:

@@ -7,21 +7,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET_KEY, Account
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.servers import free_port, start_server
 
 
 @pytest.fixture
@@ -34,22 +26,7 @@ def server(database_url: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         "SECRET_KEY": TEST_SECRET_KEY,
         "ACCESS_LOG": "true",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"server did not start: {process.communicate()[0].decode()}")
+    process = start_server(env, port, "--workers", "1", stdout=subprocess.PIPE)
     yield process, port
     if process.poll() is None:
         process.kill()
