@@ -188,7 +188,7 @@ class RequestMetrics:
 def _add_histogram(child: Any, counts: list[float]) -> None:
     """Add tallied observations to a prometheus-client histogram child. Its `_buckets` (one
     value per bound, not cumulative) and `_sum` are what `observe()` adds to;
-    tests/test_private_names.py compares the exposition with observe()'s, so an upgrade that
+    tests/http/test_private_names.py compares the exposition with observe()'s, so an upgrade that
     changes them fails there."""
     for value, count in zip(child._buckets, counts[:-1], strict=True):
         if count:

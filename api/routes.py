@@ -1,6 +1,6 @@
 """Every route of the service in one table: api/app.py registers it at start-up, api/openapi.py
 describes its operations, `python -m api sql catalog` names its routes, docs/api.md lists them
-(tests/test_route_table.py holds the four together)."""
+(tests/http/test_route_table.py holds the four together)."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ ensure_venv() {
 install_stamp() { cat "$LOCK_DIR/$1.txt" pyproject.toml | sha256sum | cut -d ' ' -f 1; }
 
 # Install the lock of set $1 (serve or test), unless .venv/.installed says it already holds it (the
-# test lock holds every pin of the serve lock: tests/test_lock.py).
+# test lock holds every pin of the serve lock: tests/unit/test_lock.py).
 install_deps() {
     local installed=""
     [ -f .venv/.installed ] && installed=$(cat .venv/.installed)

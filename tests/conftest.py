@@ -21,6 +21,7 @@ from api.auth.passwords import hash_password
 from api.settings import Settings
 from api.sqltools.usage import Recording
 from queries import users
+from tests import ROOT, TIERS
 from tests.database import fresh_database, postgres_server
 from tests.statement_log import StatementLog, unrecorded
 
@@ -69,7 +70,7 @@ def settings(database_url: str) -> Settings:
         # The shared app never sweeps during the run: clean_tables' TRUNCATE blocks the event
         # loop, and would wait forever for a sweep of that same loop holding its lock.
         sweep_seconds=86400,
-        # Tests race one user's requests against each other; tests/test_fair_share.py checks
+        # Tests race one user's requests against each other; tests/http/test_fair_share.py checks
         # PRINCIPAL_MAX_CONCURRENCY on an app of its own.
         principal_max_concurrency=1000,
     )
@@ -204,3 +205,17 @@ async def client_at(app: Any) -> AsyncIterator[ClientAt]:
     yield make
     for http in opened:
         await http.aclose()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tier, holds in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {holds}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier: the folder under tests/ that holds it."""
+    for item in items:
+        tier = item.path.relative_to(ROOT / "tests").parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test belongs in tests/<tier>, {list(TIERS)}")
+        item.add_marker(tier)

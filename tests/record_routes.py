@@ -4,7 +4,7 @@ statement of its own, and record which statements ran: sql/routes.json, which
 
     python -m tests.record_routes      # rewrites sql/routes.json (needs PostgreSQL, as the tests)
 
-tests/test_route_table.py records again and compares; every other test checks that the routes
+tests/http/test_route_table.py records again and compares; every other test checks that the routes
 it drives run no statement the recording lacks (tests/conftest.py), so a branch missing here
 shows there.
 """

@@ -27,7 +27,7 @@ KEY_PAGE_SIZE, KEY_PAGE_SIZE_MAX = 50, 200
 _REFUSED = frozenset({"Cc", "Cf", "Zl", "Zp"})
 # Those of the Basic Multilingual Plane, for a JSON Schema pattern: it means the same in Python
 # and ECMA-262 only with \uXXXX escapes. clean_name() checks every plane;
-# tests/test_api_keys.py checks this list against unicodedata.
+# tests/http/test_api_keys.py checks this list against unicodedata.
 PRINTABLE_PATTERN = (
     r"^[^\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
     r"\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]*$"

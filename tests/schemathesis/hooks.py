@@ -1,12 +1,12 @@
-"""Schemathesis hooks for tests/test_schemathesis.py (loaded through SCHEMATHESIS_HOOKS).
+"""Schemathesis hooks for tests/live/test_schemathesis.py (loaded through SCHEMATHESIS_HOOKS).
 
 Each one corrects what the fuzzer cannot know from a schema, in positive (schema-valid) cases
 only, so that negative cases still reach the server as generated:
 - an Idempotency-Key must be new for each new request: the fuzzer reuses short values ("0")
   for different bodies, which the server rightly answers 422 (reused key). Positive cases get a
-  fresh key; tests/test_idempotency.py covers reuse, replay and 409.
+  fresh key; tests/http/test_idempotency.py covers reuse, replay and 409.
 - a cursor is opaque and signed by the server: a generated one is never valid (422). Positive
-  cases drop it; paging is followed from real Link headers in tests/test_items_search.py.
+  cases drop it; paging is followed from real Link headers in tests/http/test_items_search.py.
 - expires_at of a new API key must be in the future, which JSON Schema cannot say: a past
   date-time in a positive case is moved a day ahead.
 """

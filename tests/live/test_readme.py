@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from api.problems import TITLES
+from tests import ROOT
 from tests.conftest import TEST_SECRET_KEY
 from tests.servers import live_server
 
-ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 DOCUMENTS = [README, *DOCS, ROOT / "benchmarks" / "README.md"]

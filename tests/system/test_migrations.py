@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -16,10 +15,10 @@ import pytest
 from yoyo import get_backend, read_migrations
 
 from api import migrate
+from tests import ROOT
 from tests.conftest import TEST_SECRET_KEY
 from tests.database import fresh_database
 
-ROOT = Path(__file__).resolve().parent.parent
 MIGRATION_IDS = sorted(
     path.name.removesuffix(".sql")
     for path in migrate.MIGRATIONS_DIR.glob("*.sql")

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import psycopg
 
+from tests import ROOT
 from tests.conftest import PASSWORD, MakeUser
-from tests.test_full_flow import ROOT, run_cli
+from tests.http.test_full_flow import run_cli
 
 
 def _login(password: str, email: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ docs/api.md lists it."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +14,12 @@ from api.routes import ROUTES, SiteHandlers
 from api.settings import Settings
 from api.sqltools import usage
 from api.sqltools.statements import read_statements
+from tests import ROOT
 from tests.record_routes import record
 from tests.statement_log import unrecorded
 
 METHODS = ("get", "put", "post", "delete", "patch")
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+DOCS = ROOT / "docs" / "api.md"
 # What the document says of each operation, in its order: route, operationId, scopes (None: no
 # credential), parameters, request media types, response statuses.
 OPERATIONS = [

@@ -7,15 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
 from benchmarks import runner, servers
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
 
 

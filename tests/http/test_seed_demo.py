@@ -14,8 +14,9 @@ import httpx
 import psycopg
 
 from api import demo
+from tests import ROOT
 from tests.conftest import TEST_SECRET_KEY, Account
-from tests.test_full_flow import ROOT, run_cli
+from tests.http.test_full_flow import run_cli
 
 
 async def test_seed_adds_items_of_the_benchmark_vocabulary_that_search_finds(

@@ -1,4 +1,4 @@
-"""The request budget and load shedding, in process (tests/test_faults.py does it under uvicorn)."""
+"""The request budget and load shedding, in process (tests/faults/test_faults.py: under uvicorn)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import msgspec
 import yaml
 
 from api.settings import Settings, load_settings, read_dotenv
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = [field.name.upper() for field in msgspec.structs.fields(Settings)]
 
 

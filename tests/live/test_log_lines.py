@@ -13,15 +13,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests import ROOT
 from tests.conftest import TEST_SECRET_KEY
 from tests.servers import free_port, start_server
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # Records as libraries really write them: asyncpg's pool warning with exc_info while the
 # database is down, arguments that do not fit the message, an object as the message, values

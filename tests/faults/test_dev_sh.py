@@ -18,9 +18,9 @@ import psycopg
 import pytest
 
 from api.settings import read_dotenv
+from tests import ROOT
 from tests.cluster import Cluster
 
-ROOT = Path(__file__).resolve().parent.parent
 DEV_SH = ROOT / "scripts" / "dev.sh"
 # A Python 3.11+ with venv and ensurepip: the one running the tests.
 PYTHON = Path(sys.executable).resolve()

@@ -6,7 +6,7 @@ fixed seed and a per-operation budget that keeps the run within CI's time (about
 two cores). Corrections of what the fuzzer cannot know are in tests/schemathesis/ (hooks and
 configuration), each with its reason. Generated strings carry no U+0000: PostgreSQL's text and
 jsonb cannot hold it, the schema refuses it where a pattern can say so, and metadata's rules are
-the subject of their own tests (tests/test_items_input.py).
+the subject of their own tests (tests/http/test_items_input.py).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from pathlib import Path
 import pytest
 
 from api import migrate
+from tests import ROOT
 from tests.database import fresh_database
 from tests.servers import free_port, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
-HERE = Path(__file__).resolve().parent / "schemathesis"
+HERE = ROOT / "tests" / "schemathesis"
 SECRET_KEY = "schemathesis-secret-key-0123456789abcdef-0123456789"
 EMAIL = "fuzzer@example.com"
 PASSWORD = "fuzzer password 0123456789"

@@ -9,15 +9,14 @@ import pty
 import select
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
+from tests import ROOT
 from tests.conftest import TEST_SECRET_KEY, problem
 
-ROOT = Path(__file__).resolve().parent.parent
 EMAIL = "Founder@Example.com"
 SECRET = "the first admin's long password"
 
