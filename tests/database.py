@@ -3,6 +3,7 @@ Docker engine answers, or the local server. Each test run gets a fresh database 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import pytest
 from psycopg import sql
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -64,3 +66,18 @@ def fresh_database(server_url: str, prefix: str = "items_test") -> Iterator[str]
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+async def wait_until_blocked(database_url: str, count: int = 1) -> None:
+    """Until `count` statements of the app wait for a lock (one the test holds)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher:
+        for _ in range(500):
+            cursor = await watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = 'items-api' AND wait_event_type = 'Lock'"
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0] >= count:
+                return
+            await asyncio.sleep(0.02)
+    pytest.fail(f"{count} statements never waited for the lock")

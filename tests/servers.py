@@ -26,6 +26,18 @@ def free_port() -> int:
         return port
 
 
+def service_env(database_url: str, **environ: str) -> dict[str, str]:
+    """This process's environment, with the service's settings for a test run on
+    `database_url`, and `environ` on top."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        **environ,
+    }
+
+
 def start_server(
     env: Mapping[str, str],
     port: int,
@@ -79,14 +91,7 @@ def stop_server(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None
 def live_server(database_url: str, **environ: str) -> Iterator[int]:
     """Serve the migrated test database with `environ` on top; yield the port."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ENVIRONMENT": "test",
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "LOG_LEVEL": "warning",
-        **environ,
-    }
+    env = service_env(database_url, LOG_LEVEL="warning", **environ)
     process = start_server(env, port, "--no-migrate")
     try:
         yield port

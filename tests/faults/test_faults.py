@@ -87,15 +87,25 @@ class Service:
         )
 
 
+def serve(cluster: Cluster, port: int, name: str, **settings: str) -> subprocess.Popen[bytes]:
+    """One worker of `python -m api serve` with SETTINGS and `settings`; its output in
+    the cluster's folder as NAME.log."""
+    return start_server(
+        {**os.environ, **SETTINGS, **settings},
+        port,
+        "--workers",
+        "1",
+        log=cluster.root / f"{name}.log",
+        ready_path="/healthz",
+    )
+
+
 @pytest.fixture(scope="module")
 def service(cluster: Cluster) -> Iterator[Service]:
     database_url = cluster.database_url("items")
     port = free_port()
-    log = cluster.root / "serve.log"
     env = {**SETTINGS, "DATABASE_URL": database_url}
-    process = start_server(
-        {**os.environ, **env}, port, "--workers", "1", log=log, ready_path="/healthz"
-    )
+    process = serve(cluster, port, "serve", DATABASE_URL=database_url)
     try:
         made = subprocess.run(
             [sys.executable, "-m", "api", "users", "create", "faults@example.com"],
@@ -120,6 +130,7 @@ def service(cluster: Cluster) -> Iterator[Service]:
                 reply = http.post("/api/v1/items/batch", json=body, timeout=30)
                 assert reply.status_code == 200, reply.text
                 ids += [entry["id"] for entry in reply.json()["items"]]
+        log = cluster.root / "serve.log"
         yield Service(f"http://127.0.0.1:{port}", database_url, headers, ids, log, process)
     finally:
         process.terminate()
@@ -467,19 +478,13 @@ async def test_too_many_connections_is_503(
     await admin_db.execute(f"CREATE ROLE {role} LOGIN")
     await admin_db.execute(f"GRANT pg_read_all_data, pg_write_all_data TO {role}")
     port = free_port()
-    env = {
-        **SETTINGS,
-        "DATABASE_URL": service.database_url.replace("postgres@", f"{role}@"),
-        "ACCESS_LOG": "false",
-    }
     process = await asyncio.to_thread(
-        start_server,
-        {**os.environ, **env},
+        serve,
+        cluster,
         port,
-        "--workers",
-        "1",
-        log=cluster.root / "limited.log",
-        ready_path="/healthz",
+        "limited",
+        DATABASE_URL=service.database_url.replace("postgres@", f"{role}@"),
+        ACCESS_LOG="false",
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -511,22 +516,16 @@ async def test_overload_leaves_no_backlog(service: Service, cluster: Cluster) ->
     # Its own instance with one pool connection and the default budget, so that 200 clients
     # on a two-word fuzzy search queue far more work than it can do in a second.
     port = free_port()
-    env = {
-        **SETTINGS,
-        "DATABASE_URL": service.database_url,
-        "DB_POOL_MIN_SIZE": "1",
-        "DB_POOL_MAX_SIZE": "1",
-        "REQUEST_TIMEOUT_MS": "5000",
-        "ACCESS_LOG": "false",
-    }
     process = await asyncio.to_thread(
-        start_server,
-        {**os.environ, **env},
+        serve,
+        cluster,
         port,
-        "--workers",
-        "1",
-        log=cluster.root / "overload.log",
-        ready_path="/healthz",
+        "overload",
+        DATABASE_URL=service.database_url,
+        DB_POOL_MIN_SIZE="1",
+        DB_POOL_MAX_SIZE="1",
+        REQUEST_TIMEOUT_MS="5000",
+        ACCESS_LOG="false",
     )
     url = f"http://127.0.0.1:{port}"
     stop = asyncio.Event()

@@ -16,6 +16,7 @@ import pytest
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import Account, problem
+from tests.database import wait_until_blocked
 
 QUOTA = 3
 CONCURRENCY = 2
@@ -39,21 +40,6 @@ async def small(small_app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=small_app, client=("203.0.113.8", 4321))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
-
-
-async def _wait_until_blocked(database_url: str, count: int) -> None:
-    """Until `count` statements of the app wait for a lock the test holds."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher:
-        for _ in range(500):
-            cursor = await watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE application_name = 'items-api' AND wait_event_type = 'Lock'"
-            )
-            row = await cursor.fetchone()
-            if row is not None and row[0] >= count:
-                return
-            await asyncio.sleep(0.02)
-    pytest.fail(f"{count} writes never waited for the row lock")
 
 
 # --- PRINCIPAL_MAX_CONCURRENCY
@@ -87,7 +73,7 @@ async def test_one_user_cannot_take_the_pool_from_another(
         asyncio.ensure_future(small.patch(url, json={"name": f"n{n}"}, headers=credentials[n]))
         for n in range(pool_size)
     ]
-    await _wait_until_blocked(database_url, limit)
+    await wait_until_blocked(database_url, limit)
 
     refused = await asyncio.gather(
         small.get(url, headers=alice.headers), small.get(url, headers=key_headers)

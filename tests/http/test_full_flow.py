@@ -15,7 +15,8 @@ import httpx
 import psycopg
 
 from tests import ROOT
-from tests.conftest import TEST_SECRET_KEY, problem
+from tests.conftest import problem
+from tests.servers import service_env
 
 EMAIL = "Founder@Example.com"
 SECRET = "the first admin's long password"
@@ -23,12 +24,7 @@ SECRET = "the first admin's long password"
 
 async def run_cli(database_url: str, *args: str, stdin: str = "") -> tuple[int, str, str]:
     """`python -m api ARGS` against the test database, with `stdin` piped in (so not a tty)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ENVIRONMENT": "test",
-        "SECRET_KEY": TEST_SECRET_KEY,
-    }
+    env = service_env(database_url)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -182,12 +178,7 @@ def _read_until(fd: int, marker: bytes, deadline: float) -> bytes:
 def run_cli_on_a_terminal(database_url: str, args: list[str], typed: list[str]) -> tuple[int, str]:
     """Run the CLI with a pseudo-terminal as its controlling terminal, typing each of `typed`
     after a password prompt; answer its exit code and everything it showed."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ENVIRONMENT": "test",
-        "SECRET_KEY": TEST_SECRET_KEY,
-    }
+    env = service_env(database_url)
     pid, fd = pty.fork()
     if pid == 0:  # the child: become the CLI
         try:

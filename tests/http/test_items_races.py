@@ -15,21 +15,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Account, problem
-
-
-async def _wait_until_blocked(database_url: str) -> None:
-    """Until a statement of the app waits for a lock the test holds."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher:
-        for _ in range(200):
-            cursor = await watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE application_name = 'items-api' AND wait_event_type = 'Lock'"
-            )
-            row = await cursor.fetchone()
-            if row is not None and row[0] > 0:
-                return
-            await asyncio.sleep(0.02)
-    pytest.fail("the write never waited for the row lock")
+from tests.database import wait_until_blocked
 
 
 async def _race(
@@ -39,7 +25,7 @@ async def _race(
     locker = await psycopg.AsyncConnection.connect(database_url)
     await locker.execute("SELECT id FROM items WHERE id = %s FOR UPDATE", (item["id"],))
     pending = asyncio.ensure_future(write())
-    await _wait_until_blocked(database_url)
+    await wait_until_blocked(database_url)
     await locker.execute("DELETE FROM items WHERE id = %s", (item["id"],))
     await locker.execute(
         "INSERT INTO items (id, name, owner_id) VALUES (%s, 'reborn', %s)",

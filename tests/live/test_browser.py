@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, Account
-from tests.servers import free_port, start_server, stop_server
+from tests.servers import free_port, service_env, start_server, stop_server
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags that keep Chromium from reaching out (updates, sync, QUIC probes) and that work as root.
@@ -42,13 +42,7 @@ pytestmark = pytest.mark.skipif(
 def base_url(database_url: str) -> Iterator[str]:
     """`python -m api serve` on a free port of this run."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ENVIRONMENT": "test",
-        "SECRET_KEY": "browser-test-secret-key-0123456789abcdef-012345",
-        "LOG_LEVEL": "warning",
-    }
+    env = service_env(database_url, LOG_LEVEL="warning")
     process = start_server(env, port, "--no-migrate")
     url = f"http://127.0.0.1:{port}"
     try:

@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 
 from tests import ROOT
-from tests.conftest import TEST_SECRET_KEY
-from tests.servers import free_port, start_server
+from tests.servers import free_port, service_env, start_server
 
 # Records as libraries really write them: asyncpg's pool warning with exc_info while the
 # database is down, arguments that do not fit the message, an object as the message, values
@@ -114,12 +113,8 @@ def test_library_records_with_odd_arguments_and_exceptions_stay_json_lines() -> 
 
 def test_serve_with_two_workers_writes_only_json_lines(database_url: str) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ENVIRONMENT": "development",  # stdout is a pipe: JSON even in development
-        "SECRET_KEY": TEST_SECRET_KEY,
-    }
+    # stdout is a pipe: JSON even in development
+    env = service_env(database_url, ENVIRONMENT="development")
     process = start_server(
         env, port, "--workers", "2", stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )

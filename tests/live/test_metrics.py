@@ -23,8 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from api import metrics
 from api.app import create_app
 from api.settings import Settings
-from tests.conftest import TEST_SECRET_KEY, Account
-from tests.servers import free_port, start_server, stop_server
+from tests.conftest import Account
+from tests.servers import free_port, service_env, start_server, stop_server
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -146,14 +146,7 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]
     port = free_port()
     folder = tmp_path / "metrics"
     folder.mkdir()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ENVIRONMENT": "test",
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "LOG_LEVEL": "warning",
-        "PROMETHEUS_MULTIPROC_DIR": str(folder),
-    }
+    env = service_env(database_url, LOG_LEVEL="warning", PROMETHEUS_MULTIPROC_DIR=str(folder))
     process = start_server(env, port, "--no-migrate", "--workers=2")
     url = f"http://127.0.0.1:{port}"
     try:
@@ -239,13 +232,8 @@ def test_serve_removes_its_metrics_folder_and_those_of_killed_runs(database_url:
     orphan = temp / f"items-api-metrics-{gone.stdout.strip()}-test"  # its process has ended
     orphan.mkdir(exist_ok=True)
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
-        "DATABASE_URL": database_url,
-        "ENVIRONMENT": "test",
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "LOG_LEVEL": "warning",
-    }
+    env = service_env(database_url, LOG_LEVEL="warning")
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = start_server(env, port, "--no-migrate")
     try:
         own = list(temp.glob(f"items-api-metrics-{process.pid}-*"))

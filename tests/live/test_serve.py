@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -12,20 +11,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET_KEY, Account
-from tests.servers import free_port, start_server
+from tests.conftest import Account
+from tests.servers import free_port, service_env, start_server
 
 
 @pytest.fixture
 def server(database_url: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ENVIRONMENT": "test",
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "ACCESS_LOG": "true",
-    }
+    env = service_env(database_url, ACCESS_LOG="true")
     process = start_server(env, port, "--workers", "1", stdout=subprocess.PIPE)
     yield process, port
     if process.poll() is None:
