@@ -4,7 +4,7 @@ Load shedding has two parts (docs/operations.md, "Bounded latency"):
 - a concurrency limit: past MAX_CONCURRENT_REQUESTS requests in flight in this worker, a request
   is answered 503 at once, before its headers are even looked at;
 - a queue deadline: a request waits for a pool connection at most DB_ACQUIRE_TIMEOUT_MS, or what
-  is left of its REQUEST_TIMEOUT_MS budget when that is less (queries.pool.FairPool), then 503.
+  is left of its REQUEST_TIMEOUT_MS budget when that is less (queries.fair_pool.FairPool), then 503.
 So no request outlives its budget, and no backlog outlives the load by more than one budget.
 The probes (/healthz, /readyz) are never shed; /readyz bounds its own ping, well inside a budget.
 """

@@ -38,7 +38,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from api import processes
 from api.logs import get_logger
-from queries.pool import STATEMENT_BUCKETS, statement_times
+from queries.timing import STATEMENT_BUCKETS, statement_times
 
 PUBLISH_SECONDS = 1.0
 # Upper bounds (seconds) of the request-duration histogram; the last one is +Inf.

@@ -21,7 +21,8 @@ from api.logs import get_logger
 from api.metrics import RequestMetrics, shed, timed_out
 from api.problems import FieldError, ProblemError, from_error, problem_response
 from api.routing import without_body
-from queries.pool import CONNECTION_ERRORS, DatabaseTimer, PoolTimeoutError, current_timer
+from queries.errors import CONNECTION_ERRORS, PoolTimeoutError
+from queries.timing import DatabaseTimer, current_timer
 
 Handler = Callable[[Request], Awaitable[Response]]
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
