@@ -202,17 +202,12 @@ def _entry_points(modules: list[_Module], classes: _Classes) -> Iterator[tuple[s
             yield from _routes(module)
         if module.name == "api.sweeper":
             yield "api.sweeper:Sweeper.sweep", "the periodic sweep (`SWEEP_SECONDS`)"
-        if module.name == "api.cli":
-            for node in module.tree.body:
-                if (
-                    isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-                    and node.name.startswith("_")
-                    and node.name[1:] in _CLI_COMMANDS
-                ):
-                    yield f"api.cli:{node.name}", f"`python -m api {node.name[1:]}`"
+        command = module.name.removeprefix("api.cli.")
+        if module.name.startswith("api.cli.") and command in _CLI_COMMANDS:
+            yield f"{module.name}:run", f"`python -m api {command}`"
 
 
-# CLI handlers in api/cli.py are named after their command: `_users` serves `python -m api users`.
+# Each command's module in api/cli/ runs it with `run`: api/cli/users.py runs `python -m api users`.
 _CLI_COMMANDS = {"serve", "migrate", "users"}
 
 
