@@ -25,10 +25,10 @@ class FairPool(asyncpg.Pool):
 
     With every connection busy, asyncpg's queue gives a released connection to whichever task
     asks next; a waiter that was woken but beaten to it queues again at the back. Under load a
-    few requests then wait hundreds of milliseconds while the median stays at a few (measured in
-    benchmarks/README.md). Here a task first takes a turn, one per connection, from a FIFO line,
-    and a task holding a turn always finds a connection free. (asyncio.Semaphore would do, but
-    it scans all its waiters on every acquire.)
+    few requests then wait far longer than the median (benchmarks/README.md, "Findings"). Here a
+    task first takes a turn, one per connection, from a FIFO line, and a task holding a turn
+    always finds a connection free. (asyncio.Semaphore would do, but it scans all its waiters on
+    every acquire.)
 
     The wait for a turn is bounded (PoolTimeoutError): the queue sheds what it cannot serve in
     time instead of growing without bound. Its shortcuts (fetch, fetchrow, fetchval) run a read

@@ -25,12 +25,13 @@ PLANNER_SETTINGS = {
     # PostgreSQL's default, stated because a role or database setting could override it: a
     # prepared statement gets custom plans for its first five executions, then keeps the
     # generic plan when that is estimated no costlier. Planning is a large share of a short
-    # statement (175 of 450 µs for a tag page). The statements whose best plan depends on the
-    # values run through fetch_planned_per_execution() instead (sql/README.md, "Plan caching").
+    # statement. The statements whose best plan depends on the values run through
+    # fetch_planned_per_execution() instead (sql/README.md, "Plan caching").
     "plan_cache_mode": "auto",
     # The working set is in memory (or on SSD), where a random page read costs about what a
-    # sequential one does. At the default of 4 the planner walks 20,000 index entries for a
-    # rare tag rather than read its 300 rows through the GIN index.
+    # sequential one does. At the default of 4 the planner walks items_created_at_id for a rare
+    # tag rather than read its few rows through the GIN index (sql/README.md, "Planner cost
+    # settings").
     "random_page_cost": "1.1",
 }
 
