@@ -138,14 +138,13 @@ def create_app(settings: Settings) -> Application:
         application.router.apply_routes()
         # Everything allocated so far (modules, routes, the pool) lives as long as the process:
         # move it out of the collector's reach, so that the periodic full collections only walk
-        # what requests leave behind (they took 20-30 ms each, 2 a second under load).
+        # what requests leave behind (benchmarks/README.md, "Why the code is as it is").
         gc.collect()
         gc.freeze()
         # Collect the young generation every 10,000 net allocations instead of 700. Objects of
         # requests in flight survive young collections and get promoted, so the default's cost
-        # grows with concurrency: 26k instructions more per GET by id at 256 requests in flight
-        # (of 476k; 5k of 390k at 32), measured under callgrind. Request data is freed by
-        # reference counting; cycles are rare and still collected.
+        # grows with concurrency (benchmarks/README.md, "Why the code is as it is"). Request data is
+        # freed by reference counting; cycles are rare and still collected.
         gc.set_threshold(10_000, 20, 100)
         _notice_shutdown_signals(state)
         log.info(

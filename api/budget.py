@@ -1,22 +1,9 @@
-"""The request budget: every request's deadline, and the one timer that enforces them all.
+"""The request budget: every request's deadline, and the one timer per process that cancels the
+task of each request past it or whose client has gone (docs/operations.md, "Bounded latency").
 
-The middleware registers each admitted request's task and deadline in `in_flight` and removes
-it once answered. While any request is in flight, one timer per process fires every TICK_SECONDS
-and cancels the task of each request past its deadline or whose client has gone. Cancelling the
-task is what stops the work: a task waiting for a pool connection never gets one, asyncpg answers
-the cancellation of a running statement with a CancelRequest to PostgreSQL (the backend stops
-working for it), and an open transaction rolls back. A commit that PostgreSQL already
-acknowledged stays committed.
-
-Why a shared timer rather than one per request: a dict insert and delete per request cost less
-than a TimerHandle (loop.call_at, asyncio.timeout) or a Task per request on the hot path
-(`python -m benchmarks instructions`), and the deadline is kept to within TICK_SECONDS.
-
-Client disconnects: uvicorn does not cancel the ASGI task when the client goes; it marks the
-request's RequestResponseCycle `disconnected` and answers `http.disconnect` on the next
-`receive()` (uvicorn 0.54, protocols/http/httptools_impl.py and h11_impl.py). The timer reads
-that flag through the `receive` bound method BlackSheep keeps on `request.content`, so nothing
-reads from the client meanwhile. Under an ASGI server without that flag, only the deadline holds.
+Cancelling the task is what stops the work: a task waiting for a pool connection never gets one,
+asyncpg answers the cancellation of a running statement with a CancelRequest to PostgreSQL, and
+an open transaction rolls back. A commit that PostgreSQL already acknowledged stays committed.
 """
 
 from __future__ import annotations
@@ -34,7 +21,10 @@ Reason = Literal["deadline", "disconnect"]
 
 # The requests in flight in this process: the task that serves each -> (its deadline in
 # perf_counter seconds, its request's content, whose `receive` tells of a disconnect). The
-# middleware adds and removes the entries itself: a tuple and a dict insert per request.
+# middleware adds and removes the entries itself: a tuple and a dict insert per request, which
+# cost less than a TimerHandle (loop.call_at, asyncio.timeout) or a Task per request on the hot
+# path (`python -m benchmarks instructions`); one shared timer keeps every deadline to within
+# TICK_SECONDS.
 in_flight: dict[asyncio.Task[Any] | None, tuple[float, Any]] = {}
 # The tasks cancelled and not yet answered: [why, when (perf_counter)].
 _cancelled: dict[asyncio.Task[Any], list[Any]] = {}
@@ -48,7 +38,13 @@ def arm() -> None:
 
 
 def client_gone(content: Any) -> bool:
-    """True when uvicorn has seen the client close the connection of this request."""
+    """True when uvicorn has seen the client close the connection of this request.
+
+    uvicorn does not cancel the ASGI task when the client goes: it marks the request's
+    RequestResponseCycle `disconnected` (tests/http/test_private_names.py guards the name). The flag
+    is read through the `receive` bound method BlackSheep keeps on `request.content`, so nothing
+    reads from the client meanwhile. Under an ASGI server without that flag, only the deadline
+    holds."""
     cycle = getattr(getattr(content, "receive", None), "__self__", None)
     return getattr(cycle, "disconnected", False) is True
 

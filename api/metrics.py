@@ -15,10 +15,10 @@ Families (docs/operations.md, "Metrics", lists them with their labels):
 - `login_failures_total`: password grants refused for a wrong username or password.
 
 Cost: prometheus-client's multiprocess mode (one scrape for every uvicorn worker) writes an
-mmap'd file on every change: 7 µs a request for a counter, a histogram and a gauge, measured on
-the shared VM, a few percent of a GET by id. So a request adds to plain dicts in this process
-(0.3 µs), and each worker publishes its tallies into prometheus-client's values once a second
-(PUBLISH_SECONDS) and before it answers a scrape or stops. A scrape therefore sees its own
+mmap'd file on every change, a few percent of a GET by id (benchmarks/README.md, "Why the code
+is as it is"). So a request adds to plain dicts in this process, and each worker publishes its
+tallies into prometheus-client's values once a second (PUBLISH_SECONDS) and before it answers a
+scrape or stops. A scrape therefore sees its own
 worker exactly and the others at most a second late; no count is ever lost.
 """
 
@@ -38,7 +38,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from api import processes
 from api.logs import get_logger
-from queries.pool import STATEMENT_BUCKETS, statement_times
+from queries.timing import STATEMENT_BUCKETS, statement_times
 
 PUBLISH_SECONDS = 1.0
 # Upper bounds (seconds) of the request-duration histogram; the last one is +Inf.

@@ -15,13 +15,14 @@ from blacksheep import Request, Response
 from blacksheep.exceptions import HTTPException, MessageAborted
 
 from api import budget, logs
-from api.admission import PROBES, busy_response, cancelled_response, shed_response
 from api.fairshare import PrincipalSlots
 from api.logs import get_logger
 from api.metrics import RequestMetrics, shed, timed_out
 from api.problems import FieldError, ProblemError, from_error, problem_response
+from api.refusals import busy_response, cancelled_response, shed_response
 from api.routing import without_body
-from queries.pool import CONNECTION_ERRORS, DatabaseTimer, PoolTimeoutError, current_timer
+from queries.errors import CONNECTION_ERRORS, PoolTimeoutError
+from queries.timing import DatabaseTimer, current_timer
 
 Handler = Callable[[Request], Awaitable[Response]]
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -34,6 +35,8 @@ _errors = get_logger("api.errors")
 NOSNIFF_NAME, NOSNIFF = b"x-content-type-options", b"nosniff"
 _CACHE_CONTROL, _NO_STORE = b"cache-control", b"no-store"
 _REFUSED_VALUE = FieldError(field="$", message="holds a value the database cannot store")
+# Never shed: /readyz bounds its own ping, well inside a budget.
+PROBES = frozenset({b"/healthz", b"/readyz"})
 
 
 def request_id_of(request: Request) -> str:
@@ -58,9 +61,9 @@ def make_middleware(
 
     async def middleware(request: Request, handler: Handler) -> Response:
         start = perf_counter()
-        # Admission (api/admission.py): shed before any work (never a probe), start the budget
-        # (api/budget.py). Inline rather than a middleware of its own, since it runs on every
-        # request (`python -m benchmarks instructions`).
+        # Admission: shed before any work (never a probe), start the budget (api/budget.py;
+        # docs/operations.md, "Bounded latency"). Inline rather than a middleware of its own,
+        # since it runs on every request (`python -m benchmarks instructions`).
         if len(in_flight) >= max_concurrent_requests and (
             request._path not in PROBES  # type: ignore[attr-defined]  # bytes: no decoding
         ):

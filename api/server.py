@@ -1,42 +1,11 @@
-"""uvicorn's httptools protocol with limits on the request head (OWASP ASVS V13, RFC 9110).
+"""uvicorn's httptools protocol with limits on the request head, refusals of what cannot be
+framed or read, and repairs to what uvicorn would send or read otherwise.
 
-httptools has no limit of its own: a 100 MB header line was buffered for 29 s while other
-requests stalled, 10,000 header fields were accepted, and a client that sent header lines
-slowly was never disconnected. This subclass of uvicorn's HttpToolsProtocol (chosen over
-uvicorn's h11 implementation, whose pure-Python parser costs far more per request, and whose
-h11_max_incomplete_event_size bounds only the size) adds, per request:
-
-- MAX_HEADER_BYTES (16 KiB): the request line and header fields together; beyond it, or beyond
-  MAX_HEADER_FIELDS (100) fields, the answer is 431 and the connection is closed (RFC 6585 §5);
-- HEADER_READ_TIMEOUT_S (30 s): a connection whose request head is not complete that long after
-  it opened, or after the request's first byte, gets 408 and is closed (RFC 9110 §15.5.9).
-
-It also answers, with a problem document, what uvicorn answered in plain text or let through
-(`refusal_of` and data_received):
-- 400 to a request that is not well-formed HTTP/1.x (RFC 9112), to one whose target has a
-  fragment, and to one with no Host (in HTTP/1.1), several Host fields or a Host that is no
-  host[:port] (RFC 9112 §3.2);
-- 505 to a request line of another version (HTTP/0.9's, HTTP/2.0);
-- 501 to a well-formed request line whose method httptools does not know (RFC 9110 §9.1), and to
-  a transfer coding other than chunked (RFC 9112 §6.1): the body could not be framed or read;
-- 415 to content with a Content-Encoding: no coded body is decoded (RFC 9110 §15.5.16), with
-  `Accept-Encoding: identity` (RFC 7694 §3).
-Each refusal comes after the answers to the requests pipelined before it (RFC 9112 §9.3.2),
-closes the connection, carries Date, nosniff and no-store, and is logged as a warning (the
-access log is the app's: these never reach it).
-
-And it mends what uvicorn would send or read otherwise:
-- trailer fields of a chunked body are discarded, never added to the headers the app reads
-  (RFC 9110 §6.5.1: an Authorization trailer logged the request in);
-- an Upgrade it does not perform is answered, then the connection closes (httptools reads
-  nothing after it);
-- an answer given before the request's body has all arrived closes the connection;
-- 204 and 304 answers lose the `content-length: 0` that BlackSheep adds (RFC 9110 §8.6: never
-  in a 204; in a 304 only the 200's length);
-- status lines use RFC 9110's reason phrases (413 Content Too Large, 422 Unprocessable Content).
-
-uvicorn builds the protocol itself, in each worker, so the limits are read from the settings
-(the environment and `.env`) there.
+httptools has no limit of its own (benchmarks/README.md, "Why the code is as it is"); uvicorn's
+h11 protocol bounds only the size, and its pure-Python parser costs far more per request. What
+is refused, how and under which RFC: docs/api.md ("Methods"); the limits: docs/security.md
+("Limits") and docs/configuration.md. uvicorn builds the protocol itself, in each worker, so the
+limits are read from the settings (the environment and `.env`) there.
 """
 
 from __future__ import annotations

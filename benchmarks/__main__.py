@@ -1,3 +1,3 @@
-from benchmarks.runner import main
+from benchmarks.cli import main
 
 raise SystemExit(main())

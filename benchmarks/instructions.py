@@ -15,10 +15,12 @@ uses one that `python -m benchmarks run --db-name NAME` seeded and kept (`--db-n
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -26,13 +28,57 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks import tools
+from benchmarks import common, database, tools
 
 SERVERS = ("items-api", "bare-blacksheep")
+# Items in the database made for one count (unless --db-name names one).
+ITEMS = 2_000
 CONCURRENCY = 8
+HERE = Path(__file__).resolve().parent
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 Headers = list[tuple[bytes, bytes]]
+
+
+def add_parser(commands: Any) -> None:
+    counted = commands.add_parser(
+        "instructions",
+        help="Python-side instructions per GET by id, items API and bare handler (callgrind)",
+    )
+    counted.add_argument("--requests", type=int, default=1000, help="N: runs N and 3N requests")
+    counted.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server of the database `run` seeded",
+    )
+    counted.add_argument(
+        "--db-name",
+        help="a database `run --db-name` seeded and kept (default: a fresh one of "
+        f"{ITEMS:,} items, made for this count and dropped afterwards)",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    this_run = common.run_id()
+    work = HERE / ".work" / f"instructions-{this_run}"
+    if args.db_name is None:
+        name = f"bench_instructions_{this_run}"
+        data = work / "data"
+    else:
+        name, data = args.db_name, HERE / ".work" / "data"
+    dsn = f"{args.pg_url}/{name}"
+    try:
+        if args.db_name is None:
+            database.prepare_database(args.pg_url, name, ITEMS, 42, data)
+        counts = {server: count(server, args.requests, dsn, data) for server in SERVERS}
+    finally:
+        if args.db_name is None:
+            asyncio.run(database.drop_database(args.pg_url, name))
+        shutil.rmtree(work, ignore_errors=True)
+    for name, value in counts.items():
+        print(f"{name:16} {value:>9,} instructions per GET /api/v1/items/{{id}}")
+    print(f"items-api / bare: {counts['items-api'] / counts['bare-blacksheep']:.2f}")
+    return 0
 
 
 def count(server: str, requests: int, dsn: str, data: Path) -> int:
@@ -106,9 +152,7 @@ async def _drive(app: Any, headers: Headers, ids: list[str], requests: int) -> N
 
 
 async def _api_key(app: Any) -> bytes:
-    from benchmarks.runner import EMAIL, PASSWORD
-
-    form = {"grant_type": "password", "username": EMAIL, "password": PASSWORD}
+    form = {"grant_type": "password", "username": common.EMAIL, "password": common.PASSWORD}
     token = json.loads(
         await _call(
             app,
@@ -130,13 +174,12 @@ async def _api_key(app: Any) -> bytes:
 
 async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
     """The measured process: start one app, warm it up, stub fetchrow, run the requests."""
-    # The bare handler's module reads DATABASE_URL when imported; the runner imports this module.
+    # The bare handler's module reads DATABASE_URL when imported, so it is imported here.
     os.environ["DATABASE_URL"] = dsn
     from api import logs
     from api.app import create_app
     from api.settings import Settings
     from benchmarks.peers.bare_blacksheep import app as bare
-    from benchmarks.runner import SECRET_KEY
     from queries.loader import load
 
     ids = (data / "ids.txt").read_text().split()
@@ -145,7 +188,7 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
     if server == "items-api":
         settings = Settings(
             environment="production",
-            secret_key=SECRET_KEY,
+            secret_key=common.SECRET_KEY,
             database_url=dsn,
             db_pool_min_size=2,
             db_pool_max_size=2,

@@ -30,15 +30,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-import asyncpg
-
-from benchmarks import seed, servers, tools
+from benchmarks import clients, common, database, seed, servers, tools
+from benchmarks.common import log
 
 HERE = Path(__file__).resolve().parent
 WRK_DIR = HERE / "wrk"
@@ -78,10 +76,6 @@ def add_parser(commands: Any) -> None:
     )
 
 
-def _log(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
 def _three_free_ports() -> tuple[int, int, int]:
     first, second, third = servers.free_ports(3)
     return first, second, third
@@ -91,14 +85,6 @@ def _two_word_queries(data: Path, rng_seed: int) -> None:
     rng = random.Random(rng_seed + 2)
     lines = [f"{rng.choice(seed.ADJECTIVES)} {rng.choice(seed.NOUNS)}" for _ in range(500)]
     (data / "two_words.txt").write_text("".join(f"{line}\n" for line in lines))
-
-
-async def _drop_database(pg_url: str, name: str) -> None:
-    connection = await asyncpg.connect(f"{pg_url}/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 def _wrk(
@@ -172,8 +158,6 @@ def _round(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     """One normal run, the overload right after it, and the lone request after the load."""
-    from benchmarks import runner
-
     auth = server.spec.auth
     budget_ms = args.request_timeout_ms
     normal = _wrk(
@@ -187,7 +171,7 @@ def _round(
         auth,
         budget_ms,
     )
-    asyncio.run(runner._quiesce(dsn))
+    asyncio.run(database.quiesce(dsn))
     servers.settle(server)
     heavy = _wrk(
         wrk,
@@ -201,9 +185,9 @@ def _round(
         budget_ms,
     )
     after = _one_request(server.url, auth, f"/api/v1/items/{first_id}")
-    tail = asyncio.run(runner._quiesce(dsn)) + servers.settle(server)
+    tail = asyncio.run(database.quiesce(dsn)) + servers.settle(server)
     if tail > 1:
-        _log(f"  ({server.spec.name} was still busy {tail:.1f} s after the load stopped)")
+        log(f"  ({server.spec.name} was still busy {tail:.1f} s after the load stopped)")
     return {"normal": normal, "overload": heavy, "after_load": after, "busy_after_s": tail}
 
 
@@ -251,8 +235,6 @@ def _one_request(url: str, auth: tuple[str, str] | None, path: str) -> dict[str,
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmarks import runner
-
     chosen = [s.strip() for s in args.servers.split(",") if s.strip()]
     if set(chosen) - set(SERVERS + REFERENCES):
         print(f"--servers: choose from {','.join(SERVERS + REFERENCES)}", file=sys.stderr)
@@ -262,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
     except tools.MissingTool as missing:
         print(f"error: {missing}", file=sys.stderr)
         return 3
-    run_id = uuid.uuid4().hex[:8]
+    run_id = common.run_id()
     db_name = f"overload_{run_id}"
     dsn = f"{args.pg_url}/{db_name}"
     work = HERE / ".work" / f"overload-{run_id}"
@@ -270,25 +252,17 @@ def run(args: argparse.Namespace) -> int:
     started = datetime.now(UTC)
     results: list[dict[str, Any]] = []
     running: dict[str, servers.Running] = {}
-    _log(f"database {db_name}; {args.items:,} items")
-    asyncio.run(runner._recreate_database(args.pg_url, db_name))
+    log(f"database {db_name}; {args.items:,} items")
     try:
-        runner._api(["migrate", "up"], dsn)
-        made = runner._api(
-            ["users", "create", runner.EMAIL, "--scopes", "items:read,items:write,admin"],
-            dsn,
-            stdin=runner.PASSWORD + "\n",
+        owner, _ = database.prepare_database(
+            args.pg_url, db_name, args.items, args.seed, data, batch_bodies=1
         )
-        owner = re.search(r"\(([0-9a-f-]{36})\)", made)
-        assert owner is not None, made
-        ids = seed.run_seed(dsn, uuid.UUID(owner[1]), args.items, args.seed)
-        seed.write_samples(data, ids, args.seed, batch_bodies=1)
         _two_word_queries(data, args.seed)
         first_id = (data / "ids.txt").read_text().split()[0]
         specs = servers.specs(
             dsn=dsn,
-            secret_key=runner.SECRET_KEY,
-            owner_id=owner[1],
+            secret_key=common.SECRET_KEY,
+            owner_id=owner,
             api_key="",
             workers=args.workers,
             pool_size=args.pool_size,
@@ -297,13 +271,13 @@ def run(args: argparse.Namespace) -> int:
         )
         bootstrap = servers.start(specs["items-api"], work / "logs")
         try:
-            api_key = runner._api_key(bootstrap.url)
+            api_key = clients.api_key(bootstrap.url)
         finally:
             servers.stop(bootstrap)
         specs = servers.specs(
             dsn=dsn,
-            secret_key=runner.SECRET_KEY,
-            owner_id=owner[1],
+            secret_key=common.SECRET_KEY,
+            owner_id=owner,
             api_key=api_key,
             workers=args.workers,
             pool_size=args.pool_size,
@@ -320,7 +294,7 @@ def run(args: argparse.Namespace) -> int:
                     measured = _round(wrk, server, endpoint, data, dsn, first_id, args)
                     rounds.setdefault((endpoint, name), []).append(measured)
                     heavy, after = measured["overload"], measured["after_load"]
-                    _log(
+                    log(
                         f"round {round_number} {endpoint:16} {name:19} normal "
                         f"{measured['normal']['ok_rps']:8,.1f}/s  overload: goodput "
                         f"{heavy['goodput']:8,.1f}/s  503 {heavy['share_503']:6.1%}  "
@@ -333,14 +307,14 @@ def run(args: argparse.Namespace) -> int:
             outcome["rounds"] = measured
             results.append(outcome)
     except BaseException:
-        _log(f"failed; the servers' logs are in {work / 'logs'}")
+        log(f"failed; the servers' logs are in {work / 'logs'}")
         raise
     else:
         shutil.rmtree(work, ignore_errors=True)
     finally:
         for server in running.values():
             servers.stop(server)
-        asyncio.run(_drop_database(args.pg_url, db_name))
+        asyncio.run(database.drop_database(args.pg_url, db_name))
     document = {
         "started_at": started.isoformat(timespec="seconds"),
         "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
@@ -359,12 +333,12 @@ def run(args: argparse.Namespace) -> int:
                 "rounds",
             )
         },
-        "environment": runner._environment("?"),
+        "environment": common.environment("?"),
         "results": results,
     }
     output = args.output or HERE / "results"
     written = write(document, output, f"{started:%Y-%m-%d}-{socket.gethostname()}-overload")
-    _log("results: " + ", ".join(str(path) for path in written))
+    log("results: " + ", ".join(str(path) for path in written))
     print(markdown(document))
     failed = [
         f"{r['server']} {r['endpoint']}: {target}"

@@ -7,6 +7,23 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+
+def add_parser(commands: Any) -> None:
+    again = commands.add_parser(
+        "report", help="re-render the Markdown table and the charts from a results JSON file"
+    )
+    again.add_argument("json", type=Path)
+
+
+def rerender(path: Path) -> int:
+    document = json.loads(path.read_text())
+    latest = path.parent / "latest.md"
+    is_latest = latest.is_file() and document["started_at"] in latest.read_text()
+    written = write(document, path.parent, path.stem, latest=is_latest)
+    print("\n".join(str(p) for p in written.values()))
+    return 0
+
+
 SERVER_ORDER = ["items-api", "fastapi-sqlalchemy", "bare-blacksheep", "pgbench"]
 ENDPOINT_ORDER = [
     "get_by_id",

@@ -4,34 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
-import re
-import secrets
 import shutil
 import socket
-import statistics
-import subprocess
 import sys
-import time
 import urllib.parse
-import urllib.request
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from api.sqltools.statements import tooling
-from benchmarks import instructions, overload, report, search_quality, seed, servers, tools
+from benchmarks import clients, common, database, measure, report, servers, tools
 from benchmarks import pgbench as pgb
+from benchmarks.common import log
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = common.ROOT
 HERE = Path(__file__).resolve().parent
-WRK_DIR = HERE / "wrk"
 READ = ["get_by_id", "list_by_tag", "fuzzy_search", "paging"]
 WRITE = ["create", "create_keyed", "upsert", "patch", "bulk_upsert_1000"]
 # Endpoints of features the peers lack (they would ignore the header and measure a plain create).
@@ -39,16 +27,9 @@ ITEMS_API_ONLY = {"create_keyed"}
 SCENARIOS = {"read": READ, "write": WRITE, "mixed": ["mixed"], "all": [*READ, *WRITE, "mixed"]}
 HTTP_SERVERS = ["items-api", "fastapi-sqlalchemy", "bare-blacksheep"]
 ALL_SERVERS = [*HTTP_SERVERS, "pgbench"]
-# Random per run unless given: Settings refuses keys that are written in the repository.
-SECRET_KEY = os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(32)
-EMAIL = "bench@example.com"
-PASSWORD = "benchmark-password-0123"
-INSTRUCTION_ITEMS = 2_000
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_parser(commands: Any) -> None:
     run = commands.add_parser("run", help="seed a fresh database and benchmark every server")
     run.add_argument("--scenario", choices=sorted(SCENARIOS), default="all")
     run.add_argument("--endpoints", help="comma-separated subset of the scenario's endpoints")
@@ -110,377 +91,6 @@ def _parser() -> argparse.ArgumentParser:
         help="servers listen on +1, +2, +3 (default: free ports the kernel picks for this run)",
     )
     run.add_argument("--seed", type=int, default=42, help="random seed of the data")
-    again = commands.add_parser(
-        "report", help="re-render the Markdown table and the charts from a results JSON file"
-    )
-    again.add_argument("json", type=Path)
-    counted = commands.add_parser(
-        "instructions",
-        help="Python-side instructions per GET by id, items API and bare handler (callgrind)",
-    )
-    counted.add_argument("--requests", type=int, default=1000, help="N: runs N and 3N requests")
-    counted.add_argument(
-        "--pg-url",
-        default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
-        help="PostgreSQL server of the database `run` seeded",
-    )
-    counted.add_argument(
-        "--db-name",
-        help="a database `run --db-name` seeded and kept (default: a fresh one of "
-        f"{INSTRUCTION_ITEMS:,} items, made for this count and dropped afterwards)",
-    )
-    search_quality.add_parser(commands)
-    overload.add_parser(commands)
-    return parser
-
-
-def log(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-# ------------------------------------------------------------------ database
-async def _recreate_database(pg_url: str, name: str) -> None:
-    connection = await asyncpg.connect(f"{pg_url}/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def _drop_database(pg_url: str, name: str) -> None:
-    connection = await asyncpg.connect(f"{pg_url}/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
-def run_id() -> str:
-    """A name part unique to this run, so that two runs on one machine never share a database,
-    a port or a folder (`scripts/dev.sh test` may run twice at once)."""
-    return uuid.uuid4().hex[:10]
-
-
-def prepare_database(
-    pg_url: str, name: str, items: int, rng_seed: int, data: Path
-) -> tuple[str, list[uuid.UUID]]:
-    """A fresh database `name`: migrated, the benchmark user, `items` seeded items, and the
-    sample files in `data`. Returns the owner's id and the items' ids."""
-    dsn = f"{pg_url}/{name}"
-    log(f"fresh database {name}; migrations")
-    asyncio.run(_recreate_database(pg_url, name))
-    _api(["migrate", "up"], dsn)
-    made = _api(
-        ["users", "create", EMAIL, "--scopes", "items:read,items:write,admin"],
-        dsn,
-        stdin=PASSWORD + "\n",
-    )
-    owner_id = re.search(r"\(([0-9a-f-]{36})\)", made)
-    assert owner_id is not None, made
-    log(f"seeding {items:,} items with COPY")
-    begun = time.perf_counter()
-    ids = seed.run_seed(dsn, uuid.UUID(owner_id[1]), items, rng_seed)
-    log(f"seeded in {time.perf_counter() - begun:.1f}s")
-    seed.write_samples(data, ids, rng_seed, batch_bodies=32)
-    return owner_id[1], ids
-
-
-def _api(args: list[str], dsn: str, stdin: str | None = None) -> str:
-    env = {**os.environ, "DATABASE_URL": dsn, "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "warning"}
-    done = subprocess.run(
-        [sys.executable, "-m", "api", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"python -m api {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-async def _vacuum(dsn: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(tooling("bench_vacuum"))
-        await connection.execute(tooling("bench_checkpoint"))
-    finally:
-        await connection.close()
-
-
-async def _quiesce(dsn: str, limit_seconds: float = 60.0) -> float:
-    """Wait until no statement runs in the benchmark database: a server may still be working
-    through requests wrk sent before it stopped, and that tail must not overlap the next run."""
-    connection = await asyncpg.connect(dsn)
-    begun = time.monotonic()
-    try:
-        while time.monotonic() - begun < limit_seconds:
-            busy = await connection.fetchval(tooling("bench_busy_backends"))
-            if busy == 0:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await connection.close()
-    return time.monotonic() - begun
-
-
-async def _postgres_version(dsn: str) -> str:
-    connection = await asyncpg.connect(dsn)
-    try:
-        return str(await connection.fetchval(tooling("server_version"))).split()[0]
-    finally:
-        await connection.close()
-
-
-# ------------------------------------------------------------------ HTTP set-up
-def _post(url: str, data: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 (http://127.0.0.1)
-        return json.loads(reply.read())
-
-
-def _api_key(base_url: str) -> str:
-    """Log in and make an API key, through the service's endpoints, as a client would."""
-    form = urllib.parse.urlencode(
-        {"grant_type": "password", "username": EMAIL, "password": PASSWORD}
-    ).encode()
-    token = _post(
-        f"{base_url}/api/v1/auth/token", form, {"Content-Type": "application/x-www-form-urlencoded"}
-    )["access_token"]
-    made = _post(
-        f"{base_url}/api/v1/api-keys",
-        b'{"name":"bench"}',
-        {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-    )
-    return str(made["key"])
-
-
-def _check(url: str, auth: tuple[str, str] | None, item_id: str) -> None:
-    """One authenticated GET, so that a server answering only errors fails loudly and early."""
-    request = urllib.request.Request(f"{url}/api/v1/items/{item_id}")  # noqa: S310
-    if auth:
-        request.add_header(*auth)
-    with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 (http://127.0.0.1)
-        body = json.loads(reply.read())
-    if body.get("id") != item_id:
-        raise RuntimeError(f"{url} answered {body!r} for item {item_id}")
-
-
-# ------------------------------------------------------------------ load
-def _median_round(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One server's rounds on one endpoint as one result: the median of the throughputs and of
-    each latency percentile, the worst maximum, every request and error; the rounds kept too."""
-    combined = dict(runs[0])
-    for key in ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "mb_per_s"):
-        if key in combined:
-            combined[key] = statistics.median(run[key] for run in runs)
-    combined["max_ms"] = max(run["max_ms"] for run in runs)
-    for key in ("requests", "ok_requests", "errors", "seconds"):
-        combined[key] = sum(run[key] for run in runs)
-    timings = [run["server_timing"] for run in runs if run.get("server_timing")]
-    if timings:
-        combined["server_timing"] = {
-            "timed": sum(timing["timed"] for timing in timings),
-            "db_ms": statistics.median(timing["db_ms"] for timing in timings),
-            "total_ms": statistics.median(timing["total_ms"] for timing in timings),
-        }
-    combined["rounds"] = [
-        {key: run[key] for key in ("rps", "p50_ms", "p99_ms", "errors")} for run in runs
-    ]
-    return combined
-
-
-def _pgbench_outcome(
-    endpoint: str, connections: int, measured: pgb.PgbenchResult
-) -> dict[str, Any]:
-    """A pgbench run as a result like _wrk's."""
-    return {
-        "endpoint": endpoint,
-        "server": "pgbench",
-        "connections": connections,
-        "requests": measured.requests,
-        "ok_requests": measured.requests,
-        "seconds": measured.seconds,
-        "rps": round(measured.rps, 1),
-        "p50_ms": measured.p50_ms,
-        "p90_ms": measured.p90_ms,
-        "p99_ms": measured.p99_ms,
-        "max_ms": measured.max_ms,
-        "errors": measured.errors,
-    }
-
-
-def _past(batch_position: int, endpoint: str, requests: int, connections: int) -> int:
-    """Where the next bulk run starts: after every body this run sent.
-
-    Every server and pgbench walk the bodies in one order, continuing where the last run stopped.
-    The bodies of one set of rows come in three versions, a third of the walk apart, so each
-    body written changes its rows, as long as no run starts on a body whose rows still hold it.
-    wrk counts finished requests only; up to one per connection was still in flight, and its
-    threads may be a few requests apart, hence the margin.
-    """
-    if endpoint != "bulk_upsert_1000":
-        return batch_position
-    return batch_position + requests + 2 * connections
-
-
-def runs_failed(runs: list[dict[str, Any]]) -> bool:
-    """Every request that ended, in these runs of one server on one endpoint, was an error."""
-    return not any(run["ok_requests"] for run in runs) and any(run["errors"] for run in runs)
-
-
-def verdict(name: str, endpoint: str, runs: list[dict[str, Any]]) -> str | None:
-    """What is wrong with a server's runs on an endpoint (its warm-up and rounds), or None.
-
-    wrk counts the requests that ended within a run: errors (a status of 400 or more, a reset, a
-    timeout) or answers. A run may end before a slow request does, so no answer and no error is
-    not a failure of the server: the runs were shorter than one request.
-    """
-    if any(run["ok_requests"] for run in runs):
-        return None
-    seconds = sum(run["seconds"] for run in runs)
-    if runs_failed(runs):
-        errors: dict[str, int] = {}
-        for run in runs:
-            for kind, count in run["error_detail"].items():
-                errors[kind] = errors.get(kind, 0) + count
-        return f"{name} answered only errors on {endpoint} in {seconds:g} s: {errors}"
-    return (
-        f"{name} completed no {endpoint} request in {seconds:g} s and none failed:"
-        " each takes longer than the runs were long"
-    )
-
-
-def _wrk(
-    wrk: str,
-    url: str,
-    endpoint: str,
-    seconds: int,
-    connections: int,
-    threads: int,
-    data: Path,
-    auth: tuple[str, str] | None,
-    timing: bool = False,
-    batch_start: int = 0,
-) -> dict[str, Any]:
-    threads = min(threads, connections)
-    env = {
-        **os.environ,
-        "BENCH_WRK_THREADS": str(threads),
-        "BENCH_BATCH_START": str(batch_start),
-        "BENCH_DATA": str(data),
-        "BENCH_WRK_DIR": str(WRK_DIR),
-        "BENCH_SERVER_TIMING": "1" if timing else "0",
-        "BENCH_AUTH_HEADER": auth[0] if auth else "",
-        "BENCH_AUTH_VALUE": auth[1] if auth else "",
-    }
-    command = [
-        wrk,
-        "-t",
-        str(threads),
-        "-c",
-        str(connections),
-        "-d",
-        f"{seconds}s",
-        "--timeout",
-        "30s",
-        "-s",
-        str(WRK_DIR / f"{endpoint}.lua"),
-        url,
-    ]
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=seconds + 90,
-        check=False,
-    )
-    match = re.search(r"^BENCH_JSON (.*)$", done.stdout, re.MULTILINE)
-    if done.returncode != 0 or match is None:
-        raise RuntimeError(f"wrk failed on {endpoint}:\n{done.stdout}\n{done.stderr}")
-    raw = json.loads(match[1])
-    seconds_taken = raw["duration_us"] / 1e6
-    errors = raw["errors"]
-    ok = raw["requests"] - errors["status"]
-    latency = raw["latency_us"]
-    timed = re.search(r"^BENCH_TIMING (.*)$", done.stdout, re.MULTILINE)
-    server_timing = json.loads(timed[1]) if timed else None
-    return {
-        "server_timing": server_timing,
-        "requests": raw["requests"],
-        "ok_requests": ok,
-        "seconds": round(seconds_taken, 3),
-        "rps": round(ok / seconds_taken, 1) if seconds_taken else 0.0,
-        "p50_ms": latency["p50"] / 1000,
-        "p90_ms": latency["p90"] / 1000,
-        "p99_ms": latency["p99"] / 1000,
-        "max_ms": latency["max"] / 1000,
-        "mean_ms": round(latency["mean"] / 1000, 3),
-        "errors": sum(errors.values()),
-        "error_detail": errors,
-        "mb_per_s": round(raw["bytes"] / seconds_taken / 1e6, 2) if seconds_taken else 0.0,
-    }
-
-
-def _environment(pg_version: str) -> dict[str, str | int]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for package in (
-        "blacksheep",
-        "asyncpg",
-        "msgspec",
-        "uvicorn",
-        "fastapi",
-        "sqlalchemy",
-        "pydantic",
-    ):
-        try:
-            from importlib.metadata import version
-
-            versions[package] = version(package)
-        except Exception:
-            versions[package] = "?"
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--", "api", "queries", "sql", "migrations"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        if changed:
-            commit += " (with uncommitted changes in api/, queries/, sql/ or migrations/)"
-    except FileNotFoundError:
-        commit = ""
-    return {
-        "machine": socket.gethostname(),
-        "cpu": cpu,
-        "cpus": os.cpu_count() or 0,
-        "python": platform.python_version(),
-        "postgres": f"PostgreSQL {pg_version}",
-        "packages": json.dumps(versions),
-        "commit": commit,
-    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -502,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         endpoints = [e for e in endpoints if e in wanted]
     wrk = tools.find_wrk() if set(chosen) & set(HTTP_SERVERS) else ""
     pgbench_path = tools.find_pgbench() if "pgbench" in chosen else ""
-    this_run = run_id()
+    this_run = common.run_id()
     db_name = args.db_name or f"bench_items_{this_run}"
     work = HERE / ".work" / f"run-{this_run}"
     # A database kept (--db-name) keeps its sample files too, where locust and `instructions
@@ -528,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         return outcome
     finally:
         if args.db_name is None:
-            asyncio.run(_drop_database(args.pg_url, db_name))
+            asyncio.run(database.drop_database(args.pg_url, db_name))
             log(f"dropped {db_name}")
         if outcome != 0:
             log(f"kept {work.relative_to(ROOT)} for its server logs")
@@ -562,12 +172,12 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
         plan.output,
         plan.ports,
     )
-    owner, _ = prepare_database(args.pg_url, db_name, args.items, args.seed, data)
+    owner, _ = database.prepare_database(args.pg_url, db_name, args.items, args.seed, data)
     batches = sorted((data / "batches").glob("*.json"))
     id_texts = (data / "ids.txt").read_text().split()
     queries = (data / "queries.txt").read_text().split("\n")[:-1]
-    pg_version = asyncio.run(_postgres_version(dsn))
-    environment = _environment(pg_version)  # at the start: the code the servers load
+    pg_version = asyncio.run(database.postgres_version(dsn))
+    environment = common.environment(pg_version)  # at the start: the code the servers load
 
     running: dict[str, servers.Running] = {}
     results: list[dict[str, Any]] = []
@@ -577,7 +187,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
         api_key = ""
         spec_args = dict(
             dsn=dsn,
-            secret_key=SECRET_KEY,
+            secret_key=common.SECRET_KEY,
             owner_id=owner,
             workers=args.workers,
             pool_size=args.pool_size,
@@ -590,7 +200,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
             log("starting items-api to make an API key")
             bootstrap = servers.start(first, work / "logs")
             try:
-                api_key = _api_key(bootstrap.url)
+                api_key = clients.api_key(bootstrap.url)
             finally:
                 servers.stop(bootstrap)
         specs = servers.specs(api_key=api_key, **spec_args)
@@ -598,12 +208,13 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
             log(f"starting {name}: {' '.join(specs[name].command[1:4])} …")
             try:
                 running[name] = servers.start(specs[name], work / "logs")
-                _check(running[name].url, specs[name].auth, id_texts[0])
+                clients.check(running[name].url, specs[name].auth, id_texts[0])
             except Exception as error:
                 failures.append(f"{name} failed to start: {error}")
                 log(failures[-1])
                 running.pop(name, None)
-        # Where the next bulk run starts in the walk over the batch bodies (see _past).
+        # Where the next bulk run starts in the walk over the batch bodies
+        # (measure.next_batch_position).
         batch_position = 0
         for endpoint in endpoints:
             connections = (
@@ -623,7 +234,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                     if endpoint in ITEMS_API_ONLY and name != "items-api":
                         continue
                     if args.warmup and round_number == 0:
-                        warm = _wrk(
+                        warm = measure.run_wrk(
                             wrk,
                             server.url,
                             endpoint,
@@ -634,13 +245,13 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                             server.spec.auth,
                             batch_start=batch_position,
                         )
-                        batch_position = _past(
+                        batch_position = measure.next_batch_position(
                             batch_position, endpoint, warm["requests"], connections
                         )
                         tried.setdefault(name, []).append(warm)
-                        asyncio.run(_quiesce(dsn))
+                        asyncio.run(database.quiesce(dsn))
                         servers.settle(server)
-                    outcome = _wrk(
+                    outcome = measure.run_wrk(
                         wrk,
                         server.url,
                         endpoint,
@@ -652,7 +263,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                         timing=args.server_timing and name == "items-api",
                         batch_start=batch_position,
                     )
-                    batch_position = _past(
+                    batch_position = measure.next_batch_position(
                         batch_position, endpoint, outcome["requests"], connections
                     )
                     outcome.update(endpoint=endpoint, server=name, connections=connections)
@@ -669,11 +280,11 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                             else ""
                         )
                     )
-                    tail = asyncio.run(_quiesce(dsn)) + servers.settle(server)
+                    tail = asyncio.run(database.quiesce(dsn)) + servers.settle(server)
                     if tail > 1:
                         log(f"  ({name} finished its last requests {tail:.1f}s after wrk stopped)")
                     if endpoint in WRITE:
-                        asyncio.run(_vacuum(dsn))
+                        asyncio.run(database.vacuum(dsn))
                 if measure_pgbench:
                     if endpoint == "bulk_upsert_1000":
                         asyncio.run(pgb.batch_position(dsn, start=batch_position))
@@ -689,7 +300,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                     )
                     if endpoint == "bulk_upsert_1000":
                         batch_position = asyncio.run(pgb.batch_position(dsn))
-                    outcome = _pgbench_outcome(endpoint, connections, measured)
+                    outcome = measure.pgbench_outcome(endpoint, connections, measured)
                     rounds.setdefault("pgbench", []).append(outcome)
                     log(
                         f"{endpoint:17} {'pgbench':19} {outcome['rps']:>9,.1f} tps    "
@@ -701,15 +312,15 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                             f"pgbench ran no transaction on {endpoint}:\n{measured.raw}"
                         )
                     if endpoint in WRITE:
-                        asyncio.run(_vacuum(dsn))
+                        asyncio.run(database.vacuum(dsn))
             for name, runs in tried.items():
-                problem = verdict(name, endpoint, runs)
+                problem = measure.verdict(name, endpoint, runs)
                 if problem is None:
                     continue
                 log(problem)
-                if runs_failed(runs) or not args.smoke:
+                if measure.runs_failed(runs) or not args.smoke:
                     failures.append(f"{problem}; see {running[name].log}")
-            results.extend(_median_round(runs) for runs in rounds.values())
+            results.extend(measure.median_round(runs) for runs in rounds.values())
     finally:
         for server in running.values():
             servers.stop(server)
@@ -764,55 +375,3 @@ def _pg_connection(pg_url: str) -> dict[str, Any]:
         "port": parsed.port or 5432,
         "user": parsed.username or "postgres",
     }
-
-
-def rerender(path: Path) -> int:
-    document = json.loads(path.read_text())
-    latest = path.parent / "latest.md"
-    is_latest = latest.is_file() and document["started_at"] in latest.read_text()
-    written = report.write(document, path.parent, path.stem, latest=is_latest)
-    print("\n".join(str(p) for p in written.values()))
-    return 0
-
-
-def count_instructions(args: argparse.Namespace) -> int:
-    this_run = run_id()
-    work = HERE / ".work" / f"instructions-{this_run}"
-    if args.db_name is None:
-        name = f"bench_instructions_{this_run}"
-        data = work / "data"
-    else:
-        name, data = args.db_name, HERE / ".work" / "data"
-    dsn = f"{args.pg_url}/{name}"
-    try:
-        if args.db_name is None:
-            prepare_database(args.pg_url, name, INSTRUCTION_ITEMS, 42, data)
-        counts = {
-            server: instructions.count(server, args.requests, dsn, data)
-            for server in instructions.SERVERS
-        }
-    finally:
-        if args.db_name is None:
-            asyncio.run(_drop_database(args.pg_url, name))
-        shutil.rmtree(work, ignore_errors=True)
-    for name, value in counts.items():
-        print(f"{name:16} {value:>9,} instructions per GET /api/v1/items/{{id}}")
-    print(f"items-api / bare: {counts['items-api'] / counts['bare-blacksheep']:.2f}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "report":
-        return rerender(args.json)
-    if args.command == "instructions":
-        return count_instructions(args)
-    if args.command == "search-quality":
-        return search_quality.main(args)
-    if args.command == "overload":
-        return overload.run(args)
-    try:
-        return run(args)
-    except tools.MissingTool as missing:
-        print(f"error: {missing}", file=sys.stderr)
-        return 3

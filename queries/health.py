@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from queries.errors import CONNECTION_ERRORS
 from queries.loader import load
-from queries.pool import CONNECTION_ERRORS, Executor
+from queries.pool import Executor
 
 PING = load("health/ping")
 

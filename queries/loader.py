@@ -7,7 +7,7 @@ from pathlib import Path
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
 # Statements that only read: safe to run again on a fresh connection when the first one was lost
-# before the rows came back (queries.pool.FairPool). Filled by load().
+# before the rows came back (queries.fair_pool.FairPool). Filled by load().
 READ_ONLY: set[str] = set()
 _COMMENT = re.compile(r"--[^\n]*")
 _WORD = re.compile(r"[A-Za-z_]+")

@@ -310,7 +310,7 @@ def _clean_description(description: str, field: str) -> str:
 
 def clean_write(item: ItemWrite, at: str = "$") -> None:
     """Normalize a decoded create, replace or batch item in place, or raise a 422 naming the
-    field under `at` (`$`, or `$[i]` in a batch). About 2 µs for a typical item."""
+    field under `at` (`$`, or `$[i]` in a batch)."""
     name = item.name
     if len(name) > NAME_LENGTH or not name.isascii():
         item.name = _clean_name(name, at + ".name")

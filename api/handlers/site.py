@@ -15,8 +15,8 @@ from api.handlers.static import CONTENT_SECURITY_POLICY, contained_file
 from api.http import encode, json_response
 from api.problems import ProblemError
 from queries import health
+from queries.fair_pool import FairPool
 from queries.health import ReadinessProbe
-from queries.pool import FairPool
 
 
 class StaticDocument:

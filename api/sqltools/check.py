@@ -17,7 +17,8 @@ from api.sqltools.headers import Header
 from api.sqltools.plans import PlanFacts, read_plan
 from api.sqltools.samples import SAMPLES
 from api.sqltools.statements import BadStatement, Statement, tooling
-from queries.pool import PLANNER_SETTINGS, init_connection
+from queries.codecs import init_connection
+from queries.pool import PLANNER_SETTINGS
 
 # A table the planner estimates at this many rows or more must never be read by a Seq Scan.
 LARGE_TABLE_ROWS = 10_000

@@ -1,4 +1,4 @@
-"""The pool hands connections to waiting tasks in the order they asked (queries.pool.FairPool)."""
+"""The pool hands connections to waiting tasks in the order they asked (queries/fair_pool.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import contextlib
 
 import asyncpg
 
-from queries.pool import FairPool, create_pool, fetch_planned_per_execution
+from queries.fair_pool import FairPool
+from queries.pool import create_pool, fetch_planned_per_execution
 
 
 async def one_connection_pool(database_url: str) -> FairPool:

@@ -37,7 +37,8 @@ from uvicorn.server import ServerState
 
 from api import budget, metrics, server
 from api.routing import ExactRoute
-from queries.pool import FairPool, create_pool
+from queries.fair_pool import FairPool
+from queries.pool import create_pool
 
 CHECKED_WITH = {
     "asyncpg": "0.32.0",
@@ -229,7 +230,7 @@ def test_httptools_names_an_unknown_method() -> None:
         parser.feed_data(b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n")
 
 
-# --- asyncpg: queries/pool.py (FairPool) ---------------------------------------------------------
+# --- asyncpg: queries/fair_pool.py (FairPool) ---------------------------------------------------
 
 
 def _slots(kind: type) -> set[str]:

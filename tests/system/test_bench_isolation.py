@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from benchmarks import runner, servers
+from benchmarks import cli, common, servers
 from tests import ROOT
 
 WORK = ROOT / "benchmarks" / ".work"
@@ -31,11 +31,11 @@ def _folders() -> set[str]:
 
 
 def test_names_ports_and_folders_are_unique_to_a_run() -> None:
-    assert len({runner.run_id() for _ in range(100)}) == 100
+    assert len({common.run_id() for _ in range(100)}) == 100
     ports = servers.free_ports(3)
     assert len(set(ports)) == 3
     assert all(port != 18000 + offset for offset, port in zip((1, 2, 3), ports, strict=True))
-    parser = runner._parser()
+    parser = cli.parser()
     smoke = parser.parse_args(["run", "--smoke"])
     assert smoke.db_name is None  # a fresh bench_items_<run id>, dropped at the end
     assert smoke.base_port is None  # ports the kernel picks

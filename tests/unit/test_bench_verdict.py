@@ -1,11 +1,11 @@
-"""How the benchmark runner judges a server's runs on an endpoint (benchmarks.runner.verdict):
+"""How the benchmark runner judges a server's runs on an endpoint (benchmarks.measure.verdict):
 by the errors wrk counted, not by the answers alone."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.runner import runs_failed, verdict
+from benchmarks.measure import runs_failed, verdict
 
 
 def run(ok: int, **errors: int) -> dict[str, Any]:

@@ -1,13 +1,5 @@
-"""Admission, the first step of the middleware: shed load before any work, start the budget.
-
-Load shedding has two parts (docs/operations.md, "Bounded latency"):
-- a concurrency limit: past MAX_CONCURRENT_REQUESTS requests in flight in this worker, a request
-  is answered 503 at once, before its headers are even looked at;
-- a queue deadline: a request waits for a pool connection at most DB_ACQUIRE_TIMEOUT_MS, or what
-  is left of its REQUEST_TIMEOUT_MS budget when that is less (queries.pool.FairPool), then 503.
-So no request outlives its budget, and no backlog outlives the load by more than one budget.
-The probes (/healthz, /readyz) are never shed; /readyz bounds its own ping, well inside a budget.
-"""
+"""The answers to requests not served for load or time: shed on arrival, no database connection
+in time, cancelled by their budget (docs/operations.md, "Bounded latency")."""
 
 from __future__ import annotations
 
@@ -16,17 +8,18 @@ from blacksheep import Response
 from api import budget
 from api.problems import problem_response
 
-PROBES = frozenset({b"/healthz", b"/readyz"})
 RETRY_AFTER = {"Retry-After": "1"}
 
 
 def shed_response() -> Response:
+    """Past MAX_CONCURRENT_REQUESTS in flight in this worker."""
     return problem_response(
         503, "the service is at its limit of concurrent requests; retry", headers=RETRY_AFTER
     )
 
 
 def busy_response() -> Response:
+    """No pool connection within DB_ACQUIRE_TIMEOUT_MS or what was left of the budget."""
     return problem_response(503, "every database connection is busy; retry", headers=RETRY_AFTER)
 
 
