@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 from uuid import UUID
 
-from api.problems import ProblemError
+from api.problems import RETRY_AFTER, ProblemError
 
 
 class PrincipalSlots:
@@ -33,7 +33,7 @@ class PrincipalSlots:
                 f"this user has {self.limit} requests in progress already"
                 " (PRINCIPAL_MAX_CONCURRENCY); retry when one of them is answered",
                 slug="too-many-concurrent-requests",
-                headers={"Retry-After": "1"},
+                headers=RETRY_AFTER,
             )
         self.held[user_id] = held + 1
         self._holders[task] = user_id

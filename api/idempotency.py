@@ -28,7 +28,7 @@ from uuid import UUID
 import asyncpg
 from blacksheep import Content, Request, Response
 
-from api.problems import FieldError, ProblemError, invalid
+from api.problems import RETRY_AFTER, FieldError, ProblemError, invalid
 from queries import idempotency
 from queries.idempotency import StoredResponse
 
@@ -99,7 +99,7 @@ class Idempotency:
                     409,
                     "a request with this Idempotency-Key is still running; retry when it is done",
                     slug="idempotency-key-in-use",
-                    headers={"Retry-After": "1"},
+                    headers=RETRY_AFTER,
                 )
             stored = await idempotency.find(connection, principal_id, key)
             if stored is not None:
@@ -123,7 +123,7 @@ class Idempotency:
                     409,
                     "a request with this Idempotency-Key has just completed; retry for its answer",
                     slug="idempotency-key-in-use",
-                    headers={"Retry-After": "1"},
+                    headers=RETRY_AFTER,
                 )
         return response
 

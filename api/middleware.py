@@ -18,7 +18,7 @@ from api import budget, logs
 from api.fairshare import PrincipalSlots
 from api.logs import get_logger
 from api.metrics import RequestMetrics, shed, timed_out
-from api.problems import FieldError, ProblemError, from_error, problem_response
+from api.problems import RETRY_AFTER, FieldError, ProblemError, from_error, problem_response
 from api.refusals import busy_response, cancelled_response, shed_response
 from api.routing import without_body
 from queries.errors import CONNECTION_ERRORS, PoolTimeoutError
@@ -101,19 +101,17 @@ def make_middleware(
             response = problem_response(
                 503,
                 "the write conflicted with a concurrent one; retry it",
-                headers={"Retry-After": "1"},
+                headers=RETRY_AFTER,
             )
         except PoolTimeoutError:
             response = busy_response()
         except asyncpg.QueryCanceledError:
             timed_out()
-            response = problem_response(
-                503, "the statement timed out", headers={"Retry-After": "1"}
-            )
+            response = problem_response(503, "the statement timed out", headers=RETRY_AFTER)
         except CONNECTION_ERRORS as error:
             _errors.error("database unavailable", error=repr(error))
             response = problem_response(
-                503, "the database is unavailable, try again", headers={"Retry-After": "1"}
+                503, "the database is unavailable, try again", headers=RETRY_AFTER
             )
         except asyncio.CancelledError:
             # The request's budget ran out or its client left (api/budget.py); any other

@@ -50,6 +50,9 @@ TITLES = {
     503: "Service Unavailable",
 }
 
+# The Retry-After of every answer that asks the client to come back: in a second.
+RETRY_AFTER = {"Retry-After": "1"}
+
 _encode = msgspec.json.Encoder().encode
 
 

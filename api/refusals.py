@@ -6,9 +6,7 @@ from __future__ import annotations
 from blacksheep import Response
 
 from api import budget
-from api.problems import problem_response
-
-RETRY_AFTER = {"Retry-After": "1"}
+from api.problems import RETRY_AFTER, problem_response
 
 
 def shed_response() -> Response:

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import getpass
 import sys
-from typing import Any, get_args
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -17,12 +17,12 @@ from api.auth import throttle
 from api.auth.accounts import create_user
 from api.auth.events import SecurityEvent, security_event
 from api.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
-from api.contracts.users import DEFAULT_SCOPES, NewUser, Password, Scope, normalize_email
+from api.auth.principal import ALL_SCOPES
+from api.contracts.users import DEFAULT_SCOPES, NewUser, Password, normalize_email
 from api.settings import Settings
 from queries import users
 from queries.pool import create_pool
 
-ALL_SCOPES = get_args(Scope)
 PASSWORD_SOURCE = (
     "The password is read from standard input: the first line when piped "
     "(echo 'a long passphrase' | python -m api users ...), or asked for twice, without echo, "

@@ -13,7 +13,7 @@ from api import docs
 from api.etags import matches_weakly, parse_tags
 from api.handlers.static import CONTENT_SECURITY_POLICY, contained_file
 from api.http import encode, json_response
-from api.problems import ProblemError
+from api.problems import RETRY_AFTER, ProblemError
 from queries import health
 from queries.fair_pool import FairPool
 from queries.health import ReadinessProbe
@@ -80,7 +80,7 @@ class SiteHandlers:
                 503,
                 "this instance is shutting down",
                 slug="not-ready",
-                headers={"Retry-After": "1", "Cache-Control": "no-store"},
+                headers={**RETRY_AFTER, "Cache-Control": "no-store"},
                 extra={"reason": "shutting-down"},
             )
         if not await health.reachable(self.readiness):
@@ -88,7 +88,7 @@ class SiteHandlers:
                 503,
                 "PostgreSQL is not reachable from this instance",
                 slug="not-ready",
-                headers={"Retry-After": "1", "Cache-Control": "no-store"},
+                headers={**RETRY_AFTER, "Cache-Control": "no-store"},
                 extra={"reason": "database-unreachable"},
             )
         size = self.pool.get_size()
