@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -106,9 +107,29 @@ def routes_run_recorded_statements(request: pytest.FixtureRequest) -> Iterator[N
     assert not problems, "\n".join(problems)
 
 
+# The address the test clients call from.
+CLIENT_ADDRESS = ("203.0.113.7", 4321)
+
+
+@contextlib.asynccontextmanager
+async def own_app(
+    settings: Settings, **changes: Any
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """An app of the test's own (the test settings with `changes`) and a client of it; the app
+    stops after the block."""
+    application = create_app(msgspec.structs.replace(settings, **changes))
+    await application.start()
+    try:
+        transport = httpx.ASGITransport(app=application, client=CLIENT_ADDRESS)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield application, http
+    finally:
+        await application.stop()
+
+
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4321))
+    transport = httpx.ASGITransport(app=app, client=CLIENT_ADDRESS)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
 

@@ -8,39 +8,28 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import msgspec
 import psycopg
 import pytest
 
 from api import budget
-from api.app import create_app
 from api.settings import Settings
-from tests.conftest import Account, problem
+from tests.conftest import Account, own_app, problem
 
 
 @pytest.fixture
 async def tight(settings: Settings, alice: Account) -> AsyncIterator[httpx.AsyncClient]:
     """An app with a 400 ms budget, a 200 ms connection wait and two pool connections."""
-    app = create_app(
-        msgspec.structs.replace(
-            settings,
-            request_timeout_ms=400,
-            db_acquire_timeout_ms=200,
-            db_pool_min_size=2,
-            db_pool_max_size=2,
-            max_concurrent_requests=20,
-        )
-    )
-    await app.start()
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers=alice.headers
-        ) as http:
-            http.app = app  # type: ignore[attr-defined]
-            yield http
-    finally:
-        await app.stop()
+    async with own_app(
+        settings,
+        request_timeout_ms=400,
+        db_acquire_timeout_ms=200,
+        db_pool_min_size=2,
+        db_pool_max_size=2,
+        max_concurrent_requests=20,
+    ) as (app, http):
+        http.headers.update(alice.headers)
+        http.app = app  # type: ignore[attr-defined]
+        yield http
 
 
 async def _timed(http: httpx.AsyncClient, path: str) -> tuple[httpx.Response, float]:

@@ -9,13 +9,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import msgspec
 import psycopg
 import pytest
 
-from api.app import create_app
 from api.settings import Settings
-from tests.conftest import Account, problem
+from tests.conftest import Account, own_app, problem
 from tests.database import wait_until_blocked
 
 QUOTA = 3
@@ -23,23 +21,22 @@ CONCURRENCY = 2
 
 
 @pytest.fixture(scope="module")
-async def small_app(settings: Settings) -> AsyncIterator[Any]:
-    """The test app with a quota of QUOTA items and CONCURRENCY requests in flight per user."""
-    application = create_app(
-        msgspec.structs.replace(
-            settings, items_max_per_user=QUOTA, principal_max_concurrency=CONCURRENCY
-        )
-    )
-    await application.start()
-    yield application
-    await application.stop()
+async def small_pair(settings: Settings) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """An app with a quota of QUOTA items and CONCURRENCY requests in flight per user."""
+    async with own_app(
+        settings, items_max_per_user=QUOTA, principal_max_concurrency=CONCURRENCY
+    ) as pair:
+        yield pair
 
 
 @pytest.fixture
-async def small(small_app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=small_app, client=("203.0.113.8", 4321))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+def small_app(small_pair: tuple[Any, httpx.AsyncClient]) -> Any:
+    return small_pair[0]
+
+
+@pytest.fixture
+def small(small_pair: tuple[Any, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return small_pair[1]
 
 
 # --- PRINCIPAL_MAX_CONCURRENCY

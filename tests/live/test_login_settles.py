@@ -17,17 +17,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import msgspec
 import psycopg
 import pytest
 from argon2 import PasswordHasher
 
 from api import logs
-from api.app import create_app
 from api.auth.throttle import subject_hash
 from api.settings import Settings
 from queries import auth
-from tests.conftest import PASSWORD, Account, MakeUser, problem
+from tests.conftest import PASSWORD, Account, MakeUser, own_app, problem
 from tests.servers import live_server
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -214,32 +212,17 @@ def test_a_login_abandoned_during_its_reservation_gives_it_back(
     assert _token(port, email).status_code == 200
 
 
-@contextlib.asynccontextmanager
-async def _one_failure_locks(
-    settings: Settings, **changes: Any
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app in which one failure locks an account."""
-    app = create_app(msgspec.structs.replace(settings, login_max_failures=1, **changes))
-    await app.start()
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4321))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
-    finally:
-        await app.stop()
-
-
 @pytest.fixture
 async def stalling(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An app with a 300 ms budget, in which one failure locks an account."""
-    async with _one_failure_locks(settings, request_timeout_ms=300) as http:
+    async with own_app(settings, login_max_failures=1, request_timeout_ms=300) as (_, http):
         yield http
 
 
 @pytest.fixture
 async def unhurried(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The same with the usual budget: a login's verification fits it on a loaded machine."""
-    async with _one_failure_locks(settings) as http:
+    async with own_app(settings, login_max_failures=1) as (_, http):
         yield http
 
 

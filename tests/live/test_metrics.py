@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import metrics
-from api.app import create_app
 from api.settings import Settings
-from tests.conftest import Account
+from tests.conftest import Account, own_app
 from tests.servers import free_port, service_env, start_server, stop_server
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -121,23 +119,17 @@ async def test_login_failures_shed_and_timed_out_requests_are_counted(
 async def test_metrics_enabled_false_turns_the_endpoint_and_the_counting_off(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = create_app(msgspec.structs.replace(settings, metrics_enabled=False))
-    await app.start()
-    try:
+    async with own_app(settings, metrics_enabled=False) as (_, http):
         # A tally of this test's own, which the session app's publisher leaves alone meanwhile.
         fresh = metrics.Tally()
         monkeypatch.setattr(metrics, "tally", fresh)
         monkeypatch.setattr(metrics.Publisher, "publish", lambda self: None)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            assert (await http.get("/healthz")).status_code == 200
-            response = await http.get("/metrics")
-            assert response.status_code == 404
-            assert response.headers["content-type"] == "application/problem+json"
+        assert (await http.get("/healthz")).status_code == 200
+        response = await http.get("/metrics")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
         assert fresh.requests == {}
         assert fresh.in_flight == 0
-    finally:
-        await app.stop()
 
 
 @pytest.fixture
@@ -249,21 +241,15 @@ async def test_a_statement_timeout_counts_as_timed_out(
     settings: Settings, database_url: str, alice: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """statement_timeout cancels a statement stuck behind a lock: a 503, counted as timed out."""
-    app = create_app(msgspec.structs.replace(settings, db_statement_timeout_ms=200))
-    await app.start()
-    try:
+    async with own_app(settings, db_statement_timeout_ms=200) as (_, http):
         fresh = metrics.Tally()
         monkeypatch.setattr(metrics, "tally", fresh)
         monkeypatch.setattr(metrics.Publisher, "publish", lambda self: None)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            # Authenticated once first, so that only the item read meets the lock.
-            assert (await http.get("/api/v1/users/me", headers=alice.headers)).status_code == 200
-            with psycopg.connect(database_url) as locker:
-                locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
-                response = await http.get("/api/v1/items", headers=alice.headers)
-                locker.rollback()
+        # Authenticated once first, so that only the item read meets the lock.
+        assert (await http.get("/api/v1/users/me", headers=alice.headers)).status_code == 200
+        with psycopg.connect(database_url) as locker:
+            locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+            response = await http.get("/api/v1/items", headers=alice.headers)
+            locker.rollback()
         assert response.status_code == 503
         assert fresh.timed_out == 1
-    finally:
-        await app.stop()
