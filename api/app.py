@@ -32,6 +32,8 @@ from api.routes import register as register_routes
 from api.routing import Router, fallback_for
 from api.settings import Settings
 from api.sweeper import Sweeper
+from queries import items
+from queries.coalesce import PointReads
 from queries.health import ReadinessProbe
 from queries.pool import create_pool, session_settings
 
@@ -47,6 +49,7 @@ class AppState:
     throttle: LoginThrottle | None = None
     sweeper: Sweeper | None = None
     readiness: ReadinessProbe | None = None
+    point_reads: PointReads | None = None
     shutting_down: bool = False
 
 
@@ -108,6 +111,15 @@ def create_app(settings: Settings) -> Application:
         state.throttle = throttle
         state.sweeper = Sweeper(pool, settings.sweep_seconds, settings.login_window_seconds)
         state.sweeper.start()
+        if settings.coalesce_reads:
+            state.point_reads = PointReads(
+                pool,
+                items.GET_BY_IDS,
+                max_batch=settings.coalesce_max_batch,
+                runners=settings.coalesce_runners,
+                deadline=budget.deadline,
+                acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
+            )
         register_routes(
             application.router,
             ItemHandlers(
@@ -117,6 +129,7 @@ def create_app(settings: Settings) -> Application:
                 Idempotency(pool, settings.idempotency_ttl_seconds),
                 settings.max_response_bytes,
                 settings.items_max_per_user,
+                state.point_reads,
             ),
             IdentityHandlers(
                 pool,
@@ -161,6 +174,8 @@ def create_app(settings: Settings) -> Application:
             await state.sweeper.stop()
         if state.throttle is not None:  # its attempts under way settle with the pool still open
             await state.throttle.close()
+        if state.point_reads is not None:
+            await state.point_reads.close()
         if state.pool is not None:
             await state.pool.close()
         log.info("stopped")

@@ -79,6 +79,13 @@ def _tick() -> None:
     timer = asyncio.get_running_loop().call_later(TICK_SECONDS, _tick) if in_flight else None
 
 
+def deadline() -> float:
+    """The current request's deadline in perf_counter seconds; inf outside a request."""
+    task = asyncio.current_task()
+    entry = in_flight.get(task) if task is not None else None
+    return float("inf") if entry is None else entry[0]
+
+
 def acquire_wait(longest: float) -> float:
     """Seconds the current request may wait for a pool connection: `longest`, or what is left
     of its budget when that is less (0 when it is spent). Outside a request: `longest`."""

@@ -12,6 +12,7 @@ Families (docs/operations.md, "Metrics", lists them with their labels):
 - `db_pool_connections{state}`: the pool's connections `in_use` and `idle`, and the requests
   `waiting` for one;
 - `db_statement_duration_seconds{statement}`: histogram by sql/ statement name;
+- `db_batch_size{statement}`: histogram of the keys each coalesced statement looked up;
 - `login_failures_total`: password grants refused for a wrong username or password.
 
 Cost: prometheus-client's multiprocess mode (one scrape for every uvicorn worker) writes an
@@ -38,6 +39,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from api import processes
 from api.logs import get_logger
+from queries.coalesce import BATCH_SIZE_BUCKETS, batch_sizes
 from queries.timing import STATEMENT_BUCKETS, statement_times
 
 PUBLISH_SECONDS = 1.0
@@ -100,6 +102,13 @@ STATEMENT_DURATION = Histogram(
     "Time of each statement, by its sql/ file name (e.g. items/get_by_id).",
     ["statement"],
     buckets=STATEMENT_BUCKETS,
+    registry=REGISTRY,
+)
+BATCH_SIZE = Histogram(
+    "db_batch_size",
+    "Keys looked up by each coalesced statement (COALESCE_READS), by its sql/ file name.",
+    ["statement"],
+    buckets=BATCH_SIZE_BUCKETS,
     registry=REGISTRY,
 )
 LOGIN_FAILURES = Counter(
@@ -215,6 +224,8 @@ class Publisher:
             _add_histogram(REQUEST_DURATION.labels(method, route), counts)
         for name, counts in statement_times.take().items():
             _add_histogram(STATEMENT_DURATION.labels(name), counts)
+        for name, counts in batch_sizes.take().items():
+            _add_histogram(BATCH_SIZE.labels(name), counts)
         for counter, attribute in (
             (SHED, "shed"),
             (TIMED_OUT, "timed_out"),

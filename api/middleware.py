@@ -19,9 +19,9 @@ from api.fairshare import PrincipalSlots
 from api.logs import get_logger
 from api.metrics import RequestMetrics, shed, timed_out
 from api.problems import RETRY_AFTER, FieldError, ProblemError, from_error, problem_response
-from api.refusals import busy_response, cancelled_response, shed_response
+from api.refusals import busy_response, cancelled_response, past_budget_response, shed_response
 from api.routing import without_body
-from queries.errors import CONNECTION_ERRORS, PoolTimeoutError
+from queries.errors import CONNECTION_ERRORS, BudgetSpentError, PoolTimeoutError
 from queries.timing import DatabaseTimer, current_timer
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -105,6 +105,9 @@ def make_middleware(
             )
         except PoolTimeoutError:
             response = busy_response()
+        except BudgetSpentError:  # its coalesced read ran out its budget (queries/coalesce.py)
+            timed_out()
+            response = past_budget_response(request.method, request.content)
         except asyncpg.QueryCanceledError:
             timed_out()
             response = problem_response(503, "the statement timed out", headers=RETRY_AFTER)

@@ -39,6 +39,11 @@ def cancelled_response(method: str, content: object) -> Response | None:
         return None
     if reason == "disconnect":
         return problem_response(499, "the client closed the connection before the answer")
+    return past_budget_response(method, content)
+
+
+def past_budget_response(method: str, content: object) -> Response:
+    """Past its deadline: 503, or 408 while its body has not all arrived."""
     if budget.body_incomplete(content):
         return problem_response(
             408, "the request's body did not arrive within its time budget; nothing was applied"

@@ -58,6 +58,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Requests of one user (all their tokens and keys) one worker process works on at once;
     # more are answered 429 before they take a database connection (api/fairshare.py).
     principal_max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 4
+    # GET and HEAD /api/v1/items/{id} of concurrent requests share one statement per round trip
+    # (queries/coalesce.py): at most COALESCE_MAX_BATCH ids in one, run by COALESCE_RUNNERS tasks
+    # each holding one pool connection while it runs.
+    coalesce_reads: bool = True
+    coalesce_max_batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 128
+    coalesce_runners: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
     # How long `serve` waits for PostgreSQL to accept connections before it gives up.
     db_connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 

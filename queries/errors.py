@@ -29,5 +29,10 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class BudgetSpentError(TimeoutError):
+    """A coalesced statement was cancelled when the longest budget of the requests it served ran
+    out (queries/coalesce.py): each of them is past its budget."""
+
+
 class PoolTimeoutError(TimeoutError):
     """No pool connection became free within DB_ACQUIRE_TIMEOUT_MS or the request's budget."""

@@ -13,6 +13,7 @@ import msgspec
 from asyncpg.pool import PoolConnectionProxy
 from msgspec import UNSET, Struct, UnsetType
 
+from queries.coalesce import PointReads
 from queries.keyset import FIRST, MAX_UUID, NEG_INFINITY, POS_INFINITY, PageKey
 from queries.loader import load
 from queries.pool import Executor, fetch_planned_per_execution
@@ -100,6 +101,7 @@ _decode_listed = msgspec.json.Decoder(_ListedItem).decode
 
 
 GET_BY_ID = load("items/get_by_id")
+GET_BY_IDS = load("items/get_by_ids")
 CREATE = load("items/create")
 CREATE_IF_ABSENT = load("items/create_if_absent")
 UPSERT = load("items/upsert")
@@ -127,6 +129,12 @@ def _item(row: asyncpg.Record) -> Item:
 async def get_by_id(db: Executor, item_id: UUID) -> Item | None:
     row = await db.fetchrow(GET_BY_ID, item_id)
     return None if row is None else _item(row)
+
+
+async def get_coalesced(reads: PointReads, item_id: UUID) -> Item | None:
+    """get_by_id, through point reads of GET_BY_IDS shared with concurrent requests."""
+    row = await reads.get(item_id)
+    return None if row is None else Item(*row)
 
 
 async def create(

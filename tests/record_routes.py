@@ -27,7 +27,7 @@ from api.auth.passwords import hash_password
 from api.routes import ROUTES
 from api.settings import Settings
 from api.sqltools.usage import RECORDING, SWEEP, Recording
-from queries import users
+from queries import items, users
 from tests.database import fresh_database, postgres_server
 from tests.statement_log import StatementLog
 
@@ -39,21 +39,22 @@ Call = Callable[..., Awaitable[httpx.Response]]
 async def record(settings: Settings) -> Recording:
     """The statements each route and the sweep run, on the migrated, empty database of
     `settings` (which must have a secret key)."""
-    app = create_app(
-        msgspec.structs.replace(
-            settings, login_max_failures_per_address=1, metrics_enabled=True, sweep_seconds=86400
-        )
-    )
     log = StatementLog()
-    log.attach(app)
-    await app.start()
-    try:
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4321))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            await _drive(app, http, settings.secret_key)
-        await log.run_as(SWEEP, app.state.sweeper.sweep())
-    finally:
-        await app.stop()
+    settings = msgspec.structs.replace(
+        settings, login_max_failures_per_address=1, metrics_enabled=True, sweep_seconds=86400
+    )
+    for drive, coalesce_reads in ((_drive, True), (_drive_reads_of_their_own, False)):
+        app = create_app(msgspec.structs.replace(settings, coalesce_reads=coalesce_reads))
+        log.attach(app)
+        await app.start()
+        try:
+            transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4321))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                await drive(app, http, settings.secret_key)
+            if coalesce_reads:
+                await log.run_as(SWEEP, app.state.sweeper.sweep())
+        finally:
+            await app.stop()
     runs = log.runs
     return Recording(
         {route.label: sorted(runs.get(route.label, ())) for route in ROUTES},
@@ -145,6 +146,24 @@ async def _drive(app: Any, http: httpx.AsyncClient, secret_key: str) -> None:
         anonymous = route.operation is None or route.operation.scopes is None
         if anonymous and route.method == "GET" and "{" not in route.path:
             await http.get(route.path.replace("*", "site.css"))
+
+
+async def _drive_reads_of_their_own(app: Any, http: httpx.AsyncClient, secret_key: str) -> None:
+    """GET /api/v1/items/{id} with COALESCE_READS=false, where it runs a statement of its own."""
+    reader = await users.create(
+        app.state.pool, "reader@example.com", await hash_password(PASSWORD), ["items:read"]
+    )
+    item = await items.create(app.state.pool, _ItemValues("read alone"), reader.id, 1)
+    assert item is not None
+    token = tokens.issue(secret_key, reader.id, reader.scopes, 600, 0)
+    await http.get(f"{ITEMS}/{item.id}", headers={"Authorization": f"Bearer {token}"})
+
+
+class _ItemValues(msgspec.Struct):
+    name: str
+    description: str | None = None
+    tags: list[str] = []
+    metadata: msgspec.Raw = msgspec.Raw(b"{}")
 
 
 async def _main() -> None:

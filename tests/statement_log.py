@@ -2,7 +2,9 @@
 
 install() wraps asyncpg.Connection's statement methods once per process; a wrapped method adds
 the statement's sql/ name to the set of the route whose request is running (a context variable,
-so that the tasks a request starts count for it). attach() sets that variable per request.
+so that the tasks a request starts count for it). A coalesced read (queries/coalesce.py) runs in
+a runner task of its own, so PointReads.get is wrapped too: it counts its statement for the
+request that asks. attach() sets that variable per request.
 Nothing of this is in the service: only tests call these.
 """
 
@@ -18,6 +20,7 @@ from blacksheep import Application, Request, Response
 from blacksheep.middlewares import MiddlewareCategory
 
 from api.sqltools.usage import Recording
+from queries.coalesce import PointReads
 from queries.loader import STATEMENT_NAMES
 
 # Every Connection method that sends a statement; each takes its text first.
@@ -40,6 +43,20 @@ def install() -> None:
         if getattr(method, "_logs_statements", False):
             continue
         setattr(asyncpg.Connection, name, _logging(method))
+    if not getattr(PointReads.get, "_logs_statements", False):
+        PointReads.get = _logging_point_reads(PointReads.get)  # type: ignore[method-assign]
+
+
+def _logging_point_reads(get: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(get)
+    def logged(self: PointReads, key: Any) -> Any:
+        running = _running.get()
+        if running is not None:
+            running.add(STATEMENT_NAMES[self.query])
+        return get(self, key)
+
+    logged._logs_statements = True  # type: ignore[attr-defined]
+    return logged
 
 
 def _logging(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
@@ -33,6 +35,7 @@ from api.http import decode, encode, json_response, path_uuid, read_body, read_q
 from api.idempotency import Idempotency, idempotency_key
 from api.problems import ProblemError
 from queries import items
+from queries.coalesce import PointReads
 from queries.items import Item, ItemFilter
 from queries.pool import Executor
 
@@ -59,8 +62,15 @@ class ItemHandlers:
         idempotency: Idempotency,
         max_response_bytes: int,
         max_items_per_user: int,
+        point_reads: PointReads | None = None,
     ) -> None:
         self.pool = pool
+        # GET's read: coalesced with concurrent ones (COALESCE_READS), or a statement of its own.
+        self.read: Callable[[UUID], Awaitable[Item | None]] = (
+            partial(items.get_by_id, pool)
+            if point_reads is None
+            else partial(items.get_coalesced, point_reads)
+        )
         self.max_items = max_items_per_user
         self.auth = auth
         self.max_body_bytes = max_body_bytes
@@ -90,7 +100,7 @@ class ItemHandlers:
     async def get(self, request: Request) -> Response:
         (await self.auth.authenticate(request)).require(READ)
         item_id = path_uuid(request)
-        item = await items.get_by_id(self.pool, item_id)
+        item = await self.read(item_id)
         if_match = request.get_headers(b"if-match")
         if if_match:  # RFC 9110 section 13.1.1: false when absent, or no strong tag matches
             tags = parse_tags(if_match)

@@ -91,6 +91,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     ),
     "items/delete": (item_id(42), user_id(43), False, None),
     "items/get_by_id": (item_id(42),),
+    "items/get_by_ids": ([item_id(n) for n in range(40, 72)],),
     "items/list_recent": FIRST_PAGE,
     "items/list_by_metadata": (*FIRST_PAGE, {"batch": 7}, None),
     "items/list_by_tags_all": (*FIRST_PAGE, ["tag-7", "group-7"], None, None),

@@ -157,6 +157,7 @@ def test_only_statements_that_change_nothing_may_be_retried() -> None:
         "idempotency/find",  # its clean-up moved to the periodic sweep
         "items/count_owned",
         "items/get_by_id",
+        "items/get_by_ids",
         "items/list_by_metadata",
         "items/list_by_tags_all",
         "items/list_by_tags_any",

@@ -82,8 +82,12 @@ async def test_requests_are_counted_by_route_template_and_status(
     assert delta(f"{histogram}_sum", method="GET", route=route) > 0
     # The statement that ran, by its sql/ file name.
     statement = "db_statement_duration_seconds"
-    assert delta(f"{statement}_count", statement="items/get_by_id") == 4
-    assert delta(f"{statement}_sum", statement="items/get_by_id") > 0
+    assert delta(f"{statement}_count", statement="items/get_by_ids") == 4
+    assert delta(f"{statement}_sum", statement="items/get_by_ids") > 0
+    # One after another, each read was a batch of one (COALESCE_READS).
+    assert delta("db_batch_size_count", statement="items/get_by_ids") == 4
+    assert delta("db_batch_size_sum", statement="items/get_by_ids") == 4
+    assert delta("db_batch_size_bucket", statement="items/get_by_ids", le="1.0") == 4
     # The scrape itself is in flight while it is answered.
     assert value(after, "http_requests_in_flight") >= 1
     for state in ("in_use", "idle", "waiting"):
