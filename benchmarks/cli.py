@@ -11,6 +11,7 @@ from benchmarks import (
     overload,
     report,
     runner,
+    scaling,
     search_quality,
     tools,
 )
@@ -24,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     instructions.add_parser(commands)
     search_quality.add_parser(commands)
     overload.add_parser(commands)
+    scaling.add_parser(commands)
     ceiling.add_parser(commands)
     return parser
 
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         return search_quality.main(args)
     if args.command == "overload":
         return overload.run(args)
+    if args.command == "scaling":
+        return scaling.run(args)
     if args.command == "generator-ceiling":
         return ceiling.run(args)
     try:
