@@ -210,7 +210,7 @@ class _Load:
         self.backlog: deque[tuple[float, bytes]] = deque()
         self.finished: asyncio.Future[None] | None = None
         self.over = False  # the run has ended: nothing more is counted
-        self.end = math.inf  # when the last request is due
+        self.end = math.inf  # the end of the run's seconds
 
     async def run(self, rate: float, seconds: float) -> Tally:
         loop = asyncio.get_running_loop()
@@ -276,6 +276,9 @@ class _Load:
             self._connect_if_needed()
 
     def opened(self, connection: _Connection) -> None:
+        if self.over:  # opened too late to carry anything
+            connection._lose()
+            return
         self.open.add(connection)
         self.tally.most_connections = max(self.tally.most_connections, len(self.open))
         self._free(connection)
