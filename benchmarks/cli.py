@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import instructions, overload, report, runner, search_quality, tools
+from benchmarks import (
+    ceiling,
+    instructions,
+    overload,
+    report,
+    runner,
+    scaling,
+    search_quality,
+    tools,
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -16,6 +25,8 @@ def parser() -> argparse.ArgumentParser:
     instructions.add_parser(commands)
     search_quality.add_parser(commands)
     overload.add_parser(commands)
+    scaling.add_parser(commands)
+    ceiling.add_parser(commands)
     return parser
 
 
@@ -29,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         return search_quality.main(args)
     if args.command == "overload":
         return overload.run(args)
+    if args.command == "scaling":
+        return scaling.run(args)
+    if args.command == "generator-ceiling":
+        return ceiling.run(args)
     try:
         return runner.run(args)
     except tools.MissingTool as missing:

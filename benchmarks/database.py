@@ -13,10 +13,16 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import msgspec
 
+from api.settings import Settings
 from api.sqltools.statements import tooling
 from benchmarks import seed
 from benchmarks.common import EMAIL, PASSWORD, ROOT, SECRET_KEY, log
+from queries.pool import session_settings
+
+# Connections the runners keep free for their own: the quiet checks, vacuums, the version.
+SPARE_CONNECTIONS = 5
 
 
 async def recreate_database(pg_url: str, name: str) -> None:
@@ -108,5 +114,32 @@ async def postgres_version(dsn: str) -> str:
     connection = await asyncpg.connect(dsn)
     try:
         return str(await connection.fetchval(tooling("server_version"))).split()[0]
+    finally:
+        await connection.close()
+
+
+async def connection_room(dsn: str) -> int:
+    """How many more connections the PostgreSQL server of `dsn` accepts now."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(await connection.fetchval(tooling("bench_connection_room"))) + 1  # this one
+    finally:
+        await connection.close()
+
+
+async def set_session_defaults(pg_url: str, name: str) -> None:
+    """Give every session of database `name` the settings the service sets at connect time
+    (queries.pool.session_settings), for a service behind PgBouncer, which sends none
+    (docs/operations.md does this on the role; here it stays with the run's own database)."""
+    timeout_ms = next(
+        field.default
+        for field in msgspec.structs.fields(Settings)
+        if field.name == "db_statement_timeout_ms"
+    )
+    connection = await asyncpg.connect(f"{pg_url}/{name}")
+    try:
+        for setting, value in session_settings(timeout_ms, session_parameters=True).items():
+            if setting != "application_name":
+                await connection.execute(f"ALTER DATABASE \"{name}\" SET {setting} = '{value}'")
     finally:
         await connection.close()

@@ -10,6 +10,11 @@ answer, the time of the request after the load, and whether the service met its 
 is counted conservatively: every answer slower than the budget is taken to be a 2xx (wrk keeps
 latencies and statuses apart).
 
+With `--open-loop`, each round then drives fixed arrival rates (`--rates`, multiples of the
+normal run's 2xx/s) for `--duration` each with the open-loop generator (benchmarks/openloop.py),
+which keeps sending whatever the answers, and reports per rate goodput, p50/p99 of 2xx answers,
+the 503 share and every other status, beside the closed-loop run.
+
 Every run makes its own database (`overload_<random>`) and listens on free ports, so it never
 collides with another run or with `python -m benchmarks run`.
 """
@@ -29,13 +34,14 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-from benchmarks import clients, common, database, seed, servers, tools
+from benchmarks import clients, common, database, openloop, seed, servers, tools
 from benchmarks.common import log
 
 HERE = Path(__file__).resolve().parent
@@ -73,6 +79,22 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--rounds", type=int, default=3, help="normal + overload pairs per server and endpoint (3)"
+    )
+    parser.add_argument(
+        "--open-loop",
+        action="store_true",
+        help="after the closed-loop overload, drive fixed arrival rates (--rates) for --duration",
+    )
+    parser.add_argument(
+        "--rates",
+        default="1,2,4,8",
+        help="open-loop arrival rates, as multiples of the normal run's 2xx/s (1,2,4,8)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=openloop.MAX_CONNECTIONS,
+        help=f"open-loop connections at most ({openloop.MAX_CONNECTIONS})",
     )
 
 
@@ -188,7 +210,59 @@ def _round(
     tail = asyncio.run(database.quiesce(dsn)) + servers.settle(server)
     if tail > 1:
         log(f"  ({server.spec.name} was still busy {tail:.1f} s after the load stopped)")
-    return {"normal": normal, "overload": heavy, "after_load": after, "busy_after_s": tail}
+    measured = {"normal": normal, "overload": heavy, "after_load": after, "busy_after_s": tail}
+    if args.open_loop:
+        measured["open_loop"] = _open_loop(server, endpoint, data, dsn, normal["ok_rps"], args)
+    return measured
+
+
+def _open_loop(
+    server: servers.Running,
+    endpoint: str,
+    data: Path,
+    dsn: str,
+    capacity: float,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """Fixed arrival rates, multiples of `capacity` (the normal run's 2xx/s), one after the
+    other for --duration each, the server left idle between them."""
+    factors = _factors(args.rates)
+    paths = _paths(endpoint, data)
+    headers = [server.spec.auth] if server.spec.auth else []
+    runs = []
+    for factor, rate in zip(factors, openloop.rates(capacity, factors), strict=True):
+        outcome = openloop.drive(
+            server.url,
+            paths,
+            rate=rate,
+            seconds=args.duration,
+            budget_ms=args.request_timeout_ms,
+            headers=headers,
+            max_connections=args.max_connections,
+        )
+        outcome["factor"] = factor
+        runs.append(outcome)
+        log(
+            f"  open loop {factor:g}x = {rate:,.0f}/s: sent {outcome['sent_rps']:,.1f}/s, "
+            f"goodput {outcome['goodput']:,.1f}/s, p99 (2xx) {outcome['p99_ms']:,.1f} ms, "
+            f"503 {outcome['share_503']:.1%}, statuses {outcome['statuses']}, "
+            f"unanswered {outcome['unanswered']}, generator CPU {outcome['generator_cpu']:.2f}"
+        )
+        asyncio.run(database.quiesce(dsn))
+        servers.settle(server)
+    return runs
+
+
+def _factors(rates: str) -> list[float]:
+    return [float(factor) for factor in rates.split(",") if factor.strip()]
+
+
+def _paths(endpoint: str, data: Path) -> list[str]:
+    """The requests of `endpoint` as overload.lua makes them, for the open-loop generator."""
+    if endpoint == "get_by_id":
+        return [f"/api/v1/items/{i}" for i in (data / "ids.txt").read_text().split()]
+    words = (data / "two_words.txt").read_text().splitlines()
+    return [f"/api/v1/items?limit=20&q={urllib.parse.quote(q)}" for q in words]
 
 
 def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -217,7 +291,45 @@ def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "max_ms": max(h["max_ms"] for h in heavy),
         },
         "after_load": max((r["after_load"] for r in rounds), key=lambda a: a["ms"]),
+        "open_loop": open_loop_summary([r["open_loop"] for r in rounds if "open_loop" in r]),
     }
+
+
+def open_loop_summary(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Each arrival rate's runs over the rounds as one: rates, goodput, percentiles, the
+    generator's lag and CPU are medians; the slowest answer and the connections the most;
+    statuses and unanswered requests are counted over all runs."""
+    merged = []
+    for runs in zip(*rounds, strict=True):
+        statuses: dict[str, int] = {}
+        for run in runs:
+            for status, count in run["statuses"].items():
+                statuses[status] = statuses.get(status, 0) + count
+        answers = sum(count for status, count in statuses.items() if status != "lost")
+        merged.append(
+            {
+                **{
+                    key: median(run[key] for run in runs)
+                    for key in (
+                        "factor",
+                        "rate",
+                        "sent_rps",
+                        "answered_rps",
+                        "goodput",
+                        "p50_ms",
+                        "p99_ms",
+                        "lag_p99_ms",
+                        "generator_cpu",
+                    )
+                },
+                "max_ms": max(run["max_ms"] for run in runs),
+                "connections": max(run["connections"] for run in runs),
+                "statuses": dict(sorted(statuses.items())),
+                "share_503": round(statuses.get("503", 0) / answers, 4) if answers else 0.0,
+                "unanswered": sum(run["unanswered"] for run in runs),
+            }
+        )
+    return merged
 
 
 def _one_request(url: str, auth: tuple[str, str] | None, path: str) -> dict[str, Any]:
@@ -331,6 +443,9 @@ def run(args: argparse.Namespace) -> int:
                 "pool_size",
                 "request_timeout_ms",
                 "rounds",
+                "open_loop",
+                "rates",
+                "max_connections",
             )
         },
         "environment": common.environment("?"),
@@ -393,7 +508,61 @@ def markdown(document: dict[str, Any]) -> str:
             f"{heavy['other_5xx']} | {heavy['p50_ms']:,.1f} | {heavy['p99_ms']:,.1f} | "
             f"{heavy['max_ms']:,.1f} | {r['after_load']['ms']:,.1f} | {verdict} |"
         )
+    if any(r.get("open_loop") for r in document["results"]):
+        lines += _open_loop_markdown(document)
     return "\n".join(lines) + "\n"
+
+
+def _open_loop_markdown(document: dict[str, Any]) -> list[str]:
+    settings = document["settings"]
+    closed = settings["factor"] * settings["connections"]
+    lines = [
+        "",
+        "## Open loop",
+        "",
+        "After the closed-loop runs of each round: requests sent at fixed arrival rates, "
+        "multiples of the normal run's 2xx/s (the capacity), whatever the answers "
+        f"(benchmarks/openloop.py), {settings['duration']} s each, at most "
+        f"{settings['max_connections']} connections. A request's latency runs from when it "
+        "was due, so every wait counts; p50 and p99 are of 2xx answers, the slowest of any "
+        "answer; goodput is the 2xx answered within REQUEST_TIMEOUT_MS of when they were due. "
+        f"The closed-loop row ({closed} connections, the table above) is there to compare: its "
+        "percentiles are of all answers. Where sent/s falls short of due/s, requests waited "
+        "in the generator: for a connection (all of them busy) or, where its send lag grows "
+        "and its CPU nears 1.00 core, for the generator itself.",
+        "",
+        "| endpoint | server | load | due/s | sent/s | goodput/s | goodput / capacity | p50 ms "
+        "| p99 ms | slowest ms | 503 share | other statuses | unanswered | generator lag p99 "
+        "ms, CPU |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for r in document["results"]:
+        name = f"| {ENDPOINTS[r['endpoint']]} | {r['server']} |"
+        capacity, heavy = r["normal"]["ok_rps"], r["overload"]
+        lines.append(
+            f"{name} closed, {closed} connections | - | - | {heavy['goodput']:,.1f} | "
+            f"{_share(heavy['goodput'], capacity)} | {heavy['p50_ms']:,.1f} | "
+            f"{heavy['p99_ms']:,.1f} | {heavy['max_ms']:,.1f} | {heavy['share_503']:.1%} | "
+            f"other 5xx: {heavy['other_5xx']} | - | - |"
+        )
+        for run in r.get("open_loop", []):
+            others = ", ".join(
+                f"{status}: {count:,}"
+                for status, count in run["statuses"].items()
+                if status != "503" and not status.startswith("2")
+            )
+            lines.append(
+                f"{name} open, {run['factor']:g}x | {run['rate']:,.0f} | {run['sent_rps']:,.1f} | "
+                f"{run['goodput']:,.1f} | {_share(run['goodput'], capacity)} | "
+                f"{run['p50_ms']:,.1f} | {run['p99_ms']:,.1f} | {run['max_ms']:,.1f} | "
+                f"{run['share_503']:.1%} | {others or 'none'} | {run['unanswered']:,} | "
+                f"{run['lag_p99_ms']:,.1f}, {run['generator_cpu']:.2f} |"
+            )
+    return lines
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{part / whole:.0%}" if whole else "-"
 
 
 def write(document: dict[str, Any], output: Path, stem: str) -> list[Path]:

@@ -178,12 +178,25 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
     queries = (data / "queries.txt").read_text().split("\n")[:-1]
     pg_version = asyncio.run(database.postgres_version(dsn))
     environment = common.environment(pg_version)  # at the start: the code the servers load
+    http = [s for s in HTTP_SERVERS if s in chosen]
+    # Every server stays up, its pools full, while pgbench runs: all of it must fit at once.
+    needed = connections_needed(
+        len(http), args.workers, args.pool_size, args.connections if "pgbench" in chosen else 0
+    )
+    room = asyncio.run(database.connection_room(dsn))
+    if needed > room:
+        print(
+            f"error: {len(http)} server(s) x {args.workers} worker(s) x a pool of "
+            f"{args.pool_size}, pgbench and the runner need {needed} connections; PostgreSQL "
+            f"has room for {room}. Lower --pool-size or --workers, or raise max_connections.",
+            file=sys.stderr,
+        )
+        return 2
 
     running: dict[str, servers.Running] = {}
     results: list[dict[str, Any]] = []
     failures: list[str] = []
     try:
-        http = [s for s in HTTP_SERVERS if s in chosen]
         api_key = ""
         spec_args = dict(
             dsn=dsn,
@@ -266,7 +279,12 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                     batch_position = measure.next_batch_position(
                         batch_position, endpoint, outcome["requests"], connections
                     )
-                    outcome.update(endpoint=endpoint, server=name, connections=connections)
+                    outcome.update(
+                        endpoint=endpoint,
+                        server=name,
+                        connections=connections,
+                        workers=args.workers,
+                    )
                     rounds.setdefault(name, []).append(outcome)
                     tried.setdefault(name, []).append(outcome)
                     timing = outcome["server_timing"]
@@ -366,6 +384,12 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
             print(f"FAILED: {failure}", file=sys.stderr)
         return 1
     return 0
+
+
+def connections_needed(servers: int, workers: int, pool_size: int, pgbench_clients: int) -> int:
+    """PostgreSQL connections a run holds at its busiest: every server's workers with full
+    pools, pgbench's clients, and the runner's own."""
+    return servers * workers * pool_size + pgbench_clients + database.SPARE_CONNECTIONS
 
 
 def _pg_connection(pg_url: str) -> dict[str, Any]:

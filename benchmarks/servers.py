@@ -40,7 +40,7 @@ class Running:
         return f"http://127.0.0.1:{self.spec.port}"
 
 
-def _uvicorn(app: str, port: int, workers: int, access_log: bool) -> list[str]:
+def uvicorn_command(app: str, port: int, workers: int, access_log: bool) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -117,7 +117,9 @@ def specs(
             "fastapi-sqlalchemy",
             "FastAPI + SQLAlchemy 2.0 ORM + Pydantic v2 (API key)",
             ports[1],
-            _uvicorn("benchmarks.peers.fastapi_sqlalchemy.app:app", ports[1], workers, access_log),
+            uvicorn_command(
+                "benchmarks.peers.fastapi_sqlalchemy.app:app", ports[1], workers, access_log
+            ),
             common,
             ("X-API-Key", api_key),
         ),
@@ -125,7 +127,7 @@ def specs(
             "bare-blacksheep",
             "bare BlackSheep + asyncpg, same SQL (no auth, logs, validation)",
             ports[2],
-            _uvicorn("benchmarks.peers.bare_blacksheep.app:app", ports[2], workers, False),
+            uvicorn_command("benchmarks.peers.bare_blacksheep.app:app", ports[2], workers, False),
             {**common, "BENCH_OWNER_ID": owner_id},
             None,
         ),
@@ -208,21 +210,22 @@ def stop(running: Running) -> None:
         process.wait(timeout=5)
 
 
-def pids(running: Running) -> list[int]:
-    """The server's process ids: the parent and, with several workers, its children."""
+def pids(group: int) -> list[int]:
+    """The processes of the process group `group`: a server's parent and, with several
+    workers, its children (each server starts a group of its own)."""
     try:
         out = subprocess.run(
-            ["pgrep", "-g", str(running.process.pid)], capture_output=True, text=True, check=False
+            ["pgrep", "-g", str(group)], capture_output=True, text=True, check=False
         ).stdout
-        return [int(p) for p in out.split()] or [running.process.pid]
+        return [int(p) for p in out.split()] or [group]
     except FileNotFoundError:
-        return [running.process.pid]
+        return [group]
 
 
-def cpu_seconds(running: Running) -> float | None:
-    """User and system CPU time the server's processes have used; None without /proc."""
+def cpu_seconds(group: int) -> float | None:
+    """User and system CPU time the processes of group `group` have used; None without /proc."""
     total = 0.0
-    for pid in pids(running):
+    for pid in pids(group):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -231,15 +234,26 @@ def cpu_seconds(running: Running) -> float | None:
     return total
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU time every core of the machine has spent busy (not idle, not waiting for I/O) since
+    boot, from /proc/stat; None without it."""
+    try:
+        ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def settle(running: Running, limit_seconds: float = 30.0) -> float:
     """Wait until the server is idle (under 5% of a core over 0.2 s): after wrk stops, a slow
     server may still be working through requests it had queued, on the CPU the next measurement
     needs, with no statement in the database to show for it. Returns the seconds waited."""
     begun = time.monotonic()
-    before = cpu_seconds(running)
+    before = cpu_seconds(running.process.pid)
     while before is not None and time.monotonic() - begun < limit_seconds:
         time.sleep(0.2)
-        now = cpu_seconds(running)
+        now = cpu_seconds(running.process.pid)
         if now is None or now - before < 0.01:
             break
         before = now

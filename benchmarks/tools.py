@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import shutil
 
 
@@ -41,5 +42,16 @@ def find_valgrind() -> str:
         raise MissingTool(
             "valgrind is not installed; its callgrind tool counts instructions.\n"
             "  Debian/Ubuntu: sudo apt-get install -y valgrind"
+        )
+    return path
+
+
+def find_pgbouncer() -> str:
+    path = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"  # Debian puts it in sbin
+    if not os.path.exists(path):
+        raise MissingTool(
+            "pgbouncer is not installed; `scaling` runs the service behind it too.\n"
+            "  Debian/Ubuntu: sudo apt-get install -y pgbouncer\n"
+            "  macOS: brew install pgbouncer"
         )
     return path
