@@ -2,7 +2,8 @@
 repeatable on a machine whose timings are not.
 
 Each server's app runs inside this process and takes its requests through ASGI, without a socket,
-and the pool's `fetchrow` hands back one row fetched beforehand, without a round trip. So what is
+and the pool's `fetchrow` (the coalesced reads' batch statement, for items-api-coalesced) hands
+back rows fetched beforehand, without a round trip. So what is
 counted is the framework, the middleware, auth, the access log and the encoding: the work that
 the items API adds to the bare handler, not PostgreSQL's or the network's. Counting N and 3N
 requests and dividing the difference by 2N takes start-up out.
@@ -30,7 +31,10 @@ from typing import Any
 
 from benchmarks import common, database, tools
 
-SERVERS = ("items-api", "bare-blacksheep")
+# items-api reads each item with a statement of its own (COALESCE_READS=false), as the bare
+# handler does; items-api-coalesced through the coalesced reads, with batches as CONCURRENCY
+# clients and a statement that answers at once make them.
+SERVERS = ("items-api", "items-api-coalesced", "bare-blacksheep")
 # Items in the database made for one count (unless --db-name names one).
 ITEMS = 2_000
 CONCURRENCY = 8
@@ -77,7 +81,8 @@ def main(args: argparse.Namespace) -> int:
         shutil.rmtree(work, ignore_errors=True)
     for name, value in counts.items():
         print(f"{name:16} {value:>9,} instructions per GET /api/v1/items/{{id}}")
-    print(f"items-api / bare: {counts['items-api'] / counts['bare-blacksheep']:.2f}")
+    for name in ("items-api", "items-api-coalesced"):
+        print(f"{name} / bare: {counts[name] / counts['bare-blacksheep']:.2f}")
     return 0
 
 
@@ -180,12 +185,13 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
     from api.app import create_app
     from api.settings import Settings
     from benchmarks.peers.bare_blacksheep import app as bare
+    from queries.coalesce import PointReads
     from queries.loader import load
 
     ids = (data / "ids.txt").read_text().split()
     logs.configure("info", stream=Path(os.devnull).open("wb"))  # noqa: ASYNC230, SIM115
     headers: Headers = []
-    if server == "items-api":
+    if server.startswith("items-api"):
         settings = Settings(
             environment="production",
             secret_key=common.SECRET_KEY,
@@ -196,6 +202,7 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
             request_timeout_ms=600_000,  # and the login's password hashing must not time out
             # The one key stands for CONCURRENCY clients: the fair-share check runs, refusing none.
             principal_max_concurrency=CONCURRENCY,
+            coalesce_reads=server == "items-api-coalesced",
         )
         app = create_app(settings)
         await app.start()
@@ -212,6 +219,15 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
         return row
 
     type(pool).fetchrow = fetchrow  # the pool class uses __slots__: patch the class
+    rows = {
+        row[0]: row
+        for row in await pool.fetch(load("items/get_by_ids"), [uuid.UUID(i) for i in ids])
+    }
+
+    async def fetch_batch(self: Any, keys: list[Any], deadline: float) -> list[Any]:
+        return [rows[key] for key in keys]
+
+    PointReads._fetch = fetch_batch  # type: ignore[method-assign]
     await _drive(app, headers, ids, requests)
 
 
