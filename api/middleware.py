@@ -69,8 +69,6 @@ def make_middleware(
         ):
             shed()
             return shed_response()
-        if metrics is not None:
-            metrics.started()
         request_id = request_id_of(request)
         # Every log line of this request carries its id (and, once known, the principal).
         fields = {"request_id": request_id}
@@ -117,8 +115,6 @@ def make_middleware(
             # The request's budget ran out or its client left (api/budget.py); any other
             # cancellation (a shutdown) propagates.
             if (answer := cancelled_response(request.method, request.content)) is None:
-                if metrics is not None:
-                    metrics.abandoned()
                 raise
             if answer.status == 503:
                 timed_out()
@@ -131,10 +127,6 @@ def make_middleware(
         except Exception:
             _errors.exception("unhandled error", path=request.path)
             response = problem_response(500, f"internal error; request id {request_id}")
-        except BaseException:  # cancelled: no response, but no longer in flight either
-            if metrics is not None:
-                metrics.abandoned()
-            raise
         finally:
             in_flight.pop(task, None)  # pop: a nested pass in the same task (static files) did
             slots.give_back(task)
@@ -144,7 +136,7 @@ def make_middleware(
         if metrics is not None:
             # _path: the raw bytes BlackSheep matched the route with (its match cache's key).
             path = request._path  # type: ignore[attr-defined]
-            metrics.finished(request.method, path, response.status, elapsed)
+            metrics.finished(request.method, path, handler, response.status, elapsed)
         response.add_header(b"x-request-id", request_id.encode())
         response.add_header(NOSNIFF_NAME, NOSNIFF)
         if "principal" in fields:  # an answer for one principal: never stored by a cache
