@@ -129,7 +129,7 @@ def make_middleware(
             response = problem_response(500, f"internal error; request id {request_id}")
         finally:
             in_flight.pop(task, None)  # pop: a nested pass in the same task (static files) did
-            slots.give_back(task)
+            slots.give_back(request)
             if token is not None:
                 current_timer.reset(token)
         elapsed = perf_counter() - start

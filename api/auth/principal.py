@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -26,6 +26,12 @@ class Principal:
     key_id: UUID | None = None
     # When the API key this principal came through expires; None for tokens and ageless keys.
     key_expires_at: datetime | None = None
+    # str(user_id), made once: every request of a cached principal logs it and counts its fair
+    # share by it, and str() of a UUID is a Python call of thousands of instructions.
+    user_id_text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "user_id_text", str(self.user_id))
 
     @property
     def is_admin(self) -> bool:

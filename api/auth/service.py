@@ -126,8 +126,8 @@ class Authenticator:
             principal = await self._from_token(credential)
         fields = logs.request_fields.get()
         if fields is not None:
-            fields["principal"] = str(principal.user_id)
-        self.slots.take(principal.user_id)
+            fields["principal"] = principal.user_id_text
+        self.slots.take(request, principal.user_id_text)
         return principal
 
     async def _from_token(self, token: str) -> Principal:
