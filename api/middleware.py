@@ -147,9 +147,9 @@ def make_middleware(
                 f"db;dur={timer.seconds * 1000:.2f}, total;dur={elapsed * 1000:.2f}".encode(),
             )
         if access_log:
-            logs.access(
-                request.method, request.path, response.status, round(elapsed * 1000, 3), fields
-            )
+            # Milliseconds to 3 decimals; int() and a division cost half of round(x, 3).
+            duration_ms = int(elapsed * 1_000_000 + 0.5) / 1000
+            logs.access(request.method, request.path, response.status, duration_ms, fields)
         if request.method == "HEAD":  # errors included: no response to HEAD has content
             without_body(response)
         return response
