@@ -37,7 +37,7 @@ class ExactRoute(Route):
     def match_by_path(self, path: bytes) -> RouteMatch | None:
         if not self.has_params:
             return RouteMatch(self, {}) if path == self.pattern else None
-        match = self.rx.match(path)
+        match = self._rx.match(path)  # not the `rx` property: a Python call on every request
         return None if match is None else RouteMatch(self, match.groupdict())
 
 
@@ -48,9 +48,20 @@ class Router(BlackSheepRouter):
     regular expression each) before its own, which cost more than auth and the access log
     together (benchmarks/README.md, "Why the code is as it is"). After BlackSheep's sort this one
     moves such routes ahead of the fixed paths, which changes no request's route.
+
+    A request's route is found without BlackSheep's cache of 1,200 matches (an lru_cache keyed by
+    method and path): an item's path is seldom among the last 1,200 asked, and a miss of that
+    cache cost twice the match itself (benchmarks/README.md, "Profiling"). A fixed path is one
+    dict lookup instead, and the routes with parameters are tried in order.
     """
 
-    __slots__ = ()
+    __slots__ = ("_fixed",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (method, path) -> the match of a fixed path, kept once found: as many entries as
+        # there are fixed paths, whatever clients send.
+        self._fixed: dict[tuple[bytes, bytes], RouteMatch] = {}
 
     def create_route(
         self, pattern: AnyStr, handler: Any, filters: list[RouteFilter] | None = None
@@ -66,6 +77,21 @@ class Router(BlackSheepRouter):
         exclude_fixed_paths(self)
         for method, routes in self.routes.items():
             self.routes[method] = parameters_first(routes)
+        self._fixed = {}
+
+    def get_match(self, request: Request) -> RouteMatch | None:
+        method = request.method.encode()
+        path: bytes = request._path  # type: ignore[attr-defined]  # what BlackSheep matches
+        match = self._fixed.get((method, path))
+        if match is not None:
+            return match
+        for route in self.routes.get(method, ()):
+            match = route.match_by_path(path)
+            if match is not None:
+                if isinstance(route, ExactRoute) and not route.param_names:  # path == pattern
+                    self._fixed[method, path] = match
+                return match
+        return None if self.fallback is None else RouteMatch(self.fallback, {})
 
     def allowed_methods(self, path: bytes) -> list[str]:
         """The methods some route answers on `path`, in METHODS order; [] for an unknown path.
