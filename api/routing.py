@@ -35,9 +35,10 @@ class ExactRoute(Route):
         return re.compile(source), names
 
     def match_by_path(self, path: bytes) -> RouteMatch | None:
-        if not self.has_params:
+        # param_names and _rx, not the has_params and rx properties: a Python call each
+        if not self.param_names:
             return RouteMatch(self, {}) if path == self.pattern else None
-        match = self._rx.match(path)  # not the `rx` property: a Python call on every request
+        match = self._rx.match(path)
         return None if match is None else RouteMatch(self, match.groupdict())
 
 
