@@ -8,9 +8,7 @@ is held from authentication until the middleware has the response (api/middlewar
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-from uuid import UUID
+from blacksheep import Request
 
 from api.problems import RETRY_AFTER, ProblemError
 
@@ -18,15 +16,15 @@ from api.problems import RETRY_AFTER, ProblemError
 class PrincipalSlots:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.held: dict[UUID, int] = {}
-        self._holders: dict[asyncio.Task[Any], UUID] = {}
+        # str(user id) -> the requests it has in progress; request -> the user it counts for.
+        self.held: dict[str, int] = {}
+        self._holders: dict[Request, str] = {}
 
-    def take(self, user_id: UUID) -> None:
-        """Count the current request against its user; 429 when the user is at the limit."""
-        task = asyncio.current_task()
-        if task is None or task in self._holders:  # one slot per request, however often it asks
+    def take(self, request: Request, user: str) -> None:
+        """Count `request` against `user` (its id as text); 429 when the user is at the limit."""
+        if request in self._holders:  # one slot per request, however often it asks
             return
-        held = self.held.get(user_id, 0)
+        held = self.held.get(user, 0)
         if held >= self.limit:
             raise ProblemError(
                 429,
@@ -35,16 +33,16 @@ class PrincipalSlots:
                 slug="too-many-concurrent-requests",
                 headers=RETRY_AFTER,
             )
-        self.held[user_id] = held + 1
-        self._holders[task] = user_id
+        self.held[user] = held + 1
+        self._holders[request] = user
 
-    def give_back(self, task: asyncio.Task[Any] | None) -> None:
-        """Free the slot `task` took, if any."""
-        user_id = self._holders.pop(task, None) if task is not None else None
-        if user_id is None:
+    def give_back(self, request: Request) -> None:
+        """Free the slot `request` took, if any."""
+        user = self._holders.pop(request, None)
+        if user is None:
             return
-        held = self.held[user_id] - 1
+        held = self.held[user] - 1
         if held:
-            self.held[user_id] = held
+            self.held[user] = held
         else:
-            del self.held[user_id]
+            del self.held[user]

@@ -37,7 +37,7 @@ from blacksheep import Content, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from api import processes
+from api import budget, processes
 from api.logs import get_logger
 from queries.coalesce import BATCH_SIZE_BUCKETS, batch_sizes
 from queries.timing import STATEMENT_BUCKETS, statement_times
@@ -121,13 +121,12 @@ LOGIN_FAILURES = Counter(
 class Tally:
     """What this process counted since it last published. Plain ints and lists: the hot path."""
 
-    __slots__ = ("in_flight", "login_failures", "requests", "shed", "timed_out")
+    __slots__ = ("login_failures", "requests", "shed", "timed_out")
 
     def __init__(self) -> None:
         # (method, route, status) -> [count per REQUEST_BUCKETS bound..., sum of seconds]: one
         # lookup per request feeds both the counter and the histogram (summed over statuses).
         self.requests: dict[tuple[str, str, int], list[float]] = {}
-        self.in_flight = 0
         self.shed = 0
         self.timed_out = 0
         self.login_failures = 0
@@ -152,46 +151,43 @@ def login_failed() -> None:
 
 
 class RequestMetrics:
-    """The middleware's side: `started()` and `finished()` around every request."""
+    """The middleware's side: `finished()` after every request. (The requests in flight are
+    those of the request budget, api/budget.py, counted when published.)"""
 
-    __slots__ = ("_labels", "_match")
+    __slots__ = ("_match", "_routes")
 
     def __init__(self) -> None:
         self._match: Callable[[str, bytes], Any] | None = None
-        self._labels: dict[bytes, str] = {b"*": UNMATCHED}
+        # The route template of each route's handler (the fallback's: UNMATCHED), found by
+        # its first request: BlackSheep gives every route a handler of its own.
+        self._routes: dict[object, str] = {}
 
     def attach(self, router: Any) -> None:
-        """Look routes up in `router` (BlackSheep caches a path's match: a second lookup in the
-        same request is a cache hit)."""
+        """Look routes up in `router`."""
         self._match = router.get_match_by_method_and_path
 
     def route_of(self, method: str, path: bytes) -> str:
         match = self._match(method, path) if self._match is not None else None
-        if match is None:
+        if match is None or match.pattern == b"*":  # no route, or the fallback's
             return UNMATCHED
-        label = self._labels.get(match.pattern)
-        if label is None:
-            label = self._labels[match.pattern] = match.pattern.decode()
-        return label
+        pattern: bytes = match.pattern
+        return pattern.decode()
 
-    @staticmethod
-    def started() -> None:
-        tally.in_flight += 1
-
-    def finished(self, method: str, path: bytes, status: int, seconds: float) -> None:
-        tally.in_flight -= 1
+    def finished(
+        self, method: str, path: bytes, handler: object, status: int, seconds: float
+    ) -> None:
+        """Count a request that `handler` answered with `status` after `seconds`."""
         if method not in METHODS:
             method = OTHER_METHOD
-        key = (method, self.route_of(method, path), status)
+        route = self._routes.get(handler)
+        if route is None:
+            route = self._routes[handler] = self.route_of(method, path)
+        key = (method, route, status)
         counts = tally.requests.get(key)
         if counts is None:
             counts = tally.requests[key] = [0.0] * (len(REQUEST_BUCKETS) + 1)
         counts[bisect_left(REQUEST_BUCKETS, seconds)] += 1
         counts[-1] += seconds
-
-    def abandoned(self) -> None:
-        """The request ended without a response (its task was cancelled)."""
-        tally.in_flight -= 1
 
 
 def _add_histogram(child: Any, counts: list[float]) -> None:
@@ -235,7 +231,7 @@ class Publisher:
             if count:
                 setattr(tally, attribute, 0)
                 counter.inc(count)
-        IN_FLIGHT.set(tally.in_flight)
+        IN_FLIGHT.set(len(budget.in_flight))
         pool = self.pool
         if pool is not None:
             size, idle = pool.get_size(), pool.get_idle_size()

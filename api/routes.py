@@ -4,6 +4,7 @@ describes its operations, `python -m api sql catalog` names its routes, docs/api
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -389,8 +390,20 @@ def register(router: Router, *owners: object) -> None:
             if route.setting is not None:
                 continue
             raise ValueError(f"no instance for {route.label}'s {route.handler.__qualname__}")
-        # A partial each, not a bound method: BlackSheep marks each handler with an attribute,
-        # which a bound method cannot take.
-        router.add(route.method, route.path, partial(route.handler, owner))
+        router.add(route.method, route.path, _bound(route.handler, owner))
         if route.method == "GET":  # HEAD runs the GET handler; the middleware drops the body
-            router.add("HEAD", route.path, partial(route.handler, owner))
+            router.add("HEAD", route.path, _bound(route.handler, owner))
+
+
+def _bound(handler: Handler, owner: object) -> Handler:
+    """`handler` bound to `owner`, as BlackSheep calls it: with the request alone.
+
+    A partial, not a bound method: BlackSheep marks each handler with an attribute, which a
+    bound method cannot take. Its signature carries its annotations evaluated: the handlers'
+    modules keep them as strings (`from __future__ import annotations`), and BlackSheep, seeing
+    a return type that is not Response itself, wrapped every handler in two more coroutines per
+    request to turn its result into a Response (blacksheep.server.normalization).
+    """
+    bound = partial(handler, owner)
+    bound.__signature__ = inspect.signature(bound, eval_str=True)  # type: ignore[attr-defined]
+    return bound

@@ -35,9 +35,10 @@ class ExactRoute(Route):
         return re.compile(source), names
 
     def match_by_path(self, path: bytes) -> RouteMatch | None:
-        if not self.has_params:
+        # param_names and _rx, not the has_params and rx properties: a Python call each
+        if not self.param_names:
             return RouteMatch(self, {}) if path == self.pattern else None
-        match = self.rx.match(path)
+        match = self._rx.match(path)
         return None if match is None else RouteMatch(self, match.groupdict())
 
 
@@ -48,9 +49,20 @@ class Router(BlackSheepRouter):
     regular expression each) before its own, which cost more than auth and the access log
     together (benchmarks/README.md, "Why the code is as it is"). After BlackSheep's sort this one
     moves such routes ahead of the fixed paths, which changes no request's route.
+
+    A request's route is found without BlackSheep's cache of 1,200 matches (an lru_cache keyed by
+    method and path): an item's path is seldom among the last 1,200 asked, and a miss of that
+    cache cost twice the match itself (benchmarks/README.md, "Profiling"). A fixed path is one
+    dict lookup instead, and the routes with parameters are tried in order.
     """
 
-    __slots__ = ()
+    __slots__ = ("_fixed",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (method, path) -> the match of a fixed path, kept once found: as many entries as
+        # there are fixed paths, whatever clients send.
+        self._fixed: dict[tuple[bytes, bytes], RouteMatch] = {}
 
     def create_route(
         self, pattern: AnyStr, handler: Any, filters: list[RouteFilter] | None = None
@@ -66,6 +78,21 @@ class Router(BlackSheepRouter):
         exclude_fixed_paths(self)
         for method, routes in self.routes.items():
             self.routes[method] = parameters_first(routes)
+        self._fixed = {}
+
+    def get_match(self, request: Request) -> RouteMatch | None:
+        method = request.method.encode()
+        path: bytes = request._path  # type: ignore[attr-defined]  # what BlackSheep matches
+        match = self._fixed.get((method, path))
+        if match is not None:
+            return match
+        for route in self.routes.get(method, ()):
+            match = route.match_by_path(path)
+            if match is not None:
+                if isinstance(route, ExactRoute) and not route.param_names:  # path == pattern
+                    self._fixed[method, path] = match
+                return match
+        return None if self.fallback is None else RouteMatch(self.fallback, {})
 
     def allowed_methods(self, path: bytes) -> list[str]:
         """The methods some route answers on `path`, in METHODS order; [] for an unknown path.

@@ -334,8 +334,7 @@ def test_histogram_values_fed_directly_equal_observations(monkeypatch: pytest.Mo
     monkeypatch.setattr(metrics, "tally", tally)
     recorder = metrics.RequestMetrics()
     for seconds in durations:
-        recorder.started()
-        recorder.finished("GET", b"/x", 200, seconds)
+        recorder.finished("GET", b"/x", recorder, 200, seconds)
     ((counts),) = tally.requests.values()
     child = fed.labels("r")
     assert len(child._buckets) == len(metrics.REQUEST_BUCKETS)
