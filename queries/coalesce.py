@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Hashable
 from time import perf_counter
@@ -33,7 +32,7 @@ import asyncpg
 
 from queries.errors import LOST_CONNECTION, BudgetSpentError, PoolTimeoutError
 from queries.loader import STATEMENT_NAMES
-from queries.timing import DatabaseTimer, current_timer
+from queries.timing import DatabaseTimer, Histograms, current_timer
 
 # Upper bounds of the batch-size histogram; the last one is +Inf.
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, float("inf"))
@@ -43,29 +42,8 @@ BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, float("inf"))
 _Waiter = tuple["asyncio.Future[Any]", float, DatabaseTimer | None]
 
 
-class BatchSizes:
-    """How many keys each batch looked up, by statement name, since the last `take` (published
-    by api.metrics like the statement durations)."""
-
-    __slots__ = ("_by_name",)
-
-    def __init__(self) -> None:
-        self._by_name: dict[str, list[float]] = {}
-
-    def observe(self, name: str, size: int) -> None:
-        counts = self._by_name.get(name)
-        if counts is None:
-            counts = self._by_name[name] = [0.0] * (len(BATCH_SIZE_BUCKETS) + 1)
-        counts[bisect_left(BATCH_SIZE_BUCKETS, size)] += 1
-        counts[-1] += size
-
-    def take(self) -> dict[str, list[float]]:
-        """Statement name -> [count per bucket..., sum of sizes]; starts counting afresh."""
-        taken, self._by_name = self._by_name, {}
-        return taken
-
-
-batch_sizes = BatchSizes()
+# How many keys each batch looked up, by statement name (published by api.metrics).
+batch_sizes = Histograms(BATCH_SIZE_BUCKETS)
 
 
 class PointReads:

@@ -32,37 +32,33 @@ STATEMENT_BUCKETS = (
 )  # fmt: skip
 
 
-class StatementTimes:
-    """Durations of the statements this process ran, by their sql/ name, since the last `take`.
+class Histograms:
+    """Observations by name since the last `take`, one histogram per name (counts per bucket
+    bound, and the sum), kept in plain lists so that one costs a dict lookup and two additions;
+    api.metrics publishes them."""
 
-    A histogram per statement (counts per STATEMENT_BUCKETS bound, and the sum in seconds),
-    kept in plain lists so that a statement costs a dict lookup and two additions; api.metrics
-    publishes them. Statements not loaded from sql/ (BEGIN, COMMIT) are not counted.
-    """
+    __slots__ = ("_buckets", "_by_name")
 
-    __slots__ = ("_by_name",)
-
-    def __init__(self) -> None:
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self._buckets = buckets
         self._by_name: dict[str, list[float]] = {}
 
-    def observe(self, query: str, seconds: float) -> None:
-        name = STATEMENT_NAMES.get(query)
-        if name is None:
-            return
+    def observe(self, name: str, value: float) -> None:
         counts = self._by_name.get(name)
         if counts is None:
-            counts = self._by_name[name] = [0.0] * (len(STATEMENT_BUCKETS) + 1)
-        counts[bisect_left(STATEMENT_BUCKETS, seconds)] += 1
-        counts[-1] += seconds
+            counts = self._by_name[name] = [0.0] * (len(self._buckets) + 1)
+        counts[bisect_left(self._buckets, value)] += 1
+        counts[-1] += value
 
     def take(self) -> dict[str, list[float]]:
-        """Statement name -> [count per bucket..., sum of seconds]; starts counting afresh."""
+        """Name -> [count per bucket..., sum of values]; starts counting afresh."""
         taken, self._by_name = self._by_name, {}
         return taken
 
 
-# One per process: every TimedConnection of every pool adds to it.
-statement_times = StatementTimes()
+# One per process: every TimedConnection of every pool adds to it, by the statement's sql/ name.
+# Statements not loaded from sql/ (BEGIN, COMMIT) are not counted.
+statement_times = Histograms(STATEMENT_BUCKETS)
 
 
 async def _timed(call: Awaitable[T], query: str) -> T:
@@ -74,7 +70,9 @@ async def _timed(call: Awaitable[T], query: str) -> T:
         timer = current_timer.get()
         if timer is not None:
             timer.seconds += elapsed
-        statement_times.observe(query, elapsed)
+        name = STATEMENT_NAMES.get(query)
+        if name is not None:
+            statement_times.observe(name, elapsed)
 
 
 class TimedConnection(asyncpg.Connection):
