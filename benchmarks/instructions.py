@@ -8,7 +8,12 @@ counted is the framework, the middleware, auth, the access log and the encoding:
 the items API adds to the bare handler, not PostgreSQL's or the network's. Counting N and 3N
 requests and dividing the difference by 2N takes start-up out.
 
-    python -m benchmarks instructions [--requests 1000]
+    python -m benchmarks instructions [--requests 1000] [--servers items-api]
+        [--without access-log,metrics,fair-share] [--hash-seed 0]
+
+`--without` switches pieces of the items API off, so that the difference tells what each costs
+(an ablation); `--hash-seed` fixes PYTHONHASHSEED, so that two counts differ by the code rather
+than by where strings hash (benchmarks/README.md, "Profiling").
 
 It needs valgrind. It seeds a database of its own (unique to the run, dropped afterwards), or
 uses one that `python -m benchmarks run --db-name NAME` seeded and kept (`--db-name NAME`).
@@ -35,6 +40,8 @@ from benchmarks import common, database, tools
 # handler does; items-api-coalesced through the coalesced reads, with batches as CONCURRENCY
 # clients and a statement that answers at once make them.
 SERVERS = ("items-api", "items-api-coalesced", "bare-blacksheep")
+# What --without can switch off in the items API.
+PIECES = ("access-log", "metrics", "fair-share")
 # Items in the database made for one count (unless --db-name names one).
 ITEMS = 2_000
 CONCURRENCY = 8
@@ -51,6 +58,19 @@ def add_parser(commands: Any) -> None:
     )
     counted.add_argument("--requests", type=int, default=1000, help="N: runs N and 3N requests")
     counted.add_argument(
+        "--servers", default=",".join(SERVERS), help="which to count, comma-separated"
+    )
+    counted.add_argument(
+        "--without",
+        default="",
+        help=f"pieces of the items API to switch off, comma-separated: {', '.join(PIECES)}",
+    )
+    counted.add_argument(
+        "--hash-seed",
+        type=int,
+        help="PYTHONHASHSEED of the counted processes (default: a random one each, as Python's)",
+    )
+    counted.add_argument(
         "--pg-url",
         default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
         help="PostgreSQL server of the database `run` seeded",
@@ -63,6 +83,12 @@ def add_parser(commands: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    servers = [name for name in args.servers.split(",") if name]
+    without = [piece for piece in args.without.split(",") if piece]
+    unknown = [*(set(servers) - set(SERVERS)), *(set(without) - set(PIECES))]
+    if unknown or not servers:
+        print(f"error: unknown server or piece: {', '.join(unknown)}", file=sys.stderr)
+        return 2
     this_run = common.run_id()
     work = HERE / ".work" / f"instructions-{this_run}"
     if args.db_name is None:
@@ -74,29 +100,45 @@ def main(args: argparse.Namespace) -> int:
     try:
         if args.db_name is None:
             database.prepare_database(args.pg_url, name, ITEMS, 42, data)
-        counts = {server: count(server, args.requests, dsn, data) for server in SERVERS}
+        counts = {
+            server: count(server, args.requests, dsn, data, tuple(without), args.hash_seed)
+            for server in servers
+        }
     finally:
         if args.db_name is None:
             asyncio.run(database.drop_database(args.pg_url, name))
         shutil.rmtree(work, ignore_errors=True)
+    switched_off = f" (without {', '.join(without)})" if without else ""
     for name, value in counts.items():
-        print(f"{name:16} {value:>9,} instructions per GET /api/v1/items/{{id}}")
+        print(f"{name:16} {value:>9,} instructions per GET /api/v1/items/{{id}}{switched_off}")
     for name in ("items-api", "items-api-coalesced"):
-        print(f"{name} / bare: {counts[name] / counts['bare-blacksheep']:.2f}")
+        if name in counts and "bare-blacksheep" in counts:
+            print(f"{name} / bare: {counts[name] / counts['bare-blacksheep']:.2f}")
     return 0
 
 
-def count(server: str, requests: int, dsn: str, data: Path) -> int:
+def count(
+    server: str,
+    requests: int,
+    dsn: str,
+    data: Path,
+    without: tuple[str, ...] = (),
+    hash_seed: int | None = None,
+) -> int:
     """Instructions per request of one server, from two callgrind runs."""
     valgrind = tools.find_valgrind()
+    environment = dict(os.environ)
+    if hash_seed is not None:
+        environment["PYTHONHASHSEED"] = str(hash_seed)
 
     def total(n: int) -> int:
         command = [sys.executable, "-m", "benchmarks.instructions", server, str(n), dsn, str(data)]
         done = subprocess.run(
-            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *command, *without],
             capture_output=True,
             text=True,
             check=False,
+            env=environment,
         )
         found = _COLLECTED.search(done.stderr)
         if done.returncode != 0 or found is None:
@@ -177,7 +219,9 @@ async def _api_key(app: Any) -> bytes:
     return str(json.loads(made)["key"]).encode()
 
 
-async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
+async def _inside(
+    server: str, requests: int, dsn: str, data: Path, without: frozenset[str] = frozenset()
+) -> None:
     """The measured process: start one app, warm it up, stub fetchrow, run the requests."""
     # The bare handler's module reads DATABASE_URL when imported, so it is imported here.
     os.environ["DATABASE_URL"] = dsn
@@ -192,6 +236,10 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
     logs.configure("info", stream=Path(os.devnull).open("wb"))  # noqa: ASYNC230, SIM115
     headers: Headers = []
     if server.startswith("items-api"):
+        if "fair-share" in without:
+            from api.fairshare import PrincipalSlots
+
+            PrincipalSlots.take = PrincipalSlots.give_back = lambda *_: None  # no-ops
         settings = Settings(
             environment="production",
             secret_key=common.SECRET_KEY,
@@ -203,6 +251,8 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
             # The one key stands for CONCURRENCY clients: the fair-share check runs, refusing none.
             principal_max_concurrency=CONCURRENCY,
             coalesce_reads=server == "items-api-coalesced",
+            access_log="access-log" not in without,
+            metrics_enabled="metrics" not in without,
         )
         app = create_app(settings)
         await app.start()
@@ -234,5 +284,5 @@ async def _inside(server: str, requests: int, dsn: str, data: Path) -> None:
 if __name__ == "__main__":
     import uvloop
 
-    name, count_text, database, data_dir = sys.argv[1:5]
-    uvloop.run(_inside(name, int(count_text), database, Path(data_dir)))
+    name, count_text, database, data_dir, *pieces = sys.argv[1:]
+    uvloop.run(_inside(name, int(count_text), database, Path(data_dir), frozenset(pieces)))

@@ -28,11 +28,18 @@ async def on_a_connection(
 ) -> T:
     """`use(connection)` on a connection of `pool` that runs `query`; once more on a fresh
     connection when the first was lost and `query` only reads."""
+    # Awaited and released by hand rather than `async with pool.acquire()`, whose enter and exit
+    # are a coroutine each, on every statement.
+    connection = await pool.acquire()
     try:
-        async with pool.acquire() as connection:
-            return await use(connection)
+        return await use(connection)
     except LOST_CONNECTION:
         if query not in READ_ONLY:
             raise
-    async with pool.acquire() as connection:
+    finally:
+        await pool.release(connection)
+    connection = await pool.acquire()
+    try:
         return await use(connection)
+    finally:
+        await pool.release(connection)
