@@ -42,7 +42,8 @@ class QueuedLineWriter:
         self._stream = stream
         self._lines: deque[bytes] = deque()
         # What structlog's loggers and the access line call with each line: the deque's own
-        # append, so that a line costs no Python call (benchmarks/README.md, "Profiling").
+        # append, so that a line costs no Python call (benchmarks/README.md, "Why the code is as
+        # it is").
         append = self._lines.append
         self.msg = self.log = self.debug = self.info = self.warn = append
         self.warning = self.error = self.critical = self.exception = self.fatal = append

@@ -150,7 +150,8 @@ def make_middleware(
                 f"db;dur={timer.seconds * 1000:.2f}, total;dur={elapsed * 1000:.2f}".encode(),
             )
         if access_log:
-            # Milliseconds to 3 decimals; int() and a division cost half of round(x, 3).
+            # Milliseconds to 3 decimals: int() and a division cost half of round(x, 3)
+            # (benchmarks/README.md, "Why the code is as it is").
             duration_ms = int(elapsed * 1_000_000 + 0.5) / 1000
             logs.access(request.method, request.path, response.status, duration_ms, fields)
         if request.method == "HEAD":  # errors included: no response to HEAD has content

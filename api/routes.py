@@ -402,7 +402,8 @@ def _bound(handler: Handler, owner: object) -> Handler:
     bound method cannot take. Its signature carries its annotations evaluated: the handlers'
     modules keep them as strings (`from __future__ import annotations`), and BlackSheep, seeing
     a return type that is not Response itself, wrapped every handler in two more coroutines per
-    request to turn its result into a Response (blacksheep.server.normalization).
+    request to turn its result into a Response (blacksheep.server.normalization; the cost is in
+    benchmarks/README.md, "Why the code is as it is").
     """
     bound = partial(handler, owner)
     bound.__signature__ = inspect.signature(bound, eval_str=True)  # type: ignore[attr-defined]

@@ -52,8 +52,8 @@ class Router(BlackSheepRouter):
 
     A request's route is found without BlackSheep's cache of 1,200 matches (an lru_cache keyed by
     method and path): an item's path is seldom among the last 1,200 asked, and a miss of that
-    cache cost twice the match itself (benchmarks/README.md, "Profiling"). A fixed path is one
-    dict lookup instead, and the routes with parameters are tried in order.
+    cache cost about as much again as the match itself (benchmarks/README.md, "Why the code is
+    as it is"). A fixed path is one dict lookup instead; routes with parameters are tried in order.
     """
 
     __slots__ = ("_fixed",)

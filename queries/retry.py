@@ -29,7 +29,7 @@ async def on_a_connection(
     """`use(connection)` on a connection of `pool` that runs `query`; once more on a fresh
     connection when the first was lost and `query` only reads."""
     # Awaited and released by hand rather than `async with pool.acquire()`, whose enter and exit
-    # are a coroutine each, on every statement.
+    # are a coroutine each, on every statement (benchmarks/README.md, "Why the code is as it is").
     connection = await pool.acquire()
     try:
         return await use(connection)
