@@ -19,7 +19,13 @@ from api.fairshare import PrincipalSlots
 from api.logs import get_logger
 from api.metrics import RequestMetrics, shed, timed_out
 from api.problems import RETRY_AFTER, FieldError, ProblemError, from_error, problem_response
-from api.refusals import busy_response, cancelled_response, past_budget_response, shed_response
+from api.refusals import (
+    PROBES,
+    busy_response,
+    cancelled_response,
+    past_budget_response,
+    shed_response,
+)
 from api.routing import without_body
 from queries.errors import CONNECTION_ERRORS, BudgetSpentError, PoolTimeoutError
 from queries.timing import DatabaseTimer, current_timer
@@ -35,8 +41,6 @@ _errors = get_logger("api.errors")
 NOSNIFF_NAME, NOSNIFF = b"x-content-type-options", b"nosniff"
 _CACHE_CONTROL, _NO_STORE = b"cache-control", b"no-store"
 _REFUSED_VALUE = FieldError(field="$", message="holds a value the database cannot store")
-# Never shed: /readyz bounds its own ping, well inside a budget.
-PROBES = frozenset({b"/healthz", b"/readyz"})
 
 
 def request_id_of(request: Request) -> str:

@@ -8,12 +8,17 @@ from blacksheep import Response
 from api import budget
 from api.problems import RETRY_AFTER, problem_response
 
+# Never shed: /readyz bounds its own ping, well inside a budget.
+PROBES = frozenset({b"/healthz", b"/readyz"})
+SHED_DETAIL = "the service is at its limit of concurrent requests; retry"
+# The middleware's shed answer returns before it adds its usual headers: these stand in.
+_SHED_HEADERS = {**RETRY_AFTER, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
 
 def shed_response() -> Response:
-    """Past MAX_CONCURRENT_REQUESTS in flight in this worker."""
-    return problem_response(
-        503, "the service is at its limit of concurrent requests; retry", headers=RETRY_AFTER
-    )
+    """Past MAX_CONCURRENT_REQUESTS in flight in this worker. Most such requests are answered by
+    the protocol (api/server.py) before they reach the app, with the same document."""
+    return problem_response(503, SHED_DETAIL, headers=_SHED_HEADERS)
 
 
 def busy_response() -> Response:

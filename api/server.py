@@ -26,7 +26,10 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
-from api.problems import PROBLEM_JSON, TITLES, problem_response
+from api.budget import in_flight
+from api.metrics import shed
+from api.problems import PROBLEM_JSON, RETRY_AFTER, TITLES, problem_response
+from api.refusals import PROBES, SHED_DETAIL
 from api.settings import load_settings
 
 _HEADER_OVERHEAD = 4  # ": " and CRLF of each field line
@@ -73,21 +76,30 @@ class HeadRefused(Exception):
         self.status, self.detail, self.headers = status, detail, headers
 
 
+_RETRY_AFTER = b"".join(
+    f"{name.lower()}: {value}\r\n".encode() for name, value in RETRY_AFTER.items()
+)
+
+
 @cache
-def _limits() -> tuple[int, int, float, float]:
+def _limits() -> tuple[int, int, float, float, int]:
     settings = load_settings()
     return (
         settings.max_header_bytes,
         settings.max_header_fields,
         settings.header_read_timeout_s,
         settings.send_timeout_s,
+        settings.max_concurrent_requests,
     )
 
 
 @cache
-def _refusal(status: int, detail: str, headers: bytes = b"") -> bytes:
-    """The header fields and the problem document of an answer that closes the connection, after
-    its status line and Date; `headers` are extra field lines, each ending in CRLF."""
+def _refusal(
+    status: int, detail: str, headers: bytes = b"", *, close: bool = True, head: bool = False
+) -> bytes:
+    """The header fields and the problem document of an answer, after its status line and Date;
+    `headers` are extra field lines, each ending in CRLF. `close`: the connection closes after it;
+    `head`: the answer to a HEAD request, without the document."""
     body = bytes(problem_response(status, detail).content.body)  # type: ignore[union-attr]
     return (
         headers
@@ -95,9 +107,26 @@ def _refusal(status: int, detail: str, headers: bytes = b"") -> bytes:
         + PROBLEM_JSON
         + b"\r\ncontent-length: "
         + str(len(body)).encode()
-        + b"\r\ncache-control: no-store\r\nconnection: close\r\n\r\n"
-        + body
+        + b"\r\ncache-control: no-store\r\n"
+        + (b"connection: close\r\n" if close else b"")
+        + b"\r\n"
+        + (b"" if head else body)
     )
+
+
+class _Answered:
+    """The cycle of a request the protocol answered itself (a shed one): the parser's later
+    callbacks for it (its body, its end) find it complete, and the next request starts as after
+    any answered one."""
+
+    response_complete = True
+    more_body = False
+    disconnected = False
+    keep_alive = True
+    message_event = asyncio.Event()
+
+
+_ANSWERED: Any = _Answered()
 
 
 def refusal_of(headers: list[tuple[bytes, bytes]], http_version: str) -> HeadRefused | None:
@@ -169,7 +198,13 @@ class _Cycle(RequestResponseCycle):
 class HeaderLimitedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.max_head_bytes, self.max_head_fields, self.head_timeout, self._send_timeout = _limits()
+        (
+            self.max_head_bytes,
+            self.max_head_fields,
+            self.head_timeout,
+            self._send_timeout,
+            self._max_in_flight,
+        ) = _limits()
         self._head_bytes = 0  # exact: request line and complete field lines of this head
         self._head_fields = 0
         self._unparsed = 0  # bytes received since this head began, complete or not
@@ -378,6 +413,12 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         if self._reading_head and self._unparsed > self.max_head_bytes:
             self._refuse_too_large()
             return False
+        if self.cycle is _ANSWERED and not self._head_begun and not self.transport.is_closing():
+            # Idle after a shed answer: the keep-alive timeout runs, as after any answer.
+            self._unset_keepalive_if_required()
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
         return True
 
     def on_message_begin(self) -> None:
@@ -412,6 +453,8 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             refused = HeadRefused(400, "the request target must not have a fragment (#...)")
         if refused is not None:
             raise refused  # httptools stops parsing; data_received answers
+        if len(in_flight) >= self._max_in_flight and self._shed():
+            return
         super().on_headers_complete()
         if type(self.cycle) is RequestResponseCycle:  # its task has not run yet
             self.cycle.__class__ = _Cycle
@@ -419,6 +462,47 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._reading_head = True  # what follows is the next request's head
+
+    # --- load shedding ---------------------------------------------------------------------
+
+    def _shed(self) -> bool:
+        """Answer a request past MAX_CONCURRENT_REQUESTS in flight with 503 here, before any
+        ASGI work, when nothing else must shape the answer; False leaves it to the middleware,
+        which sheds it too: a request after one still being answered (answers keep their order),
+        one with a body (the app closes the connection rather than read it), one with an Origin
+        (the CORS headers are the app's), a probe (never shed), or a client not reading its
+        answers. Shedding here costs a fraction of what the app's answer does, so a worker
+        past its limit keeps most of its time for the requests it admitted (docs/operations.md,
+        "Load shedding")."""
+        if (
+            (self._running is not None and not self._running.response_complete)
+            or self.pipeline
+            or self.flow.write_paused
+        ):
+            return False
+        if self.url.partition(b"?")[0] in PROBES:
+            return False
+        for name, value in self.headers:
+            if name in (b"origin", b"transfer-encoding") or (
+                name == b"content-length" and value.strip() != b"0"
+            ):
+                return False
+        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        head = self.parser.get_method() == b"HEAD"
+        shed()
+        self.server_state.total_requests += 1
+        self.cycle = _ANSWERED
+        date = b"".join(
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        )
+        self.transport.write(
+            STATUS_LINE[503]
+            + date
+            + _refusal(503, SHED_DETAIL, _RETRY_AFTER, close=not keep_alive, head=head)
+        )
+        if not keep_alive:
+            self.transport.close()
+        return True
 
     def _refuse_too_large(self) -> None:
         self._refuse(
