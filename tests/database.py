@@ -81,3 +81,18 @@ async def wait_until_blocked(database_url: str, count: int = 1) -> None:
                 return
             await asyncio.sleep(0.02)
     pytest.fail(f"{count} statements never waited for the lock")
+
+
+async def wait_until_ended(database_url: str, like: str, *, seconds: float = 2.0) -> None:
+    """Until no statement of the app whose text is LIKE `like` is active in PostgreSQL."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher:
+        for _ in range(int(seconds / 0.02)):
+            cursor = await watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'items-api'"
+                " AND state = 'active' AND query LIKE %s",
+                (like,),
+            )
+            if await cursor.fetchone() == (0,):
+                return
+            await asyncio.sleep(0.02)
+    pytest.fail(f"a statement LIKE {like!r} still runs in PostgreSQL")

@@ -14,6 +14,7 @@ import pytest
 from api import budget
 from api.settings import Settings
 from tests.conftest import Account, own_app, problem
+from tests.database import wait_until_ended
 
 
 @pytest.fixture
@@ -50,18 +51,7 @@ async def test_a_request_past_its_budget_is_503_and_its_statement_cancelled(
         assert "budget" in body["detail"]
         assert response.headers["retry-after"] == "1"
         assert seconds < 1.4  # the budget, the timer's tick and a loaded machine
-        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
-            for _ in range(40):
-                cursor = await db.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'items-api'"
-                    " AND state = 'active' AND query ILIKE '%FROM items%'"
-                )
-                row = await cursor.fetchone()
-                if row is not None and row[0] == 0:
-                    break
-                await asyncio.sleep(0.05)
-            assert row is not None
-            assert row[0] == 0, "the statement still runs in PostgreSQL"
+        await wait_until_ended(database_url, "%FROM items%")
     assert budget.in_flight == {}
 
 

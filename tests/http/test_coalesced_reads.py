@@ -18,7 +18,7 @@ from queries import items
 from queries.coalesce import PointReads, batch_sizes
 from queries.errors import BudgetSpentError
 from tests.conftest import Account, own_app, problem
-from tests.database import wait_until_blocked
+from tests.database import wait_until_blocked, wait_until_ended
 
 INF = float("inf")
 
@@ -257,18 +257,7 @@ async def test_a_batch_statement_ends_with_the_longest_budget_it_serves(
             with pytest.raises(BudgetSpentError):
                 await task
         assert 0.55 < time.perf_counter() - start < 1.5
-        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
-            for _ in range(50):
-                cursor = await db.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE state = 'active' AND query LIKE '%= ANY($1::uuid[])%'"
-                    " AND pid <> pg_backend_pid()"
-                )
-                row = await cursor.fetchone()
-                if row is not None and row[0] == 0:
-                    break
-                await asyncio.sleep(0.02)
-            assert row == (0,), "the batch statement still runs in PostgreSQL"
+        await wait_until_ended(database_url, "%= ANY($1::uuid[])%")
     finally:
         await locker.close()
 

@@ -4,6 +4,7 @@ answer is framed like any other (keep-alive, HEAD, HTTP/1.0, pipelining, CORS, p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -20,6 +21,7 @@ import pytest
 
 from api.refusals import SHED_DETAIL
 from tests.conftest import Account
+from tests.database import wait_until_blocked
 from tests.servers import live_server
 
 ORIGIN = "https://app.example"
@@ -56,17 +58,7 @@ def full(port: int, alice: Account, database_url: str) -> Iterator[None]:
         waiting = [threading.Thread(target=list_items) for _ in range(LIMIT)]
         for thread in waiting:
             thread.start()
-        with psycopg.connect(database_url, autocommit=True) as watcher:
-            for _ in range(200):
-                row = watcher.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE application_name = 'items-api' AND wait_event_type = 'Lock'"
-                ).fetchone()
-                if row is not None and row[0] == LIMIT:
-                    break
-                time.sleep(0.05)
-            else:
-                raise AssertionError("the requests never reached the lock")
+        asyncio.run(wait_until_blocked(database_url, LIMIT))
         try:
             yield
         finally:
