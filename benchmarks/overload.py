@@ -36,6 +36,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
@@ -182,6 +183,7 @@ def _round(
     """One normal run, the overload right after it, and the lone request after the load."""
     auth = server.spec.auth
     budget_ms = args.request_timeout_ms
+    cpu = servers.cpu_seconds(server.process.pid)
     normal = _wrk(
         wrk,
         server.url,
@@ -193,6 +195,7 @@ def _round(
         auth,
         budget_ms,
     )
+    normal["server_cpu_us"] = _cpu_per_answer(server, cpu, normal["answers"])
     asyncio.run(database.quiesce(dsn))
     servers.settle(server)
     heavy = _wrk(
@@ -231,6 +234,7 @@ def _open_loop(
     headers = [server.spec.auth] if server.spec.auth else []
     runs = []
     for factor, rate in zip(factors, openloop.rates(capacity, factors), strict=True):
+        cpu = servers.cpu_seconds(server.process.pid)
         outcome = openloop.drive(
             server.url,
             paths,
@@ -241,6 +245,8 @@ def _open_loop(
             max_connections=args.max_connections,
         )
         outcome["factor"] = factor
+        answered = sum(n for status, n in outcome["statuses"].items() if status != "lost")
+        outcome["server_cpu_us"] = _cpu_per_answer(server, cpu, answered)
         runs.append(outcome)
         log(
             f"  open loop {factor:g}x = {rate:,.0f}/s: sent {outcome['sent_rps']:,.1f}/s, "
@@ -251,6 +257,15 @@ def _open_loop(
         asyncio.run(database.quiesce(dsn))
         servers.settle(server)
     return runs
+
+
+def _cpu_per_answer(server: servers.Running, before: float | None, answers: int) -> float | None:
+    """The server's CPU microseconds per answer since `before` (its CPU seconds then): what a
+    2xx costs in a normal run, and a refusal where most answers are 503."""
+    now = servers.cpu_seconds(server.process.pid)
+    if before is None or now is None or not answers:
+        return None
+    return round((now - before) / answers * 1e6, 1)
 
 
 def _factors(rates: str) -> list[float]:
@@ -277,6 +292,9 @@ def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "normal": {
             "ok_rps": median(n["ok_rps"] for n in normal),
             "other_5xx": sum(n["other_5xx"] for n in normal),
+            "p50_ms": median(n["p50_ms"] for n in normal),
+            "p99_ms": median(n["p99_ms"] for n in normal),
+            "server_cpu_us": _median_known(n.get("server_cpu_us") for n in normal),
         },
         "overload": {
             "connections": heavy[0]["connections"],
@@ -327,9 +345,15 @@ def open_loop_summary(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]
                 "statuses": dict(sorted(statuses.items())),
                 "share_503": round(statuses.get("503", 0) / answers, 4) if answers else 0.0,
                 "unanswered": sum(run["unanswered"] for run in runs),
+                "server_cpu_us": _median_known(run.get("server_cpu_us") for run in runs),
             }
         )
     return merged
+
+
+def _median_known(values: Iterable[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return median(known) if known else None
 
 
 def _one_request(url: str, auth: tuple[str, str] | None, path: str) -> dict[str, Any]:
@@ -533,17 +557,23 @@ def _open_loop_markdown(document: dict[str, Any]) -> list[str]:
         "",
         "| endpoint | server | load | due/s | sent/s | goodput/s | goodput / capacity | p50 ms "
         "| p99 ms | slowest ms | 503 share | other statuses | unanswered | generator lag p99 "
-        "ms, CPU |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "ms, CPU | server CPU µs per answer |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     for r in document["results"]:
         name = f"| {ENDPOINTS[r['endpoint']]} | {r['server']} |"
         capacity, heavy = r["normal"]["ok_rps"], r["overload"]
         lines.append(
+            f"{name} closed, {settings['connections']} connections (normal) | - | - | "
+            f"{capacity:,.1f} | 100% | {r['normal']['p50_ms']:,.1f} | "
+            f"{r['normal']['p99_ms']:,.1f} | - | - | - | - | - | "
+            f"{_micros(r['normal'].get('server_cpu_us'))} |"
+        )
+        lines.append(
             f"{name} closed, {closed} connections | - | - | {heavy['goodput']:,.1f} | "
             f"{_share(heavy['goodput'], capacity)} | {heavy['p50_ms']:,.1f} | "
             f"{heavy['p99_ms']:,.1f} | {heavy['max_ms']:,.1f} | {heavy['share_503']:.1%} | "
-            f"other 5xx: {heavy['other_5xx']} | - | - |"
+            f"other 5xx: {heavy['other_5xx']} | - | - | - |"
         )
         for run in r.get("open_loop", []):
             others = ", ".join(
@@ -556,9 +586,14 @@ def _open_loop_markdown(document: dict[str, Any]) -> list[str]:
                 f"{run['goodput']:,.1f} | {_share(run['goodput'], capacity)} | "
                 f"{run['p50_ms']:,.1f} | {run['p99_ms']:,.1f} | {run['max_ms']:,.1f} | "
                 f"{run['share_503']:.1%} | {others or 'none'} | {run['unanswered']:,} | "
-                f"{run['lag_p99_ms']:,.1f}, {run['generator_cpu']:.2f} |"
+                f"{run['lag_p99_ms']:,.1f}, {run['generator_cpu']:.2f} | "
+                f"{_micros(run.get('server_cpu_us'))} |"
             )
     return lines
+
+
+def _micros(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
 
 
 def _share(part: float, whole: float) -> str:
