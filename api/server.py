@@ -470,14 +470,15 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         ASGI work, when nothing else must shape the answer; False leaves it to the middleware,
         which sheds it too: a request after one still being answered (answers keep their order),
         one with a body (the app closes the connection rather than read it), one with an Origin
-        (the CORS headers are the app's), a probe (never shed), or a client not reading its
-        answers. Shedding here costs a fraction of what the app's answer does, so a worker
-        past its limit keeps most of its time for the requests it admitted (docs/operations.md,
-        "Load shedding")."""
+        (the CORS headers are the app's), one asking for an Upgrade (answered, then closed), a
+        probe (never shed), or a client not reading its answers. Shedding here costs a fraction
+        of what the app's answer does, so a worker past its limit keeps more of its time for the
+        requests it admitted (docs/operations.md, "Load shedding")."""
         if (
             (self._running is not None and not self._running.response_complete)
             or self.pipeline
             or self.flow.write_paused
+            or self.parser.should_upgrade()  # the parser reads nothing after it
         ):
             return False
         if self.url.partition(b"?")[0] in PROBES:

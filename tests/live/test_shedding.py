@@ -186,3 +186,18 @@ def test_a_shed_write_changes_nothing(port: int, alice: Account, database_url: s
     with psycopg.connect(database_url) as db:
         row = db.execute("SELECT count(*) FROM items WHERE name = 'shed'").fetchone()
     assert row == (0,)
+
+
+def test_a_shed_upgrade_request_is_answered_then_closed(
+    port: int, alice: Account, database_url: str
+) -> None:
+    with (
+        full(port, alice, database_url),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as connection,
+    ):
+        connection.sendall(
+            request("/api/v1/items?limit=1", alice, extra="Connection: Upgrade\r\nUpgrade: h2c\r\n")
+        )
+        answers = connection.makefile("rb")
+        assert_shed(read_answer(answers))
+        assert answers.read(1) == b""
