@@ -112,7 +112,9 @@ class ItemHandlers:
     async def get(self, request: Request) -> Response:
         (await self.auth.authenticate(request)).require(READ)
         item_id = path_uuid(request)
-        if request.url.query:  # `fields`: a path of its own; without it, nothing else changes
+        # `fields`: a path of its own. Without a query, nothing else changes: the raw query is
+        # read where it lies (request.url would parse the URL, 0.75 us, for every read).
+        if request._raw_query:  # type: ignore[attr-defined]
             fields = parse_fields(read_query(request, ItemQuery).fields)
             if fields is not None:
                 return await self._get_fields(request, item_id, fields)
