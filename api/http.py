@@ -284,3 +284,17 @@ def read_query(
         return msgspec.convert(raw, kind, strict=False)
     except msgspec.ValidationError as exc:
         raise validation_problem(exc, root="query") from None
+
+
+def preferences(request: Request) -> dict[str, str]:
+    """The preferences of the request's Prefer headers (RFC 7240 section 2): token, or
+    token=value (quotes removed), names in lower case, the first of each name kept; parameters
+    after `;` ignored. Nothing here is refused: a server may ignore any preference."""
+    found: dict[str, str] = {}
+    for header in request.get_headers(b"prefer"):
+        for preference in header.decode("latin-1").split(","):
+            name, _, value = preference.split(";", 1)[0].partition("=")
+            name = name.strip().lower()
+            if name and name not in found:
+                found[name] = value.strip().strip('"')
+    return found

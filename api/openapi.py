@@ -8,6 +8,7 @@ import msgspec
 
 from api.contracts.common import CANONICAL_UUID, CURSOR_LENGTH
 from api.contracts.items import (
+    ITEM_COUNT_CAP,
     ITEM_PAGE_SIZE,
     ITEM_PAGE_SIZE_MAX,
     SEARCH_LENGTH,
@@ -24,7 +25,7 @@ from api.idempotency import KEY_PATTERN, MAX_KEY_FIELD_LENGTH, MAX_KEY_LENGTH
 from api.problems import Problem
 from api.routes import PATH_IDS, ROUTES, Operation
 from queries.api_keys import ApiKey
-from queries.items import Item
+from queries.items import DEFAULT_SORT, FIELDS, SORTS, Item
 from queries.users import User
 
 _REF = "#/components/schemas/{name}"
@@ -73,7 +74,22 @@ def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
     }
     refs, components = msgspec.json.schema_components(kinds.values(), ref_template=_REF)
     _refine(components)
-    return dict(zip(kinds, refs, strict=True)), components
+    named = dict(zip(kinds, refs, strict=True))
+    # GET /items/{id}?fields=…: the fields asked for alone, in the item's order.
+    some = {key: value for key, value in components["Item"].items() if key != "required"}
+    components["ItemFields"] = {
+        **some,
+        "title": "ItemFields",
+        "description": "Some fields of an item (`fields`), each as in Item",
+        "minProperties": 1,
+        "additionalProperties": False,
+    }
+    components["ItemRead"] = {
+        "title": "ItemRead",
+        "anyOf": [named["Item"], {"$ref": _REF.format(name="ItemFields")}],
+    }
+    named["ItemRead"] = {"$ref": _REF.format(name="ItemRead")}
+    return named, components
 
 
 def _json(
@@ -225,7 +241,35 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
         )
     ]
     filters.insert(2, metadata)
+    field_list = "|".join(FIELDS)
+    fields = _parameter(
+        "fields",
+        "query",
+        "Comma-separated names of the item's fields to answer, alone, in the item's order; the"
+        " ETag stays the whole item's",
+        {"type": "string", "pattern": f"^(?:{field_list})(?:,(?:{field_list}))*$"},
+    )
+    sort = _parameter(
+        "sort",
+        "query",
+        f"One field to order by, `-` for descending (default {DEFAULT_SORT}; a search: relevance);"
+        " the id breaks ties the same way. Only the default takes tags, tags_all, metadata;"
+        " created_at also takes the creation window; q takes none (422 query.sort)",
+        {"type": "string", "enum": list(SORTS)},
+    )
+    prefer = _parameter(
+        "Prefer",
+        "header",
+        "count=exact: the number of matching items, counted up to"
+        f" {ITEM_COUNT_CAP:,} ({ITEM_COUNT_CAP}+ past it); count=estimated: the planner's"
+        " estimate (without filters), else an exact count. Only lists without tags, tags_all,"
+        " metadata and q are counted: others ignore the preference (RFC 7240)",
+        _HEADER,
+    )
     return {
+        "fields": [fields],
+        "item sort": [sort],
+        "Prefer count": [prefer],
         "Idempotency-Key": [idempotency_key],
         "If-Match": [
             _parameter(
@@ -264,6 +308,20 @@ _RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "ETag": _HEADER,
     "Location": _HEADER,
     "Link": _HEADER,
+    "Content-Range": {
+        "description": "With Prefer: count=…, the page and the count as PostgREST writes them:"
+        f" `0-49/1234` on a first page, `*/1234` on the next ones, `0-49/{ITEM_COUNT_CAP}+` past"
+        " the cap",
+        "schema": {"type": "string"},
+    },
+    "Preference-Applied": {
+        "description": "The count preference applied: count=exact or count=estimated",
+        "schema": {"type": "string", "enum": ["count=exact", "count=estimated"]},
+    },
+    "Vary": {
+        "description": "Prefer (and Origin): the answer depends on them",
+        "schema": {"type": "string"},
+    },
     "Idempotency-Replayed": {
         "description": "true on the stored answer of an earlier request with the same "
         "Idempotency-Key, which may be stale; absent on a first answer",

@@ -133,14 +133,15 @@ ROUTES: tuple[Route, ...] = (
             (
                 Reply(
                     "200",
-                    "One page; a Link header with rel=next while more rows exist",
+                    "One page; a Link header with rel=next while more rows exist; with"
+                    " Prefer: count=…, the count in Content-Range",
                     "ItemList",
-                    ("Link",),
+                    ("Link", "Content-Range", "Preference-Applied", "Vary"),
                 ),
             ),
             ("401", "403", "422", "503"),
             scopes=("items:read",),
-            parameters=("item filters", "item pages"),
+            parameters=("item filters", "item sort", "item pages", "Prefer count"),
         ),
     ),
     Route(
@@ -174,10 +175,13 @@ ROUTES: tuple[Route, ...] = (
             "getItem",
             "items",
             "Read an item",
-            (_item("200", "The item"), Reply("304", "Not modified", headers=("ETag",))),
+            (
+                Reply("200", "The item; with fields, those fields alone", "ItemRead", ("ETag",)),
+                Reply("304", "Not modified", headers=("ETag",)),
+            ),
             _ITEM_ERRORS,
             scopes=("items:read",),
-            parameters=("If-None-Match (read)",),
+            parameters=("If-None-Match (read)", "fields"),
         ),
     ),
     Route(

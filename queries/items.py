@@ -14,7 +14,15 @@ from asyncpg.pool import PoolConnectionProxy
 from msgspec import UNSET, Struct, UnsetType
 
 from queries.coalesce import PointReads
-from queries.keyset import FIRST, MAX_UUID, NEG_INFINITY, POS_INFINITY, PageKey
+from queries.keyset import (
+    FIRST,
+    FIRST_ASCENDING,
+    MAX_UUID,
+    MIN_UUID,
+    NEG_INFINITY,
+    POS_INFINITY,
+    PageKey,
+)
 from queries.loader import load
 from queries.pool import Executor, fetch_planned_per_execution
 
@@ -116,6 +124,22 @@ LIST_BY_TAGS_ALL = load("items/list_by_tags_all")
 LIST_BY_METADATA = load("items/list_by_metadata")
 SEARCH_BY_NAME = load("items/search_by_name")
 SEARCH_BY_WORD = load("items/search_by_word")
+LIST_OLDEST = load("items/list_oldest")
+LIST_BY_UPDATED_AT = load("items/list_by_updated_at")
+LIST_BY_UPDATED_AT_DESC = load("items/list_by_updated_at_desc")
+LIST_BY_NAME = load("items/list_by_name")
+LIST_BY_NAME_DESC = load("items/list_by_name_desc")
+LIST_BY_NAME_DESC_FIRST = load("items/list_by_name_desc_first")
+GET_FIELDS_BY_ID = load("items/get_fields_by_id")
+COUNT_RECENT = load("items/count_recent")
+ESTIMATE_COUNT = load("items/estimate_count")
+
+# The orders a list may be sorted in (a field, `-` for descending; the id breaks ties the same
+# way), each read along an index by the statements of list_sorted(). The first is the default.
+SORTS = ("-created_at", "created_at", "-updated_at", "updated_at", "-name", "name")
+DEFAULT_SORT = SORTS[0]
+# The fields an item has, in the order its JSON lists them.
+FIELDS: tuple[str, ...] = Item.__struct_fields__
 
 _ITEM_COLUMNS = len(Item.__struct_fields__)
 _FIRST_SCORE = 2.0  # word_similarity is at most 1
@@ -129,6 +153,35 @@ def _item(row: asyncpg.Record) -> Item:
 async def get_by_id(db: Executor, item_id: UUID) -> Item | None:
     row = await db.fetchrow(GET_BY_ID, item_id)
     return None if row is None else _item(row)
+
+
+class ItemFields(NamedTuple):
+    """Some fields of an item as JSON, and the item's version (its ETag's)."""
+
+    updated_at: datetime
+    json: msgspec.Raw
+
+
+async def get_fields_by_id(db: Executor, item_id: UUID, fields: list[str]) -> ItemFields | None:
+    """The item's `fields` (names of FIELDS, in its order) as JSON built by PostgreSQL."""
+    row = await db.fetchrow(GET_FIELDS_BY_ID, item_id, fields)
+    return None if row is None else ItemFields(row[0], row[1])
+
+
+async def count_recent(
+    db: Executor, created_after: datetime | None, created_before: datetime | None, most: int
+) -> int:
+    """How many items were created in the window, counting no more than `most`."""
+    count: int = await db.fetchval(
+        COUNT_RECENT, created_after or NEG_INFINITY, created_before or POS_INFINITY, most
+    )
+    return count
+
+
+async def estimate_count(db: Executor) -> int | None:
+    """The planner's estimate of the number of items; None before the first ANALYZE."""
+    estimate: int | None = await db.fetchval(ESTIMATE_COUNT)
+    return estimate
 
 
 async def get_coalesced(reads: PointReads, item_id: UUID) -> Item | None:
@@ -297,7 +350,7 @@ class Window(NamedTuple):
     limit: int  # the statement's LIMIT: one more than the page size
     created_after: datetime
     created_before: datetime
-    last_position: datetime | float
+    last_position: datetime | float | str
     last_id: UUID
 
 
@@ -365,8 +418,48 @@ def search_words(q: str) -> list[str]:
     return [word for word in _NOT_WORD.split(q.lower()) if word]
 
 
+async def list_sorted(
+    db: Executor, where: ItemFilter, sort: str, limit: int, after: PageKey | None, max_bytes: int
+) -> ItemPage:
+    """One page in an order of SORTS other than the default, each along its index. Only the
+    oldest-first order takes a filter, the creation window; the caller refuses the others."""
+    fetched = limit + 1
+    if sort == "created_at":
+        created_at, last_id = after if after is not None else FIRST_ASCENDING
+        window = Window(
+            fetched,
+            where.created_after or NEG_INFINITY,
+            where.created_before or POS_INFINITY,
+            created_at,
+            last_id,
+        )
+        return _page(await db.fetch(LIST_OLDEST, *window), fetched, max_bytes)
+    if sort == "updated_at":
+        key = after if after is not None else FIRST_ASCENDING
+        rows = await db.fetch(LIST_BY_UPDATED_AT, fetched, *key)
+    elif sort == "-updated_at":
+        key = after if after is not None else FIRST
+        rows = await db.fetch(LIST_BY_UPDATED_AT_DESC, fetched, *key)
+    elif sort == "name":
+        key = after if after is not None else ("", MIN_UUID)
+        rows = await db.fetch(LIST_BY_NAME, fetched, *key)
+    elif sort == "-name":
+        if after is None:
+            rows = await db.fetch(LIST_BY_NAME_DESC_FIRST, fetched)
+        else:
+            rows = await db.fetch(LIST_BY_NAME_DESC, fetched, *after)
+    else:
+        raise ValueError(f"no statement for sort {sort!r}")
+    return _page(rows, fetched, max_bytes, by_score=True)
+
+
 async def find(
-    db: Executor, where: ItemFilter, limit: int, after: PageKey | None, max_bytes: int
+    db: Executor,
+    where: ItemFilter,
+    limit: int,
+    after: PageKey | None,
+    max_bytes: int,
+    sort: str | None = None,
 ) -> ItemPage:
     """One page of items matching `where`, in a stable order, after the keyset position `after`:
     at most `limit` items, and no more than fit in `max_bytes` of JSON (at least one).
@@ -375,6 +468,8 @@ async def find(
     driving condition is always set and stays an index condition in its generic plan. Open ends
     of the window and of the keyset are sentinels, never nulls, for the same reason.
     """
+    if sort is not None and sort != DEFAULT_SORT:
+        return await list_sorted(db, where, sort, limit, after, max_bytes)
     after_ = where.created_after or NEG_INFINITY
     before = where.created_before or POS_INFINITY
     # One more row than asked for tells whether a next page exists.
@@ -404,8 +499,9 @@ def _page(
     """The first `fetched - 1` rows, or fewer when their JSON array would pass `max_bytes` (but
     at least one), and the key of the last of them when there are more.
 
-    Rows are (item JSON) or, in search order, (score, item JSON); the id and created_at of the
-    key are read back from the last item's JSON rather than sent as columns of every row.
+    Rows are (item JSON) or, with `by_score`, (position, item JSON): the score in search order,
+    the updated_at or name in those orders. The id (and created_at) of the key are read back
+    from the last item's JSON rather than sent as columns of every row.
     """
     limit = fetched - 1
     size = 1  # "[", then each item and its "," or "]"

@@ -107,8 +107,16 @@ async def _drive(app: Any, http: httpx.AsyncClient, secret_key: str) -> None:
         {"metadata": '{"k": 1}'},
         {"q": "espresso"},
         {"q": "espresso machine"},
+        *({"sort": sort} for sort in items.SORTS[1:]),
     ):
         await as_both("GET", ITEMS, params=query)
+    # The next page of -name (its first page has a statement of its own).
+    by_name = await http.get(ITEMS, params={"sort": "-name", "limit": 1}, headers=bearer[member.id])
+    await as_both("GET", by_name.links["next"]["url"])
+    # Counts: exact (a window, or no filter), and the planner's estimate.
+    for preference in ("count=exact", "count=estimated"):
+        await as_both("GET", ITEMS, headers={"Prefer": preference})
+    await as_both("GET", f"{ITEMS}/{item.json()['id']}", params={"fields": "id,name"})
     for preconditions in ({}, {"If-None-Match": "*"}, {"If-None-Match": '"x"'}):
         await as_both("PUT", f"{ITEMS}/{uuid4()}", json={"name": "put"}, headers=preconditions)
     etag = (await http.get(item_path, headers=bearer[member.id])).headers["etag"]

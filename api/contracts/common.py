@@ -29,8 +29,9 @@ UUID_LENGTH = 36
 # for uuid.UUID; it parses any id in a path, after CANONICAL_UUID has checked its form.
 parse_uuid = PgUUID
 
-# The opaque cursor of a list's next page (api.cursor).
-CURSOR_LENGTH = 512
+# The opaque cursor of a list's next page (api.cursor); one of a page sorted by name holds the
+# name: 100 characters of up to 4 UTF-8 bytes, base64url-encoded with the rest.
+CURSOR_LENGTH = 1024
 Cursor = Annotated[str, Meta(max_length=CURSOR_LENGTH)]
 # A query parameter's form, checked before msgspec converts it: (name, pattern, message).
 QueryForm = tuple[str, re.Pattern[str], str]

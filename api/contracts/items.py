@@ -44,13 +44,15 @@ from api.contracts.common import (
     nfc,
 )
 from api.problems import ProblemError, invalid
-from queries.items import BatchOutcome
+from queries.items import DEFAULT_SORT, FIELDS, SORTS, BatchOutcome, ItemFilter
 
 NAME_LENGTH, DESCRIPTION_LENGTH, TAG_LENGTH = 100, 10_000, 64
 MAX_TAGS = 64
 MAX_BATCH = 1000
 # GET /api/v1/items: the page size when none is asked for, and the largest one may ask for.
 ITEM_PAGE_SIZE, ITEM_PAGE_SIZE_MAX = 50, 200
+# `Prefer: count=exact` counts at most this many items; past it the count reads "100000+".
+ITEM_COUNT_CAP = 100_000
 SEARCH_LENGTH = 200  # of the `q` parameter
 MAX_METADATA_DEPTH = 32
 # The longest a metadata number may print, as PostgreSQL's numeric writes it (in full, without an
@@ -199,6 +201,79 @@ class ListQuery(Struct, forbid_unknown_fields=True):
     created_before: AwareDatetime | None = None
     limit: Annotated[int, Meta(ge=1, le=ITEM_PAGE_SIZE_MAX)] = ITEM_PAGE_SIZE
     cursor: Cursor | None = None
+    sort: str | None = None
+    fields: str | None = None
+
+
+class ItemQuery(Struct, forbid_unknown_fields=True):
+    """Query parameters of GET /items/{id}."""
+
+    fields: str | None = None
+
+
+_FIELD_LIST = ", ".join(FIELDS)
+
+
+def parse_fields(value: str | None) -> list[str] | None:
+    """The `fields` parameter: names of an item's fields, comma-separated, each once, in the
+    item's order; None when absent; else 422 naming `query.fields`."""
+    if value is None:
+        return None
+    asked = value.split(",")
+    for name in asked:
+        if name not in FIELDS:
+            message = "an empty field name" if not name else f"unknown field {name!r}"
+            raise invalid(
+                "query.fields",
+                message,
+                f"query.fields: {message}; fields are comma-separated names among {_FIELD_LIST}",
+            )
+    return [name for name in FIELDS if name in asked]
+
+
+# What each sort other than the default may be combined with; any other filter is refused.
+_SORT_FILTERS = {"created_at": ("created_after", "created_before")}
+_SORT_LIST = ", ".join(SORTS)
+
+
+def parse_sort(value: str | None, where: ItemFilter) -> str | None:
+    """The `sort` parameter, checked against the filters it is combined with (each allowed
+    combination has an index: docs/api.md#sorting); None when absent; else 422 naming
+    `query.sort`."""
+    if value is None:
+        return None
+    if "," in value:
+        raise invalid(
+            "query.sort",
+            "sort by one field",
+            f"query.sort: sort by one field (the id breaks ties), one of {_SORT_LIST}",
+        )
+    if value not in SORTS:
+        raise invalid(
+            "query.sort",
+            f"unknown sort {value!r}",
+            f"query.sort: unknown sort {value!r}; one of {_SORT_LIST}",
+        )
+    if where.q is not None:
+        raise invalid(
+            "query.sort",
+            "cannot be combined with q",
+            "query.sort: a search (q) is in relevance order and takes no sort",
+        )
+    if value == DEFAULT_SORT:
+        return value
+    allowed = _SORT_FILTERS.get(value, ())
+    for name in ("tags", "tags_all", "metadata", "created_after", "created_before"):
+        given = getattr(where, "tags_any" if name == "tags" else name) is not None
+        if given and name not in allowed:
+            raise invalid(
+                "query.sort",
+                f"sort={value} cannot be combined with {name}",
+                f"query.sort: sort={value} cannot be combined with {name}; only"
+                f" sort={DEFAULT_SORT} (the default) takes every filter"
+                + (f", sort={value} only {' and '.join(allowed)}" if allowed else ""),
+            )
+    return value
 
 
 # RFC 3339 section 5.6 date-time, the offset required.

@@ -17,7 +17,7 @@ from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
 from api.contracts.keys import CreatedApiKey, KeyListQuery, NewApiKey, clean_name
 from api.contracts.users import TOKEN_FORM_BYTES, NewUser, TokenResponse, normalize_email
-from api.cursor import decode_cursor, next_link
+from api.cursor import decode_time_cursor, next_link
 from api.http import encode, json_response, path_uuid, read_body, read_json, read_query
 from api.problems import ProblemError, invalid
 from queries import api_keys, users
@@ -200,7 +200,7 @@ class IdentityHandlers:
         principal = (await self.auth.authenticate(request)).require(KEYS_MANAGE)
         query = read_query(request, KeyListQuery)
         where = api_keys.KeyFilter(principal.user_id, principal.key_id)
-        after = None if query.cursor is None else decode_cursor(query.cursor, where)
+        after = None if query.cursor is None else decode_time_cursor(query.cursor, where)
         page = await api_keys.find(self.pool, where, query.limit, after)
         headers = []
         if page.next_key is not None:

@@ -15,11 +15,13 @@ from api.auth.principal import READ, WRITE
 from api.auth.service import Authenticator
 from api.contracts.common import nfc
 from api.contracts.items import (
+    ITEM_COUNT_CAP,
     LIST_FORMS,
     LIST_REPEATABLE,
     BatchBody,
     BatchResult,
     ItemPatch,
+    ItemQuery,
     ItemWrite,
     ListQuery,
     clean_batch,
@@ -27,13 +29,23 @@ from api.contracts.items import (
     clean_patch,
     clean_write,
     metadata_filter,
+    parse_fields,
+    parse_sort,
     tag_filter,
 )
-from api.cursor import decode_cursor, next_link
+from api.cursor import decode_cursor, next_link, order_of
 from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
-from api.http import decode, encode, json_response, path_uuid, read_body, read_query
+from api.http import (
+    decode,
+    encode,
+    json_response,
+    path_uuid,
+    preferences,
+    read_body,
+    read_query,
+)
 from api.idempotency import Idempotency, idempotency_key
-from api.problems import ProblemError
+from api.problems import ProblemError, invalid
 from queries import items
 from queries.coalesce import PointReads
 from queries.items import Item, ItemFilter
@@ -100,6 +112,12 @@ class ItemHandlers:
     async def get(self, request: Request) -> Response:
         (await self.auth.authenticate(request)).require(READ)
         item_id = path_uuid(request)
+        # `fields`: a path of its own. Without a query, nothing else changes: the raw query is
+        # read where it lies (request.url would parse the URL, 0.75 us, for every read).
+        if request._raw_query:  # type: ignore[attr-defined]
+            fields = parse_fields(read_query(request, ItemQuery).fields)
+            if fields is not None:
+                return await self._get_fields(request, item_id, fields)
         item = await self.read(item_id)
         if_match = request.get_headers(b"if-match")
         if if_match:  # RFC 9110 section 13.1.1: false when absent, or no strong tag matches
@@ -117,6 +135,28 @@ class ItemHandlers:
             if tags is not None and matches_weakly(tags, etag):
                 return Response(304, [(b"etag", etag.encode())], None)
         return _item_response(200, item)
+
+    async def _get_fields(self, request: Request, item_id: UUID, fields: list[str]) -> Response:
+        """GET of some fields, built by PostgreSQL; the ETag and the preconditions are the
+        whole item's, with get()'s rules (get() keeps them inline: it is the hottest path, and
+        a read without `fields` runs exactly as before)."""
+        found = await items.get_fields_by_id(self.pool, item_id, fields)
+        if_match = request.get_headers(b"if-match")
+        if if_match:
+            tags = parse_tags(if_match)
+            if found is None:
+                raise _absent_for_if_match(item_id)
+            if tags is not None and not tags.any and found.updated_at not in strong_versions(tags):
+                raise _stale(etag_for(found.updated_at))
+        if found is None:
+            raise _not_found(item_id)
+        etag = etag_for(found.updated_at)
+        if_none_match = request.get_headers(b"if-none-match")
+        if if_none_match:
+            tags = parse_tags(if_none_match)
+            if tags is not None and matches_weakly(tags, etag):
+                return Response(304, [(b"etag", etag.encode())], None)
+        return json_response(200, bytes(found.json), [(b"etag", etag.encode())])
 
     async def put(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
@@ -227,14 +267,53 @@ class ItemHandlers:
             created_after=query.created_after,
             created_before=query.created_before,
         )
+        sort = parse_sort(query.sort, where)
+        if parse_fields(query.fields) is not None:
+            raise invalid(
+                "query.fields",
+                "not available on lists",
+                f"query.fields: lists answer whole items; fields applies to GET {PREFIX}/{{id}}",
+            )
+        order = order_of(sort, search=where.q is not None)
         after = None
         if query.cursor is not None:
-            after = decode_cursor(query.cursor, where, by_score=where.q is not None)
-        page = await items.find(self.pool, where, query.limit, after, self.max_response_bytes)
-        headers = []
+            after = decode_cursor(query.cursor, where, order)
+        page = await items.find(self.pool, where, query.limit, after, self.max_response_bytes, sort)
+        # The answer depends on Prefer (a count or none): caches must key on it.
+        headers = [(b"vary", b"Prefer")]
         if page.next_key is not None:
-            headers.append(next_link(request, PREFIX, page.next_key, where))
+            headers.append(next_link(request, PREFIX, page.next_key, where, order))
+        count = await self._count(request, where)
+        if count is not None:
+            applied, total = count
+            first = after is None and page.items
+            shown = f"0-{len(page.items) - 1}" if first else "*"
+            headers.append((b"content-range", f"{shown}/{total}".encode()))
+            headers.append((b"preference-applied", f"count={applied}".encode()))
         return json_response(200, encode(page.items), headers)
+
+    async def _count(self, request: Request, where: ItemFilter) -> tuple[str, str] | None:
+        """The count `Prefer: count=exact|estimated` asks for (RFC 7240), as (the preference
+        applied, the count as Content-Range writes it), or None when none is asked for or the
+        filters have no counting statement (only the creation window has): the preference is
+        then ignored, as RFC 7240 lets a server do. Exact counts stop at ITEM_COUNT_CAP
+        ("100000+"); an estimate is the planner's, of an unfiltered list, and an exact count
+        where there is none (a window, or a table never analyzed)."""
+        wanted = preferences(request).get("count")
+        if wanted not in ("exact", "estimated"):
+            return None
+        if not (where.tags_any is None and where.tags_all is None and where.metadata is None):
+            return None
+        if where.q is not None:
+            return None
+        if wanted == "estimated" and where.created_after is None and where.created_before is None:
+            estimate = await items.estimate_count(self.pool)
+            if estimate is not None:
+                return "estimated", str(estimate)
+        counted = await items.count_recent(
+            self.pool, where.created_after, where.created_before, ITEM_COUNT_CAP + 1
+        )
+        return "exact", f"{ITEM_COUNT_CAP}+" if counted > ITEM_COUNT_CAP else str(counted)
 
     async def batch(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)

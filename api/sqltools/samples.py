@@ -13,7 +13,7 @@ import hashlib
 from typing import Any
 
 from api.sqltools.seed import api_key_hash, api_key_id, item_id, user_id
-from queries.keyset import MAX_UUID, NEG_INFINITY, POS_INFINITY
+from queries.keyset import MAX_UUID, MIN_UUID, NEG_INFINITY, POS_INFINITY
 
 PAGE = 21  # a page of 20, plus one row to learn whether there is a next page
 FIRST_SCORE = 2.0
@@ -96,6 +96,15 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "items/list_by_metadata": (*FIRST_PAGE, {"batch": 7}, None),
     "items/list_by_tags_all": (*FIRST_PAGE, ["tag-7", "group-7"], None, None),
     "items/list_by_tags_any": (*FIRST_PAGE, ["tag-7"]),
+    "items/list_oldest": (PAGE, NEG_INFINITY, POS_INFINITY, NEG_INFINITY, MIN_UUID),
+    "items/list_by_updated_at": (PAGE, NEG_INFINITY, MIN_UUID),
+    "items/list_by_updated_at_desc": (PAGE, POS_INFINITY, MAX_UUID),
+    "items/list_by_name": (PAGE, "", MIN_UUID),
+    "items/list_by_name_desc": (PAGE, "red sprocket 42", item_id(42)),
+    "items/list_by_name_desc_first": (PAGE,),
+    "items/get_fields_by_id": (item_id(42), ["id", "name", "tags"]),
+    "items/count_recent": (NEG_INFINITY, POS_INFINITY, 100_001),
+    "items/estimate_count": (),
     "items/patch": (
         item_id(42),
         "renamed gadget",

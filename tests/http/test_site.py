@@ -86,8 +86,10 @@ async def test_openapi_describes_every_route_with_security(client: httpx.AsyncCl
         "q",
         "created_after",
         "created_before",
+        "sort",
         "limit",
         "cursor",
+        "Prefer",
     }
 
 
