@@ -289,6 +289,15 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
                 _HEADER,
             )
         ],
+        "If-Match (read)": [
+            _parameter(
+                "If-Match",
+                "header",
+                "Answer 412 unless the item has one of these strong ETags, or exists (*); "
+                "RFC 9110 13.1.1",
+                _HEADER,
+            )
+        ],
         "If-None-Match (read)": [
             _parameter(
                 "If-None-Match",

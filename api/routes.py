@@ -179,9 +179,9 @@ ROUTES: tuple[Route, ...] = (
                 Reply("200", "The item; with fields, those fields alone", "ItemRead", ("ETag",)),
                 Reply("304", "Not modified", headers=("ETag",)),
             ),
-            _ITEM_ERRORS,
+            (*_ITEM_ERRORS, "412"),
             scopes=("items:read",),
-            parameters=("If-None-Match (read)", "fields"),
+            parameters=("If-Match (read)", "If-None-Match (read)", "fields"),
         ),
     ),
     Route(

@@ -119,44 +119,20 @@ class ItemHandlers:
             if fields is not None:
                 return await self._get_fields(request, item_id, fields)
         item = await self.read(item_id)
-        if_match = request.get_headers(b"if-match")
-        if if_match:  # RFC 9110 section 13.1.1: false when absent, or no strong tag matches
-            tags = parse_tags(if_match)
-            if item is None:
-                raise _absent_for_if_match(item_id)
-            if tags is not None and not tags.any and item.updated_at not in strong_versions(tags):
-                raise _stale(etag_for(item.updated_at))
         if item is None:
-            raise _not_found(item_id)
-        if_none_match = request.get_headers(b"if-none-match")
-        if if_none_match:
-            etag = etag_for(item.updated_at)
-            tags = parse_tags(if_none_match)
-            if tags is not None and matches_weakly(tags, etag):
-                return Response(304, [(b"etag", etag.encode())], None)
-        return _item_response(200, item)
+            raise _absent(request, item_id)
+        not_modified = _preconditions(request, item.updated_at)
+        return not_modified or _item_response(200, item)
 
     async def _get_fields(self, request: Request, item_id: UUID, fields: list[str]) -> Response:
         """GET of some fields, built by PostgreSQL; the ETag and the preconditions are the
-        whole item's, with get()'s rules (get() keeps them inline: it is the hottest path, and
-        a read without `fields` runs exactly as before)."""
+        whole item's."""
         found = await items.get_fields_by_id(self.pool, item_id, fields)
-        if_match = request.get_headers(b"if-match")
-        if if_match:
-            tags = parse_tags(if_match)
-            if found is None:
-                raise _absent_for_if_match(item_id)
-            if tags is not None and not tags.any and found.updated_at not in strong_versions(tags):
-                raise _stale(etag_for(found.updated_at))
         if found is None:
-            raise _not_found(item_id)
+            raise _absent(request, item_id)
+        not_modified = _preconditions(request, found.updated_at)
         etag = etag_for(found.updated_at)
-        if_none_match = request.get_headers(b"if-none-match")
-        if if_none_match:
-            tags = parse_tags(if_none_match)
-            if tags is not None and matches_weakly(tags, etag):
-                return Response(304, [(b"etag", etag.encode())], None)
-        return json_response(200, bytes(found.json), [(b"etag", etag.encode())])
+        return not_modified or json_response(200, bytes(found.json), [(b"etag", etag.encode())])
 
     async def put(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
@@ -397,6 +373,31 @@ def _stale(etag: str) -> ProblemError:
         "GET it again for its ETag",
         headers={"ETag": etag},
     )
+
+
+def _absent(request: Request, item_id: UUID) -> ProblemError:
+    """A GET of an item that does not exist: 412 under If-Match (RFC 9110 section 13.1.1: false
+    when there is no current representation), else 404."""
+    if request.get_headers(b"if-match"):
+        return _absent_for_if_match(item_id)
+    return _not_found(item_id)
+
+
+def _preconditions(request: Request, updated_at: datetime) -> Response | None:
+    """RFC 9110 section 13.2.2 for a GET of an item last updated at `updated_at`: raises 412
+    when If-Match holds no strong match; the 304 when If-None-Match matches weakly; else None."""
+    if_match = request.get_headers(b"if-match")
+    if if_match:
+        tags = parse_tags(if_match)
+        if tags is not None and not tags.any and updated_at not in strong_versions(tags):
+            raise _stale(etag_for(updated_at))
+    if_none_match = request.get_headers(b"if-none-match")
+    if if_none_match:
+        etag = etag_for(updated_at)
+        tags = parse_tags(if_none_match)
+        if tags is not None and matches_weakly(tags, etag):
+            return Response(304, [(b"etag", etag.encode())], None)
+    return None
 
 
 def _absent_for_if_match(item_id: UUID) -> ProblemError:

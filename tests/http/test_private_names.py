@@ -316,6 +316,13 @@ def test_blacksheep_request_keeps_the_raw_path_it_matches_routes_with() -> None:
     assert request._path == b"/items/a%2Fb"
 
 
+def test_blacksheep_request_keeps_the_raw_query() -> None:
+    # api/handlers/items.py reads request._raw_query to tell a GET with a query (fields) from
+    # one without, without parsing the URL: the bytes after "?", empty without one.
+    assert Request("GET", b"/items/1?fields=id", None)._raw_query == b"fields=id"
+    assert not Request("GET", b"/items/1", None)._raw_query
+
+
 # --- prometheus_client: api/metrics.py feeds histogram children directly -------------------------
 
 

@@ -62,9 +62,9 @@ OPERATIONS = [
         "GET /api/v1/items/{id}",
         "getItem",
         ("items:read",),
-        ("If-None-Match", "fields"),
+        ("If-Match", "If-None-Match", "fields"),
         (),
-        "200 304 400 401 403 404 405 422 429 431 501 503 505",
+        "200 304 400 401 403 404 405 412 422 429 431 501 503 505",
     ),
     (
         "PUT /api/v1/items/{id}",
