@@ -20,7 +20,7 @@ from api.logs import get_logger
 from api.metrics import RequestMetrics, shed, timed_out
 from api.problems import RETRY_AFTER, FieldError, ProblemError, from_error, problem_response
 from api.refusals import (
-    PROBES,
+    NEVER_SHED,
     busy_response,
     cancelled_response,
     past_budget_response,
@@ -69,7 +69,7 @@ def make_middleware(
         # docs/operations.md, "Bounded latency"). Inline rather than a middleware of its own,
         # since it runs on every request (`python -m benchmarks instructions`).
         if len(in_flight) >= max_concurrent_requests and (
-            request._path not in PROBES  # type: ignore[attr-defined]  # bytes: no decoding
+            request._path not in NEVER_SHED  # type: ignore[attr-defined]  # bytes: no decoding
         ):
             shed()
             return shed_response()

@@ -8,8 +8,9 @@ from blacksheep import Response
 from api import budget
 from api.problems import RETRY_AFTER, problem_response
 
-# Never shed: /readyz bounds its own ping, well inside a budget.
-PROBES = frozenset({b"/healthz", b"/readyz"})
+# Never shed: the probes (/readyz bounds its own ping, well inside a budget), and the metrics,
+# which an operator needs most while the service sheds.
+NEVER_SHED = frozenset({b"/healthz", b"/readyz", b"/metrics"})
 SHED_DETAIL = "the service is at its limit of concurrent requests; retry"
 # The middleware's shed answer returns before it adds its usual headers: these stand in.
 _SHED_HEADERS = {**RETRY_AFTER, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}

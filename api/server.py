@@ -29,7 +29,7 @@ from uvicorn.protocols.http.httptools_impl import (
 from api.budget import in_flight
 from api.metrics import shed
 from api.problems import PROBLEM_JSON, RETRY_AFTER, TITLES, problem_response
-from api.refusals import PROBES, SHED_DETAIL
+from api.refusals import NEVER_SHED, SHED_DETAIL
 from api.settings import load_settings
 
 _HEADER_OVERHEAD = 4  # ": " and CRLF of each field line
@@ -220,6 +220,7 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._unsent = 0  # the write buffer's size when the send timer was armed
         self._half_closed = False  # the client ended its side, and waits for its answers
         self._reset_timer: asyncio.TimerHandle | None = None
+        self._shed_this_turn = 0  # requests _shed() answered in this call of _parse_some()
 
     # --- the clock -----------------------------------------------------------------------
 
@@ -362,11 +363,17 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._parse_some(data)
 
     def _parse_some(self, data: bytes) -> None:
-        """Parse `data` a slice at a time until the pipeline is full; hold the rest."""
+        """Parse `data` a slice at a time until the pipeline is full, or until this turn of the
+        event loop has shed MAX_PIPELINED_REQUESTS requests (answered here, they never fill the
+        pipeline, and one connection's stream of them would hold the loop); hold the rest."""
+        self._shed_this_turn = 0
         for start in range(0, len(data), _PARSE_BYTES):
-            if len(self.pipeline) >= MAX_PIPELINED_REQUESTS:
+            shed_enough = self._shed_this_turn >= MAX_PIPELINED_REQUESTS
+            if shed_enough or len(self.pipeline) >= MAX_PIPELINED_REQUESTS:
                 self._held = data[start:]
                 self.flow.pause_reading()
+                if shed_enough:  # nothing else resumes it: the next turn does
+                    self.loop.call_soon(self._parse_held)
                 return
             if not self._parse(data[start : start + _PARSE_BYTES]):
                 return
@@ -470,39 +477,40 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         ASGI work, when nothing else must shape the answer; False leaves it to the middleware,
         which sheds it too: a request after one still being answered (answers keep their order),
         one with a body (the app closes the connection rather than read it), one with an Origin
-        (the CORS headers are the app's), one asking for an Upgrade (answered, then closed), a
-        probe (never shed), or a client not reading its answers. Shedding here costs a fraction
-        of what the app's answer does, so a worker past its limit keeps more of its time for the
-        requests it admitted (docs/operations.md, "Load shedding")."""
+        (the CORS headers are the app's), one asking for an Upgrade or for the connection to
+        close (after a close, unread requests would reset the connection and lose answers), one
+        whose path is never shed, or a client not reading its answers. Shedding here costs a
+        fraction of what the app's answer does, so a worker past its limit keeps more of its
+        time for the requests it admitted (docs/operations.md, "Load shedding")."""
         if (
             (self._running is not None and not self._running.response_complete)
             or self.pipeline
             or self.flow.write_paused
             or self.parser.should_upgrade()  # the parser reads nothing after it
+            or self.parser.get_http_version() == "1.0"
+            or not self.parser.should_keep_alive()
         ):
             return False
-        if self.url.partition(b"?")[0] in PROBES:
+        if httptools.parse_url(self.url).path in NEVER_SHED:
             return False
         for name, value in self.headers:
             if name in (b"origin", b"transfer-encoding") or (
                 name == b"content-length" and value.strip() != b"0"
             ):
                 return False
-        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
-        head = self.parser.get_method() == b"HEAD"
         shed()
+        self._shed_this_turn += 1
         self.server_state.total_requests += 1
         self.cycle = _ANSWERED
         date = b"".join(
             name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
         )
+        head = self.parser.get_method() == b"HEAD"
         self.transport.write(
             STATUS_LINE[503]
             + date
-            + _refusal(503, SHED_DETAIL, _RETRY_AFTER, close=not keep_alive, head=head)
+            + _refusal(503, SHED_DETAIL, _RETRY_AFTER, close=False, head=head)
         )
-        if not keep_alive:
-            self.transport.close()
         return True
 
     def _refuse_too_large(self) -> None:

@@ -111,6 +111,9 @@ def _run_uvicorn(uvicorn: Any, settings: Settings, args: argparse.Namespace, wor
         loop="uvloop",
         # httptools, with limits on the request head's size, fields and time (api.server).
         http=HeaderLimitedProtocol,
+        # No WebSocket routes: uvicorn would otherwise switch protocols on an Upgrade at once,
+        # ahead of the requests before it on the connection, whose answers were then lost.
+        ws="none",
         lifespan="on",
         access_log=False,  # the app writes its own structured access line
         log_config=None,  # keep the JSON logging that api.logs set up

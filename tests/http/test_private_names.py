@@ -139,7 +139,17 @@ def test_uvicorn_protocol_has_the_attributes_the_subclass_reads(
 ) -> None:
     uvicorns, _ = protocols
     state = vars(uvicorns)
-    for name in ("cycle", "headers", "transport", "flow", "loop", "logger", "server_state"):
+    for name in (
+        "cycle",
+        "headers",
+        "transport",
+        "flow",
+        "loop",
+        "logger",
+        "server_state",
+        "timeout_keep_alive",  # the shed path arms the keep-alive timer as uvicorn does
+        "timeout_keep_alive_task",
+    ):
         assert name in state, name
     assert isinstance(uvicorns.pipeline, deque)  # of (cycle, app), newest first
     assert isinstance(uvicorns.parser, httptools.HttpRequestParser)
@@ -150,6 +160,8 @@ def test_uvicorn_protocol_has_the_attributes_the_subclass_reads(
     # uvicorn's FlowControl, which the subclass pauses and resumes.
     assert callable(httptools_impl.FlowControl.pause_reading)
     assert callable(httptools_impl.FlowControl.resume_reading)
+    # Read by the shed path: a client not taking its answers is left to the app.
+    assert "self.write_paused = " in inspect.getsource(httptools_impl.FlowControl.__init__)
 
 
 def test_the_subclass_shadows_no_uvicorn_name_by_accident(

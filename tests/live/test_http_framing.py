@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 
 from tests.conftest import Account
@@ -304,6 +305,38 @@ def test_an_upgrade_not_performed_answers_and_closes(port: int) -> None:
     )
     assert answers[0][0] == 200
     assert time.monotonic() - started < 2
+
+
+def test_a_websocket_upgrade_waits_for_the_answers_before_it(
+    port: int, alice: Account, database_url: str
+) -> None:
+    """Finding: uvicorn switched to its WebSocket protocol at once, ahead of a write still
+    running on the connection: the client got a 500, the write's answer was lost, and the write
+    committed all the same. The service has no WebSocket routes: the Upgrade is declined, and
+    the requests are answered in order."""
+    body = b'{"name":"before the upgrade"}'
+    with psycopg.connect(database_url) as locker:
+        locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(
+                b"POST /api/v1/items HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer "
+                + alice.token.encode()
+                + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
+                + b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+                b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            )
+            time.sleep(0.3)  # the write waits for the lock, the upgrade behind it
+            locker.rollback()
+            received = b""
+            while chunk := connection.recv(65536):
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 201 "), received[:300]
+    second = received.split(b"HTTP/1.1 ")[2]
+    assert second.startswith(b"200 "), received[:600]
 
 
 def test_an_answer_before_the_whole_body_closes_the_connection(port: int, alice: Account) -> None:

@@ -201,3 +201,17 @@ def test_a_shed_upgrade_request_is_answered_then_closed(
         answers = connection.makefile("rb")
         assert_shed(read_answer(answers))
         assert answers.read(1) == b""
+
+
+def test_probes_in_any_form_and_the_metrics_are_never_shed(
+    port: int, alice: Account, database_url: str
+) -> None:
+    with (
+        full(port, alice, database_url),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as connection,
+    ):
+        answers = connection.makefile("rb")
+        for target in (b"/healthz", b"http://t/healthz", b"http://t/readyz?x=1", b"/metrics"):
+            connection.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+            status, _, _ = read_answer(answers)
+            assert status == 200, target
