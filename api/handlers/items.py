@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 from blacksheep import Request, Response
 
+from api import consistency
 from api.auth.principal import READ, WRITE
 from api.auth.service import Authenticator
 from api.contracts.common import nfc
@@ -38,6 +39,7 @@ from queries import items
 from queries.coalesce import PointReads
 from queries.items import Item, ItemFilter
 from queries.pool import Executor
+from queries.replicas import ReplicaSet, Target
 
 if TYPE_CHECKING:
     from queries.idempotency import Connection
@@ -63,14 +65,21 @@ class ItemHandlers:
         max_response_bytes: int,
         max_items_per_user: int,
         point_reads: PointReads | None = None,
+        replicas: ReplicaSet | None = None,
     ) -> None:
         self.pool = pool
-        # GET's read: coalesced with concurrent ones (COALESCE_READS), or a statement of its own.
+        # GET's read: coalesced with concurrent ones (COALESCE_READS), or a statement of its own;
+        # with replicas, on the one the request may read (api/consistency.py).
         self.read: Callable[[UUID], Awaitable[Item | None]] = (
             partial(items.get_by_id, pool)
             if point_reads is None
             else partial(items.get_coalesced, point_reads)
         )
+        self.replicas = replicas
+        if replicas is not None:
+            self.read = partial(
+                _read_routed, replicas, _coalesced_get if point_reads else _get_by_id
+            )
         self.max_items = max_items_per_user
         self.auth = auth
         self.max_body_bytes = max_body_bytes
@@ -230,7 +239,14 @@ class ItemHandlers:
         after = None
         if query.cursor is not None:
             after = decode_cursor(query.cursor, where, by_score=where.q is not None)
-        page = await items.find(self.pool, where, query.limit, after, self.max_response_bytes)
+        if self.replicas is None:
+            page = await items.find(self.pool, where, query.limit, after, self.max_response_bytes)
+        else:
+            limit, max_bytes = query.limit, self.max_response_bytes
+            page = await self.replicas.read(
+                consistency.needed.get(),
+                lambda target: items.find(target.pool, where, limit, after, max_bytes),
+            )
         headers = []
         if page.next_key is not None:
             headers.append(next_link(request, PREFIX, page.next_key, where))
@@ -302,6 +318,25 @@ class ItemHandlers:
         if not (guard.conditional or guard.create_only):
             return _not_found(item_id)
         return _stale(etag_for(current.updated_at))
+
+
+async def _read_routed(
+    replicas: ReplicaSet,
+    read: Callable[[Target, UUID], Awaitable[Item | None]],
+    item_id: UUID,
+) -> Item | None:
+    """`read` of one item on a replica the request may read, else on the primary: each target
+    has point reads of its own, so a coalesced batch never mixes requests of two servers."""
+    return await replicas.read(consistency.needed.get(), lambda target: read(target, item_id))
+
+
+async def _coalesced_get(target: Target, item_id: UUID) -> Item | None:
+    assert target.point_reads is not None
+    return await items.get_coalesced(target.point_reads, item_id)
+
+
+async def _get_by_id(target: Target, item_id: UUID) -> Item | None:
+    return await items.get_by_id(target.pool, item_id)
 
 
 def _item_response(status: int, item: Item, *, location: bool = False) -> Response:
