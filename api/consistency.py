@@ -45,11 +45,21 @@ _TOKEN = re.compile(
 )
 _MAC_BYTES = 16
 
-# The position the current read must see (None: any within the lag bound), set per request by
-# reading() below.
-needed: contextvars.ContextVar[Position | None] = contextvars.ContextVar(
-    "consistency_needed", default=None
+# The Consistency-Token lines of the current read, with what reads them, set per request by
+# reading() below; needed() checks them once the handler has authenticated its caller.
+_sent: contextvars.ContextVar[tuple[TokenCodec, ReplicaSet, list[bytes]] | None] = (
+    contextvars.ContextVar("consistency_tokens_sent", default=None)
 )
+
+
+def needed() -> Position | None:
+    """The position the current read must see: None (any replica within the lag bound) when it
+    sent no token; 422 naming the header when a token is malformed or forged."""
+    sent = _sent.get()
+    if sent is None:
+        return None
+    codec, replicas, lines = sent
+    return replicas.merge(codec.read(lines))
 
 
 class TokenCodec:
@@ -77,11 +87,8 @@ class TokenCodec:
             raise invalid(f"header.{HEADER}", "is not a token this service issued")
         return Position(int(match[1], 16), int(match[2], 16), int(match[3], 16))
 
-    def read(self, request: Request) -> list[Position]:
-        """Every token the request sends, checked."""
-        lines = request.get_headers(_HEADER)
-        if not lines:
-            return []
+    def read(self, lines: list[bytes]) -> list[Position]:
+        """Every token of these header lines, checked."""
         tokens = [part.strip() for line in lines for part in line.decode("latin-1").split(",")]
         tokens = [token for token in tokens if token]
         if len(tokens) > MAX_TOKENS:
@@ -92,18 +99,18 @@ class TokenCodec:
 
 
 def reading(handler: Handler, codec: TokenCodec, replicas: ReplicaSet) -> Handler:
-    """`handler`, for a read that a replica may serve: what its tokens ask for is set in
-    `needed` while it runs."""
+    """`handler`, for a read that a replica may serve: the tokens it was sent are what needed()
+    reads while it runs."""
 
     async def read(request: Request) -> Response:
-        positions = codec.read(request)
-        if not positions:
+        lines = request.get_headers(_HEADER)
+        if not lines:
             return await handler(request)
-        token = needed.set(replicas.merge(positions))
+        token = _sent.set((codec, replicas, lines))
         try:
             return await handler(request)
         finally:
-            needed.reset(token)
+            _sent.reset(token)
 
     return read
 

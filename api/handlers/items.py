@@ -244,7 +244,7 @@ class ItemHandlers:
         else:
             limit, max_bytes = query.limit, self.max_response_bytes
             page = await self.replicas.read(
-                consistency.needed.get(),
+                consistency.needed(),
                 lambda target: items.find(target.pool, where, limit, after, max_bytes),
             )
         headers = []
@@ -327,7 +327,7 @@ async def _read_routed(
 ) -> Item | None:
     """`read` of one item on a replica the request may read, else on the primary: each target
     has point reads of its own, so a coalesced batch never mixes requests of two servers."""
-    return await replicas.read(consistency.needed.get(), lambda target: read(target, item_id))
+    return await replicas.read(consistency.needed(), lambda target: read(target, item_id))
 
 
 async def _coalesced_get(target: Target, item_id: UUID) -> Item | None:

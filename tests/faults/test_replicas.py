@@ -357,6 +357,11 @@ async def test_tokens_of_another_cluster_read_the_primary_and_forged_ones_are_re
         )
         assert reply.status_code == 422, reply.text
         assert reply.json()["errors"][0]["field"] == "header.Consistency-Token"
+    # Authentication comes first: a caller without credentials learns nothing of its token.
+    reply = await service.http.get(
+        f"/api/v1/items/{item_id}", headers={"Consistency-Token": "garbage"}
+    )
+    assert reply.status_code == 401
 
 
 async def test_a_write_sent_to_a_replica_pool_fails(pair: Pair, service: Service) -> None:
