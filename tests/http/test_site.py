@@ -88,6 +88,7 @@ async def test_openapi_describes_every_route_with_security(client: httpx.AsyncCl
         "created_before",
         "limit",
         "cursor",
+        "Consistency-Token",
     }
 
 
