@@ -189,7 +189,9 @@ class ReplicaSet:
         """`use(target)` on a replica that may serve a reader who needs `needed` (None: any
         within the lag bound), else on the primary."""
         replica = self.pick(needed)
-        if replica is None and needed is not None:
+        # Behind the token, while a replica is in the rotation: wait for one to catch up, then
+        # the primary. With none in the rotation the read falls back at once, without waiting.
+        if replica is None and needed is not None and self.pick(None) is not None:
             if needed.lsn != NEVER and self.wait_s > 0:
                 replica = await self._wait_for(needed)
             if replica is None:
