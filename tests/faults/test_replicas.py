@@ -307,6 +307,8 @@ async def test_without_a_token_a_read_is_never_staler_than_the_bound(
     assert routed()["replica"] - before["replica"] == 1
     metrics = (await service.http.get("/metrics")).text
     assert 'db_replica_reads_total{route="primary_fallback"}' in metrics
+    # The wrapped routes keep their labels.
+    assert 'route="/api/v1/items/{id}",status="200"' in metrics
     assert f'db_replica_up{{replica="127.0.0.1:{pair.standby.port}/items"}} 1.0' in metrics
 
 
