@@ -16,7 +16,7 @@ import msgspec
 from blacksheep import Application
 from blacksheep.middlewares import MiddlewareCategory
 
-from api import budget, logs, metrics
+from api import budget, consistency, logs, metrics
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
 from api.cors import make_cors_middleware
@@ -36,6 +36,7 @@ from queries import items
 from queries.coalesce import PointReads
 from queries.health import ReadinessProbe
 from queries.pool import create_pool, session_settings
+from queries.replicas import Replica, ReplicaSet, Target, replica_name
 
 
 @dataclass
@@ -50,6 +51,7 @@ class AppState:
     sweeper: Sweeper | None = None
     readiness: ReadinessProbe | None = None
     point_reads: PointReads | None = None
+    replicas: ReplicaSet | None = None
     shutting_down: bool = False
 
 
@@ -112,14 +114,11 @@ def create_app(settings: Settings) -> Application:
         state.sweeper = Sweeper(pool, settings.sweep_seconds, settings.login_window_seconds)
         state.sweeper.start()
         if settings.coalesce_reads:
-            state.point_reads = PointReads(
-                pool,
-                items.GET_BY_IDS,
-                max_batch=settings.coalesce_max_batch,
-                runners=settings.coalesce_runners,
-                deadline=budget.deadline,
-                acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
-            )
+            state.point_reads = _point_reads(settings, pool)
+        wrap = None
+        if settings.replica_urls:
+            state.replicas = await _open_replicas(settings, Target(pool, state.point_reads))
+            wrap = consistency.wrapper(consistency.TokenCodec(secret_key), state.replicas)
         register_routes(
             application.router,
             ItemHandlers(
@@ -130,6 +129,7 @@ def create_app(settings: Settings) -> Application:
                 settings.max_response_bytes,
                 settings.items_max_per_user,
                 state.point_reads,
+                state.replicas,
             ),
             IdentityHandlers(
                 pool,
@@ -140,13 +140,21 @@ def create_app(settings: Settings) -> Application:
                 timedelta(days=settings.api_key_max_ttl_days),
                 settings.api_keys_max_per_user,
             ),
-            SiteHandlers(pool, state.readiness, lambda: state.shutting_down, openapi, static_dir),
+            SiteHandlers(
+                pool,
+                state.readiness,
+                lambda: state.shutting_down,
+                openapi,
+                static_dir,
+                state.replicas,
+            ),
             StaticFiles(static_dir),
             *([publisher] if request_metrics is not None else []),
+            wrap=wrap,
         )
         if request_metrics is not None:
             request_metrics.attach(application.router)
-            publisher.start(pool)
+            publisher.start(pool, state.replicas)
         # BlackSheep applied the registered routes just before on_start; apply the new ones.
         application.router.apply_routes()
         # Everything allocated so far (modules, routes, the pool) lives as long as the process:
@@ -174,6 +182,8 @@ def create_app(settings: Settings) -> Application:
             await state.sweeper.stop()
         if state.throttle is not None:  # its attempts under way settle with the pool still open
             await state.throttle.close()
+        if state.replicas is not None:
+            await _close_replicas(state.replicas)
         if state.point_reads is not None:
             await state.point_reads.close()
         if state.pool is not None:
@@ -201,6 +211,61 @@ def create_app(settings: Settings) -> Application:
     router.fallback = fallback_for(router)
     app.state = state  # type: ignore[attr-defined]
     return app
+
+
+def _point_reads(settings: Settings, pool: asyncpg.Pool) -> PointReads:
+    return PointReads(
+        pool,
+        items.GET_BY_IDS,
+        max_batch=settings.coalesce_max_batch,
+        runners=settings.coalesce_runners,
+        deadline=budget.deadline,
+        acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
+    )
+
+
+async def _open_replicas(settings: Settings, primary: Target) -> ReplicaSet:
+    """A read-only pool (and point reads) per replica, and the pollers of their lag."""
+    replicas = []
+    for url in settings.replica_urls:
+        replica = Replica(replica_name(url), url)
+        replica.pool = await create_pool(
+            url,
+            min_size=0,
+            max_size=settings.db_pool_max_size,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            statement_cache_size=settings.db_statement_cache_size,
+            session_parameters=settings.db_session_parameters,
+            timed=settings.server_timing or settings.metrics_enabled,
+            acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
+            wait_limit=budget.acquire_wait,
+            after_wait=budget.raise_if_abandoned,
+            read_only=True,
+            connect_timeout_s=settings.db_acquire_timeout_ms / 1000,
+        )
+        if settings.coalesce_reads:
+            replica.point_reads = _point_reads(settings, replica.pool)
+        replicas.append(replica)
+    probe_settings = {"application_name": "items-api-replicas"}
+    replica_set = ReplicaSet(
+        primary,
+        replicas,
+        max_lag_s=settings.replica_max_lag_ms / 1000,
+        wait_s=settings.replica_wait_ms / 1000,
+        primary_dsn=settings.database_url,
+        probe_settings=probe_settings,
+        statement_timeouts=settings.db_session_parameters,
+    )
+    replica_set.start()
+    return replica_set
+
+
+async def _close_replicas(replica_set: ReplicaSet) -> None:
+    await replica_set.close()
+    for replica in replica_set.replicas:
+        if replica.point_reads is not None:
+            await replica.point_reads.close()
+        await replica.pool.close()
 
 
 def _notice_shutdown_signals(state: AppState) -> None:

@@ -33,10 +33,18 @@ ALLOW_HEADERS = (
     "If-Match",
     "If-None-Match",
     "Idempotency-Key",
+    "Consistency-Token",
     "X-Request-Id",
     "X-API-Key",
 )
-EXPOSE_HEADERS = ("ETag", "Location", "Link", "Retry-After", "X-Request-Id")
+EXPOSE_HEADERS = (
+    "ETag",
+    "Location",
+    "Link",
+    "Retry-After",
+    "X-Request-Id",
+    "Consistency-Token",
+)
 _REQUEST_METHOD = b"access-control-request-method"
 _REQUEST_HEADERS = b"access-control-request-headers"
 _READ_HEADERS = frozenset(name.lower() for name in ALLOW_HEADERS)

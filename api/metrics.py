@@ -13,7 +13,12 @@ Families (docs/operations.md, "Metrics", lists them with their labels):
   `waiting` for one;
 - `db_statement_duration_seconds{statement}`: histogram by sql/ statement name;
 - `db_batch_size{statement}`: histogram of the keys each coalesced statement looked up;
-- `login_failures_total`: password grants refused for a wrong username or password.
+- `login_failures_total`: password grants refused for a wrong username or password;
+- with read replicas (docs/scaling.md): `db_replica_reads_total{route}` (reads served by a
+  `replica`, by the primary for a token no replica had replayed in time, `primary_token`, or
+  because no replica could serve, `primary_fallback`), `db_replica_retries_total` (reads that
+  failed on a replica and ran again elsewhere), and per replica `db_replica_up{replica}` (1 in
+  the rotation), `db_replica_lag_seconds{replica}` and `db_replica_lag_bytes{replica}`.
 
 Cost: prometheus-client's multiprocess mode (one scrape for every uvicorn worker) writes an
 mmap'd file on every change, a few percent of a GET by id (benchmarks/README.md, "Why the code
@@ -39,6 +44,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from api import budget, processes
 from api.logs import get_logger
+from queries import replicas as replica_reads
 from queries.coalesce import BATCH_SIZE_BUCKETS, batch_sizes
 from queries.timing import STATEMENT_BUCKETS, statement_times
 
@@ -134,6 +140,40 @@ class Tally:
 
 tally = Tally()
 
+REPLICA_READS = Counter(
+    "db_replica_reads",
+    "Reads that a replica may serve, by where they ran: replica, primary_token (no replica had"
+    " replayed the Consistency-Token in time) or primary_fallback (no replica could serve).",
+    ["route"],
+    registry=REGISTRY,
+)
+REPLICA_RETRIES = Counter(
+    "db_replica_retries",
+    "Reads that failed on a replica (recovery conflict, lost connection) and ran elsewhere.",
+    registry=REGISTRY,
+)
+REPLICA_UP = Gauge(
+    "db_replica_up",
+    "1 while the replica is in this worker's read rotation, else 0.",
+    ["replica"],
+    multiprocess_mode="livemin",
+    registry=REGISTRY,
+)
+REPLICA_LAG_SECONDS = Gauge(
+    "db_replica_lag_seconds",
+    "How old the replica's state is: it shows every commit acknowledged before now - lag.",
+    ["replica"],
+    multiprocess_mode="livemax",
+    registry=REGISTRY,
+)
+REPLICA_LAG_BYTES = Gauge(
+    "db_replica_lag_bytes",
+    "WAL bytes the replica had yet to replay when last polled.",
+    ["replica"],
+    multiprocess_mode="livemax",
+    registry=REGISTRY,
+)
+
 
 def shed() -> None:
     """Count a request refused by load shedding (api/middleware.py calls it)."""
@@ -206,6 +246,7 @@ class Publisher:
 
     def __init__(self) -> None:
         self.pool: Any = None
+        self.replicas: replica_reads.ReplicaSet | None = None
         self._task: asyncio.Task[None] | None = None
 
     def publish(self) -> None:
@@ -239,9 +280,30 @@ class Publisher:
             POOL_CONNECTIONS.labels("idle").set(idle)
             waiting = getattr(pool, "waiting", None)
             POOL_CONNECTIONS.labels("waiting").set(waiting() if waiting is not None else 0)
+        if self.replicas is not None:
+            self._publish_replicas(self.replicas)
 
-    def start(self, pool: Any) -> None:
+    def _publish_replicas(self, replicas: replica_reads.ReplicaSet) -> None:
+        for route, count in replica_reads.routed.items():
+            if count:
+                replica_reads.routed[route] = 0
+                REPLICA_READS.labels(route).inc(count)
+        if replica_reads.retried[0]:
+            REPLICA_RETRIES.inc(replica_reads.retried[0])
+            replica_reads.retried[0] = 0
+        for report in replicas.report():
+            name = str(report["name"])
+            REPLICA_UP.labels(name).set(1 if report["state"] == "ready" else 0)
+            lag_ms = report["lag_ms"]
+            REPLICA_LAG_SECONDS.labels(name).set(
+                float("inf") if lag_ms is None else float(lag_ms) / 1000  # type: ignore[arg-type]
+            )
+            lag_bytes = report["lag_bytes"]
+            REPLICA_LAG_BYTES.labels(name).set(-1 if lag_bytes is None else lag_bytes)  # type: ignore[arg-type]
+
+    def start(self, pool: Any, replicas: replica_reads.ReplicaSet | None = None) -> None:
         self.pool = pool
+        self.replicas = replicas
         self._task = asyncio.get_running_loop().create_task(self._every_second())
 
     async def stop(self) -> None:

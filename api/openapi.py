@@ -306,6 +306,18 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
                 _HEADER,
             )
         ],
+        "Consistency-Token": [
+            _parameter(
+                "Consistency-Token",
+                "header",
+                "The Consistency-Token of a write's answer (or several, comma-separated: the "
+                "latest counts): the read then sees that write or a later state, on a replica "
+                "that has replayed it or else on the primary. Without it a read may be served by "
+                "a replica up to REPLICA_MAX_LAG_MS behind. A token this service did not issue "
+                "is refused (422); docs/scaling.md",
+                _HEADER,
+            )
+        ],
         "item filters": filters,
         "item pages": _page_params(default=ITEM_PAGE_SIZE, maximum=ITEM_PAGE_SIZE_MAX),
         "key pages": _page_params(default=KEY_PAGE_SIZE, maximum=KEY_PAGE_SIZE_MAX),
@@ -336,7 +348,15 @@ _RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
         "Idempotency-Key, which may be stale; absent on a first answer",
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "Consistency-Token": {
+        "description": "With read replicas (DATABASE_REPLICA_URLS) only: an opaque token of the "
+        "database's state after this write; send it back in Consistency-Token on later reads "
+        "to see this write (read-your-writes); docs/scaling.md",
+        "schema": {"type": "string"},
+    },
 }
+# Methods whose successful answers carry Consistency-Token (api/consistency.py).
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The one request body that is not a component schema in JSON.
 _PASSWORD_GRANT = {
     "required": True,
@@ -404,6 +424,11 @@ def _paths(refs: dict[str, Any]) -> dict[str, Any]:
             if route.path in PATH_IDS:
                 paths[route.path]["parameters"] = [_uuid(PATH_IDS[route.path])]
         operation = _operation(route.operation, refs, parameters)
+        if route.method in _WRITE_METHODS:
+            for status, response in operation["responses"].items():
+                if status.startswith("2"):
+                    headers = response.setdefault("headers", {})
+                    headers["Consistency-Token"] = _RESPONSE_HEADERS["Consistency-Token"]
         paths[route.path][route.method.lower()] = operation
     return paths
 

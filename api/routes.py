@@ -63,6 +63,9 @@ class Route:
     handler: Handler
     operation: Operation | None = None
     setting: str | None = None
+    # A read that a replica may serve, boundedly stale, or past the Consistency-Token it is sent
+    # (api/consistency.py); every other statement runs on the primary.
+    replica_reads: bool = False
 
     @property
     def label(self) -> str:
@@ -141,8 +144,15 @@ ROUTES: tuple[Route, ...] = (
             ),
             ("401", "403", "422", "503"),
             scopes=("items:read",),
-            parameters=("item filters", "item sort", "item pages", "Prefer count"),
+            parameters=(
+                "item filters",
+                "item sort",
+                "item pages",
+                "Prefer count",
+                "Consistency-Token",
+            ),
         ),
+        replica_reads=True,
     ),
     Route(
         "POST",
@@ -181,8 +191,14 @@ ROUTES: tuple[Route, ...] = (
             ),
             (*_ITEM_ERRORS, "412"),
             scopes=("items:read",),
-            parameters=("If-Match (read)", "If-None-Match (read)", "fields"),
+            parameters=(
+                "If-Match (read)",
+                "If-None-Match (read)",
+                "fields",
+                "Consistency-Token",
+            ),
         ),
+        replica_reads=True,
     ),
     Route(
         "PUT",
@@ -384,9 +400,15 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def register(router: Router, *owners: object) -> None:
+def register(
+    router: Router,
+    *owners: object,
+    wrap: Callable[[Route, Handler], Handler] | None = None,
+) -> None:
     """Add every route of ROUTES to `router`, each handler bound to the instance of its class
-    among `owners`; a route with a setting is left out when its class is not among them."""
+    among `owners`; a route with a setting is left out when its class is not among them.
+    `wrap(route, handler)`, when given, is what each route's bound handler is wrapped in (the
+    Consistency-Token with replicas: api/consistency.py)."""
     by_class = {type(owner).__qualname__: owner for owner in owners}
     for route in ROUTES:
         owner = by_class.get(route.handler.__qualname__.rpartition(".")[0])
@@ -394,9 +416,14 @@ def register(router: Router, *owners: object) -> None:
             if route.setting is not None:
                 continue
             raise ValueError(f"no instance for {route.label}'s {route.handler.__qualname__}")
-        router.add(route.method, route.path, _bound(route.handler, owner))
+        handler = _bound(route.handler, owner)
+        if wrap is not None:
+            handler = wrap(route, handler)
+            # Annotations evaluated, as _bound's: see there.
+            handler.__signature__ = inspect.signature(handler, eval_str=True)  # type: ignore[attr-defined]
+        router.add(route.method, route.path, handler)
         if route.method == "GET":  # HEAD runs the GET handler; the middleware drops the body
-            router.add("HEAD", route.path, _bound(route.handler, owner))
+            router.add("HEAD", route.path, handler)
 
 
 def _bound(handler: Handler, owner: object) -> Handler:

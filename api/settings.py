@@ -64,6 +64,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     coalesce_reads: bool = True
     coalesce_max_batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 128
     coalesce_runners: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
+    # Read replicas (docs/scaling.md, "Read replicas"): comma-separated postgresql:// URLs of
+    # streaming standbys of DATABASE_URL; empty (the default): every statement on the primary.
+    database_replica_urls: str = ""
+    # A replica whose state is older than this leaves the rotation: no read without a
+    # Consistency-Token is staler.
+    replica_max_lag_ms: Annotated[int, msgspec.Meta(ge=10, le=60_000)] = 1000
+    # How long a read with a Consistency-Token waits for a replica to replay past it before it
+    # reads the primary.
+    replica_wait_ms: Annotated[int, msgspec.Meta(ge=0, le=5000)] = 50
     # How long `serve` waits for PostgreSQL to accept connections before it gives up.
     db_connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
@@ -118,6 +127,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if not self.database_url.startswith(("postgresql://", "postgres://")):
             raise SettingsError("DATABASE_URL must be a postgresql:// URL")
+        for url in self.replica_urls:
+            if not url.startswith(("postgresql://", "postgres://")):
+                raise SettingsError(
+                    "DATABASE_REPLICA_URLS must list postgresql:// URLs, comma-separated"
+                )
         for entry in self.forwarded_allow_ips.split(","):
             if entry.strip() not in ("", "*") and not _is_ip_or_network(entry.strip()):
                 raise SettingsError(
@@ -130,6 +144,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     f"CORS_ALLOW_ORIGINS: {origin!r} is not an origin such as "
                     "https://app.example.com or http://localhost:3000 (no path, no trailing /)"
                 )
+
+    @property
+    def replica_urls(self) -> tuple[str, ...]:
+        """DATABASE_REPLICA_URLS as a tuple; () without replicas."""
+        return tuple(part.strip() for part in self.database_replica_urls.split(",") if part.strip())
 
     @property
     def cors_origins(self) -> tuple[str, ...]:

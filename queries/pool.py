@@ -70,13 +70,23 @@ async def create_pool(
     acquire_timeout_s: float | None = None,
     wait_limit: Callable[[float], float] | None = None,
     after_wait: Callable[[], None] | None = None,
+    read_only: bool = False,
+    connect_timeout_s: float = 60.0,
 ) -> asyncpg.Pool:
     """Open the pool. The statement timeout is set server-side, so it bounds every statement.
 
     `acquire_timeout_s` bounds the wait for a connection (PoolTimeoutError); `wait_limit(t)`
     may shorten it to what is left of the request's budget, and `after_wait()` may refuse a
     connection given to a request that has meanwhile been abandoned (api/budget.py).
+
+    `read_only` (a replica's pool) starts each session with default_transaction_read_only=on,
+    unless `session_parameters` is off (then the replica's role must set it:
+    docs/scaling.md): a write sent there by mistake fails. Such a pool opens no connection
+    before its first statement, so a replica that is down does not stop the service starting.
     """
+    server_settings = session_settings(statement_timeout_ms, session_parameters)
+    if read_only and session_parameters:
+        server_settings["default_transaction_read_only"] = "on"
     return await FairPool(
         dsn,
         min_size=min_size,
@@ -92,7 +102,8 @@ async def create_pool(
         reset=keep_session,
         connection_class=TimedConnection if timed else asyncpg.Connection,
         record_class=asyncpg.Record,
-        server_settings=session_settings(statement_timeout_ms, session_parameters),
+        server_settings=server_settings,
+        timeout=connect_timeout_s,  # asyncpg.connect's: the longest wait to open a connection
     )
 
 

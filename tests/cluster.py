@@ -65,11 +65,40 @@ class Cluster:
             capture_output=True,
         )
 
-    def start(self, max_connections: int = 40) -> None:
+    def base_backup(self, primary: Cluster) -> None:
+        """This cluster as a streaming standby of `primary`: pg_basebackup -R (standby.signal
+        and primary_conninfo written) into its data folder; start() then starts it."""
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "pg_basebackup"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(primary.port),
+                    "-U",
+                    "postgres",
+                    "-D",
+                    str(self.data),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self, max_connections: int = 40, options: str = "") -> None:
+        """Start the server; `options` are more `-c name=value` settings."""
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
             f" -c max_connections={max_connections} -c superuser_reserved_connections=0"
-            " -c shared_buffers=32MB -c log_min_messages=warning"
+            f" -c shared_buffers=32MB -c log_min_messages=warning {options}"
         )
         started = subprocess.run(
             _as_postgres(
@@ -95,6 +124,7 @@ class Cluster:
             raise RuntimeError(f"pg_ctl start failed: {started.stderr!r}\n{log[-3000:]}")
 
     def stop(self) -> None:
+        """pg_ctl stop -m immediate: a crash for its clients, no shutdown checkpoint."""
         self.resume()
         subprocess.run(
             _as_postgres(

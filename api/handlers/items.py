@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 from blacksheep import Request, Response
 
+from api import consistency
 from api.auth.principal import READ, WRITE
 from api.auth.service import Authenticator
 from api.contracts.common import nfc
@@ -50,6 +51,7 @@ from queries import items
 from queries.coalesce import PointReads
 from queries.items import Item, ItemFilter
 from queries.pool import Executor
+from queries.replicas import ReplicaSet, Target
 
 if TYPE_CHECKING:
     from queries.idempotency import Connection
@@ -75,14 +77,21 @@ class ItemHandlers:
         max_response_bytes: int,
         max_items_per_user: int,
         point_reads: PointReads | None = None,
+        replicas: ReplicaSet | None = None,
     ) -> None:
         self.pool = pool
-        # GET's read: coalesced with concurrent ones (COALESCE_READS), or a statement of its own.
+        # GET's read: coalesced with concurrent ones (COALESCE_READS), or a statement of its own;
+        # with replicas, on the one the request may read (api/consistency.py).
         self.read: Callable[[UUID], Awaitable[Item | None]] = (
             partial(items.get_by_id, pool)
             if point_reads is None
             else partial(items.get_coalesced, point_reads)
         )
+        self.replicas = replicas
+        if replicas is not None:
+            self.read = partial(
+                _read_routed, replicas, _coalesced_get if point_reads else _get_by_id
+            )
         self.max_items = max_items_per_user
         self.auth = auth
         self.max_body_bytes = max_body_bytes
@@ -127,7 +136,13 @@ class ItemHandlers:
     async def _get_fields(self, request: Request, item_id: UUID, fields: list[str]) -> Response:
         """GET of some fields, built by PostgreSQL; the ETag and the preconditions are the
         whole item's."""
-        found = await items.get_fields_by_id(self.pool, item_id, fields)
+        if self.replicas is None:
+            found = await items.get_fields_by_id(self.pool, item_id, fields)
+        else:
+            found = await self.replicas.read(
+                consistency.needed(),
+                lambda target: items.get_fields_by_id(target.pool, item_id, fields),
+            )
         if found is None:
             raise _absent(request, item_id)
         not_modified = _preconditions(request, found.updated_at)
@@ -254,7 +269,16 @@ class ItemHandlers:
         after = None
         if query.cursor is not None:
             after = decode_cursor(query.cursor, where, order)
-        page = await items.find(self.pool, where, query.limit, after, self.max_response_bytes, sort)
+        if self.replicas is None:
+            page = await items.find(
+                self.pool, where, query.limit, after, self.max_response_bytes, sort
+            )
+        else:
+            limit, max_bytes = query.limit, self.max_response_bytes
+            page = await self.replicas.read(
+                consistency.needed(),
+                lambda target: items.find(target.pool, where, limit, after, max_bytes, sort),
+            )
         # The answer depends on Prefer (a count or none): caches must key on it.
         headers = [(b"vary", b"Prefer")]
         if page.next_key is not None:
@@ -357,6 +381,25 @@ class ItemHandlers:
         if not (guard.conditional or guard.create_only):
             return _not_found(item_id)
         return _stale(etag_for(current.updated_at))
+
+
+async def _read_routed(
+    replicas: ReplicaSet,
+    read: Callable[[Target, UUID], Awaitable[Item | None]],
+    item_id: UUID,
+) -> Item | None:
+    """`read` of one item on a replica the request may read, else on the primary: each target
+    has point reads of its own, so a coalesced batch never mixes requests of two servers."""
+    return await replicas.read(consistency.needed(), lambda target: read(target, item_id))
+
+
+async def _coalesced_get(target: Target, item_id: UUID) -> Item | None:
+    assert target.point_reads is not None
+    return await items.get_coalesced(target.point_reads, item_id)
+
+
+async def _get_by_id(target: Target, item_id: UUID) -> Item | None:
+    return await items.get_by_id(target.pool, item_id)
 
 
 def _item_response(status: int, item: Item, *, location: bool = False) -> Response:

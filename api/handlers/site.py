@@ -17,6 +17,7 @@ from api.problems import RETRY_AFTER, ProblemError
 from queries import health
 from queries.fair_pool import FairPool
 from queries.health import ReadinessProbe
+from queries.replicas import ReplicaSet
 
 
 class StaticDocument:
@@ -50,8 +51,10 @@ class SiteHandlers:
         shutting_down: Callable[[], bool],
         openapi: bytes,
         static_dir: Path,
+        replicas: ReplicaSet | None = None,
     ) -> None:
         self.pool = pool
+        self.replicas = replicas
         self.readiness = readiness
         self.shutting_down = shutting_down
         self.openapi = StaticDocument(openapi, b"application/json", 300)
@@ -94,7 +97,7 @@ class SiteHandlers:
         size = self.pool.get_size()
         idle = self.pool.get_idle_size()
         waiting = self.pool.waiting() if isinstance(self.pool, FairPool) else 0
-        body = {
+        body: dict[str, object] = {
             "status": "ready",
             "database": "reachable",
             "pool": {
@@ -107,6 +110,10 @@ class SiteHandlers:
                 "waiting": waiting,
             },
         }
+        if self.replicas is not None:
+            # Each replica's state and lag; the instance is ready without any (reads then go to
+            # the primary), so they never make it 503.
+            body["replicas"] = self.replicas.report()
         return json_response(200, encode(body), [(b"cache-control", b"no-store")])
 
     async def openapi_json(self, request: Request) -> Response:

@@ -66,6 +66,8 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         "user43@example.com",
     ),
     "health/ping": (),
+    "replication/primary_position": (),
+    "replication/replay_position": (),
     "idempotency/delete_expired": (500,),
     "idempotency/find": (user_id(42), "key-42"),
     "idempotency/lock": (user_id(42), "8e03978e-40d5-43e8-bc93-6894a57f9324"),

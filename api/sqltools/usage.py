@@ -13,8 +13,15 @@ from queries.loader import SQL_ROOT
 RECORDING = SQL_ROOT / "routes.json"
 SWEEP = "the periodic sweep (`SWEEP_SECONDS`)"
 _USERS = "`python -m api users`"
-# The statements `python -m api` commands run; unlike a route's, these are not recorded.
+# With DATABASE_REPLICA_URLS only (queries/replicas.py), so not in the recording, which runs
+# without replicas: after each successful write, and in each instance's poller.
+_WRITES = "every write's answer, with replicas (Consistency-Token)"
+_POLLER = "the replica poller, with replicas"
+# The statements `python -m api` commands run, and those only replicas run; unlike a route's,
+# these are not recorded.
 COMMANDS: dict[str, tuple[str, ...]] = {
+    "replication/primary_position": (_WRITES, _POLLER),
+    "replication/replay_position": (_POLLER,),
     "auth/clear_login_attempts": (_USERS,),
     "users/create": (_USERS,),
     "users/get_credentials": (_USERS,),

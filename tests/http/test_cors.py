@@ -15,7 +15,8 @@ from tests.conftest import Account, problem
 ITEMS = "/api/v1/items"
 ORIGIN = "https://app.example.com"
 REQUEST_HEADERS = (
-    "authorization, content-type, if-match, if-none-match, idempotency-key, x-request-id, x-api-key"
+    "authorization, content-type, if-match, if-none-match, idempotency-key, consistency-token,"
+    " x-request-id, x-api-key"
 )
 
 
@@ -74,6 +75,7 @@ async def test_a_response_to_an_allowed_origin_exposes_the_headers_a_client_read
         "link",
         "retry-after",
         "x-request-id",
+        "consistency-token",
     }
     assert "origin" in _listed(created.headers["vary"])
     # Errors too, so that the page can read the problem document.

@@ -154,6 +154,8 @@ def test_only_statements_that_change_nothing_may_be_retried() -> None:
         "api_keys/list_by_key",
         "api_keys/list_by_user",
         "health/ping",
+        "replication/primary_position",
+        "replication/replay_position",
         "idempotency/find",  # its clean-up moved to the periodic sweep
         "items/count_owned",
         "items/count_recent",

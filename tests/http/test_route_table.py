@@ -46,6 +46,7 @@ OPERATIONS = [
             "limit",
             "cursor",
             "Prefer",
+            "Consistency-Token",
         ),
         (),
         "200 400 401 403 405 422 429 431 501 503 505",
@@ -62,7 +63,7 @@ OPERATIONS = [
         "GET /api/v1/items/{id}",
         "getItem",
         ("items:read",),
-        ("If-Match", "If-None-Match", "fields"),
+        ("If-Match", "If-None-Match", "fields", "Consistency-Token"),
         (),
         "200 304 400 401 403 404 405 412 422 429 431 501 503 505",
     ),
@@ -269,3 +270,19 @@ def test_a_route_that_runs_an_unrecorded_statement_is_named() -> None:
     runs = {"GET /healthz": {"health/ping"}, "GET /readyz": {"health/ping"}}
     (problem,) = unrecorded(runs, recording)
     assert problem.startswith("GET /healthz ran health/ping, which sql/routes.json does not list")
+
+
+def test_writes_answer_a_consistency_token_and_item_reads_take_one() -> None:
+    """The token's contract (api/consistency.py): on every 2xx of a write, as a request header
+    of exactly the routes a replica may serve."""
+    spec = build_openapi()
+    for route in ROUTES:
+        if route.operation is None:
+            continue
+        operation = spec["paths"][route.path][route.method.lower()]
+        names = {p["name"] for p in operation.get("parameters", [])}
+        assert ("Consistency-Token" in names) == route.replica_reads, route.label
+        for status, response in operation["responses"].items():
+            carries = "Consistency-Token" in response.get("headers", {})
+            writes = route.method in ("POST", "PUT", "PATCH", "DELETE")
+            assert carries == (writes and status.startswith("2")), (route.label, status)

@@ -90,6 +90,7 @@ async def test_openapi_describes_every_route_with_security(client: httpx.AsyncCl
         "limit",
         "cursor",
         "Prefer",
+        "Consistency-Token",
     }
 
 

@@ -58,6 +58,11 @@ def test_values_are_converted_from_strings() -> None:
         ({"ENVIRONMENT": "test"}, "SECRET_KEY"),
         ({"ENVIRONMENT": "production", "SECRET_KEY": "s" * 31}, "SECRET_KEY"),
         ({"SECRET_KEY": "too short"}, "SECRET_KEY"),
+        ({"DATABASE_REPLICA_URLS": "postgresql://r1/items, mysql://r2/items"}, "REPLICA_URLS"),
+        ({"REPLICA_MAX_LAG_MS": "9"}, "REPLICA_MAX_LAG_MS"),
+        ({"REPLICA_MAX_LAG_MS": "60001"}, "REPLICA_MAX_LAG_MS"),
+        ({"REPLICA_WAIT_MS": "-1"}, "REPLICA_WAIT_MS"),
+        ({"REPLICA_WAIT_MS": "5001"}, "REPLICA_WAIT_MS"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_its_variable(
@@ -234,3 +239,10 @@ def test_budget_settings_defaults() -> None:
     assert settings.db_acquire_timeout_ms == 1000
     assert settings.db_connect_timeout_s == 30
     assert load(REQUEST_TIMEOUT_MS="250").request_timeout_ms == 250
+
+
+def test_replica_urls_are_a_comma_separated_list() -> None:
+    assert load().replica_urls == ()
+    settings = load(DATABASE_REPLICA_URLS=" postgresql://r1:5433/items ,,postgres://r2/items")
+    assert settings.replica_urls == ("postgresql://r1:5433/items", "postgres://r2/items")
+    assert (settings.replica_max_lag_ms, settings.replica_wait_ms) == (1000, 50)
