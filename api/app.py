@@ -76,19 +76,7 @@ def create_app(settings: Settings) -> Application:
     slots = PrincipalSlots(settings.principal_max_concurrency)
 
     async def start(application: Application) -> None:
-        pool = await create_pool(
-            settings.database_url,
-            min_size=settings.db_pool_min_size,
-            max_size=settings.db_pool_max_size,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
-            statement_cache_size=settings.db_statement_cache_size,
-            session_parameters=settings.db_session_parameters,
-            # Timed connections feed Server-Timing and the statement-duration metrics.
-            timed=settings.server_timing or settings.metrics_enabled,
-            acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
-            wait_limit=budget.acquire_wait,
-            after_wait=budget.raise_if_abandoned,
-        )
+        pool = await _pool(settings, settings.database_url, min_size=settings.db_pool_min_size)
         state.pool = pool
         state.readiness = ReadinessProbe(
             settings.database_url,
@@ -213,6 +201,32 @@ def create_app(settings: Settings) -> Application:
     return app
 
 
+async def _pool(
+    settings: Settings,
+    url: str,
+    *,
+    min_size: int,
+    read_only: bool = False,
+    connect_timeout_s: float = 60.0,
+) -> asyncpg.Pool:
+    """A pool of the service's connections to `url`, with the settings every pool shares."""
+    return await create_pool(
+        url,
+        min_size=min_size,
+        max_size=settings.db_pool_max_size,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        statement_cache_size=settings.db_statement_cache_size,
+        session_parameters=settings.db_session_parameters,
+        # Timed connections feed Server-Timing and the statement-duration metrics.
+        timed=settings.server_timing or settings.metrics_enabled,
+        acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
+        wait_limit=budget.acquire_wait,
+        after_wait=budget.raise_if_abandoned,
+        read_only=read_only,
+        connect_timeout_s=connect_timeout_s,
+    )
+
+
 def _point_reads(settings: Settings, pool: asyncpg.Pool) -> PointReads:
     return PointReads(
         pool,
@@ -229,17 +243,10 @@ async def _open_replicas(settings: Settings, primary: Target) -> ReplicaSet:
     replicas = []
     for url in settings.replica_urls:
         replica = Replica(replica_name(url), url)
-        replica.pool = await create_pool(
+        replica.pool = await _pool(
+            settings,
             url,
             min_size=0,
-            max_size=settings.db_pool_max_size,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
-            statement_cache_size=settings.db_statement_cache_size,
-            session_parameters=settings.db_session_parameters,
-            timed=settings.server_timing or settings.metrics_enabled,
-            acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
-            wait_limit=budget.acquire_wait,
-            after_wait=budget.raise_if_abandoned,
             read_only=True,
             connect_timeout_s=settings.db_acquire_timeout_ms / 1000,
         )

@@ -11,8 +11,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from typing import BinaryIO
 
 import httpx
@@ -37,6 +38,27 @@ def port(database_url: str) -> Iterator[int]:
         CORS_ALLOW_ORIGINS=ORIGIN,
     ) as port:
         yield port
+
+
+@pytest.fixture
+def connection(port: int) -> Iterator[socket.socket]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        yield connection
+
+
+@pytest.fixture
+def answers(connection: socket.socket) -> BinaryIO:
+    """What the server answers on `connection`, read by read_answer()."""
+    return connection.makefile("rb")
+
+
+AtTheLimit = Callable[[], AbstractContextManager[None]]
+
+
+@pytest.fixture
+def at_the_limit(port: int, alice: Account, database_url: str) -> AtTheLimit:
+    """`with at_the_limit():` LIMIT requests are in flight in the server."""
+    return partial(full, port, alice, database_url)
 
 
 @contextmanager
@@ -108,30 +130,32 @@ def shed_total(port: int) -> float:
 
 
 def test_a_request_past_the_limit_is_shed_and_its_connection_kept(
-    port: int, alice: Account, database_url: str
+    port: int,
+    alice: Account,
+    at_the_limit: AtTheLimit,
+    connection: socket.socket,
+    answers: BinaryIO,
 ) -> None:
     item = f"/api/v1/items/{uuid.uuid4()}"
     before = shed_total(port)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        answers = connection.makefile("rb")
-        with full(port, alice, database_url):
-            connection.sendall(request(item, alice))
-            headers = assert_shed(read_answer(answers))
-            assert "connection" not in headers  # kept alive
-            connection.sendall(request(item, alice, "HEAD"))
-            status, headers, body = read_answer(answers, head=True)
-            assert_shed((status, headers, body))
-            assert int(headers["content-length"]) > 0
-            assert body == b""
-            # Two requests in one send: two answers, in order, then the next is still read.
-            connection.sendall(request(item, alice) * 2)
-            assert_shed(read_answer(answers))
-            assert_shed(read_answer(answers))
-            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-            assert read_answer(answers)[0] == 200  # probes are never shed
-        # Load gone: the same connection is served again.
+    with at_the_limit():
         connection.sendall(request(item, alice))
-        assert read_answer(answers)[0] == 404
+        headers = assert_shed(read_answer(answers))
+        assert "connection" not in headers  # kept alive
+        connection.sendall(request(item, alice, "HEAD"))
+        status, headers, body = read_answer(answers, head=True)
+        assert_shed((status, headers, body))
+        assert int(headers["content-length"]) > 0
+        assert body == b""
+        # Two requests in one send: two answers, in order, then the next is still read.
+        connection.sendall(request(item, alice) * 2)
+        assert_shed(read_answer(answers))
+        assert_shed(read_answer(answers))
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_answer(answers)[0] == 200  # probes are never shed
+    # Load gone: the same connection is served again.
+    connection.sendall(request(item, alice))
+    assert read_answer(answers)[0] == 404
     deadline = time.monotonic() + 10
     while shed_total(port) < before + 4 and time.monotonic() < deadline:
         time.sleep(0.2)  # each worker publishes its counts every PUBLISH_SECONDS
@@ -139,40 +163,36 @@ def test_a_request_past_the_limit_is_shed_and_its_connection_kept(
 
 
 def test_a_shed_http_1_0_request_closes_its_connection(
-    port: int, alice: Account, database_url: str
+    alice: Account, at_the_limit: AtTheLimit, connection: socket.socket, answers: BinaryIO
 ) -> None:
-    with (
-        full(port, alice, database_url),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as connection,
-    ):
+    with at_the_limit():
         connection.sendall(
             f"GET /api/v1/items/{uuid.uuid4()} HTTP/1.0\r\n"
             f"Authorization: {alice.headers['Authorization']}\r\n\r\n".encode()
         )
-        answers = connection.makefile("rb")
         headers = assert_shed(read_answer(answers))
         assert headers["connection"] == "close"
         assert answers.read(1) == b""
 
 
 def test_a_shed_cross_origin_request_keeps_its_cors_headers(
-    port: int, alice: Account, database_url: str
+    alice: Account, at_the_limit: AtTheLimit, connection: socket.socket, answers: BinaryIO
 ) -> None:
-    with (
-        full(port, alice, database_url),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as connection,
-    ):
+    with at_the_limit():
         connection.sendall(request("/api/v1/items?limit=1", alice, extra=f"Origin: {ORIGIN}\r\n"))
-        headers = assert_shed(read_answer(connection.makefile("rb")))
+        headers = assert_shed(read_answer(answers))
         assert headers.get("access-control-allow-origin") == ORIGIN, headers
 
 
-def test_a_shed_write_changes_nothing(port: int, alice: Account, database_url: str) -> None:
+def test_a_shed_write_changes_nothing(
+    alice: Account,
+    database_url: str,
+    at_the_limit: AtTheLimit,
+    connection: socket.socket,
+    answers: BinaryIO,
+) -> None:
     body = json.dumps({"name": "shed"}).encode()
-    with (
-        full(port, alice, database_url),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as connection,
-    ):
+    with at_the_limit():
         connection.sendall(
             request(
                 "/api/v1/items",
@@ -182,35 +202,27 @@ def test_a_shed_write_changes_nothing(port: int, alice: Account, database_url: s
             )
             + body
         )
-        assert_shed(read_answer(connection.makefile("rb")))
+        assert_shed(read_answer(answers))
     with psycopg.connect(database_url) as db:
         row = db.execute("SELECT count(*) FROM items WHERE name = 'shed'").fetchone()
     assert row == (0,)
 
 
 def test_a_shed_upgrade_request_is_answered_then_closed(
-    port: int, alice: Account, database_url: str
+    alice: Account, at_the_limit: AtTheLimit, connection: socket.socket, answers: BinaryIO
 ) -> None:
-    with (
-        full(port, alice, database_url),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as connection,
-    ):
+    with at_the_limit():
         connection.sendall(
             request("/api/v1/items?limit=1", alice, extra="Connection: Upgrade\r\nUpgrade: h2c\r\n")
         )
-        answers = connection.makefile("rb")
         assert_shed(read_answer(answers))
         assert answers.read(1) == b""
 
 
 def test_probes_in_any_form_and_the_metrics_are_never_shed(
-    port: int, alice: Account, database_url: str
+    at_the_limit: AtTheLimit, connection: socket.socket, answers: BinaryIO
 ) -> None:
-    with (
-        full(port, alice, database_url),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as connection,
-    ):
-        answers = connection.makefile("rb")
+    with at_the_limit():
         for target in (b"/healthz", b"http://t/healthz", b"http://t/readyz?x=1", b"/metrics"):
             connection.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n")
             status, _, _ = read_answer(answers)
