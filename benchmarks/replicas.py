@@ -185,11 +185,13 @@ class Cluster:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def wait_caught_up(self, database: str, limit_seconds: float = 120.0) -> float:
+    def wait_caught_up(self, limit_seconds: float = 120.0) -> float:
         """Wait until every standby has replayed the primary's WAL as of now (after seeding, so
-        that no round starts with its replicas out of the rotation). Returns the seconds waited."""
+        that no round starts with its replicas out of the rotation). Positions are the
+        cluster's, so this asks the `postgres` database, which a standby has from the start.
+        Returns the seconds waited."""
         return asyncio.run(
-            _caught_up(f"{self.pg_url}/{database}", self.replica_urls(database), limit_seconds)
+            _caught_up(f"{self.pg_url}/postgres", self.replica_urls("postgres"), limit_seconds)
         )
 
 

@@ -225,7 +225,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
     owner, _ = database.prepare_database(args.pg_url, db_name, args.items, args.seed, data)
     replica_urls = plan.cluster.replica_urls(db_name) if plan.cluster else None
     if plan.cluster:
-        waited = plan.cluster.wait_caught_up(db_name)
+        waited = plan.cluster.wait_caught_up()
         log(f"{args.replicas} standby(s) replayed the seed ({waited:.1f}s)")
     batches = sorted((data / "batches").glob("*.json"))
     id_texts = (data / "ids.txt").read_text().split()
