@@ -442,7 +442,9 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
     if "pgbench" in chosen:
         document["servers"]["pgbench"] = "pgbench -M prepared, the same SQL statements"
     stem = f"{started:%Y-%m-%d}-{socket.gethostname()}"
-    written = report.write(document, output, stem, latest=not args.smoke)
+    if args.replicas:  # beside the plain runs, never their `latest`
+        stem += f"-replicas{args.replicas}"
+    written = report.write(document, output, stem, latest=not args.smoke and not args.replicas)
     log(
         "results: "
         + ", ".join(
