@@ -97,7 +97,6 @@ def test_the_mixed_load_carries_its_tokens_only_when_told(
         asyncio.run(_sql(standby, "SELECT pg_wal_replay_resume()"))
     # Once the load has written, its reads carry a token the paused standby has not replayed.
     assert int(carried["primary_token"] or 0) > 0, carried
-    assert int(carried["replica"] or 0) > 0, carried  # its reads before its first write
     # Without tokens no read waits for one; the rest go to the standby (bar a poll slower than
     # its 250 ms bound on a busy machine, which takes it out of the rotation for a moment).
     assert plain["primary_token"] == 0, plain
