@@ -109,7 +109,10 @@ def run_wrk(
     auth: tuple[str, str] | None,
     timing: bool = False,
     batch_start: int = 0,
+    consistency: bool = False,
 ) -> dict[str, Any]:
+    """One wrk run; with `consistency`, scripts that write send the Consistency-Token of their
+    writes on their following reads (benchmarks/wrk/mixed.lua)."""
     threads = min(threads, connections)
     env = {
         **os.environ,
@@ -118,6 +121,7 @@ def run_wrk(
         "BENCH_DATA": str(data),
         "BENCH_WRK_DIR": str(WRK_DIR),
         "BENCH_SERVER_TIMING": "1" if timing else "0",
+        "BENCH_CONSISTENCY": "1" if consistency else "0",
         "BENCH_AUTH_HEADER": auth[0] if auth else "",
         "BENCH_AUTH_VALUE": auth[1] if auth else "",
     }

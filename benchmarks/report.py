@@ -24,7 +24,13 @@ def rerender(path: Path) -> int:
     return 0
 
 
-SERVER_ORDER = ["items-api", "fastapi-sqlalchemy", "bare-blacksheep", "pgbench"]
+SERVER_ORDER = [
+    "items-api",
+    "items-api-replicas",
+    "fastapi-sqlalchemy",
+    "bare-blacksheep",
+    "pgbench",
+]
 ENDPOINT_ORDER = [
     "get_by_id",
     "list_by_tag",
@@ -203,6 +209,7 @@ def markdown(document: dict[str, Any]) -> str:
                 f"| {r['endpoint']} | {t['db_ms']:.2f} | {t['total_ms']:.2f} | "
                 f"{_fmt(r.get('mean_ms'), 2)} |"
             )
+    lines += replica_section(document)
     lines += ["", "## Targets", ""]
     if document.get("smoke"):
         lines += [
@@ -220,6 +227,47 @@ def markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def replica_section(document: dict[str, Any]) -> list[str]:
+    """`run --replicas N`: the items API with and without its reads routed to the replicas, and
+    where the reads went (/metrics' `db_replica_reads_total{route}`, summed over the rounds)."""
+    replicas = document["settings"].get("replicas", 0)
+    if not replicas:
+        return []
+    by = _index(document["results"])
+    lines = [
+        "",
+        f"## Read replicas ({replicas} streaming standby(s) of the run's own primary)",
+        "",
+        "`items-api` reads the primary only; `items-api-replicas` is the same service with",
+        "`DATABASE_REPLICA_URLS`, both on one private primary. Its clients carry the",
+        "Consistency-Token of their writes on their following reads (mixed). Shares are of the",
+        "reads a replica may serve, summed over the rounds.",
+        "",
+        "| endpoint | req/s with / without replicas | reads | replica | primary_token |"
+        " primary_fallback | retries |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    endpoints = sorted({r["endpoint"] for r in document["results"]}, key=ENDPOINT_ORDER.index)
+    for endpoint in endpoints:
+        routed_result = by.get((endpoint, "items-api-replicas"))
+        if routed_result is None:
+            continue
+        plain = by.get((endpoint, "items-api"))
+        ratio = _ratio(routed_result["rps"], plain["rps"] if plain else None)
+        routed = routed_result.get("replica_routing") or {}
+
+        def share(route: str, routed: dict[str, Any] = routed) -> str:
+            value = routed.get(f"{route}_share")
+            return "-" if value is None else f"{value:.1%} ({routed[route]:,})"
+
+        lines.append(
+            f"| {endpoint} | {_fmt(ratio, 3)}x | {routed.get('reads', 0):,} | {share('replica')}"
+            f" | {share('primary_token')} | {share('primary_fallback')} |"
+            f" {routed.get('retries', 0):,} |"
+        )
+    return lines
+
+
 def charts(document: dict[str, Any], stem: Path) -> list[Path]:
     import matplotlib
 
@@ -232,6 +280,7 @@ def charts(document: dict[str, Any], stem: Path) -> list[Path]:
     servers = [s for s in SERVER_ORDER if any(r["server"] == s for r in results)]
     colors = {
         "items-api": "#1f77b4",
+        "items-api-replicas": "#17becf",
         "fastapi-sqlalchemy": "#d62728",
         "bare-blacksheep": "#2ca02c",
         "pgbench": "#7f7f7f",

@@ -8,13 +8,14 @@ import os
 import shutil
 import socket
 import sys
+import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import clients, common, database, measure, report, servers, tools
+from benchmarks import clients, common, database, measure, replicas, report, servers, tools
 from benchmarks import pgbench as pgb
 from benchmarks.common import log
 
@@ -91,6 +92,14 @@ def add_parser(commands: Any) -> None:
         help="servers listen on +1, +2, +3 (default: free ports the kernel picks for this run)",
     )
     run.add_argument("--seed", type=int, default=42, help="random seed of the data")
+    run.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="N >= 1: run on a private primary with N streaming standbys of its own (not "
+        "--pg-url), and measure the items API twice, without and with DATABASE_REPLICA_URLS "
+        "(items-api-replicas): the routing's cost, and where its reads went (default 0: none)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,6 +115,16 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown servers: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    if args.replicas < 0 or (args.replicas and ("items-api" not in chosen or args.db_name)):
+        print(
+            "--replicas N needs N >= 0, and with N >= 1 the items-api among --servers and no"
+            " --db-name (the run's private cluster goes with its database)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.replicas:
+        # The replica variant takes its turns right after the plain one.
+        chosen.insert(chosen.index("items-api") + 1, replicas.REPLICA_SERVER)
     endpoints = SCENARIOS[args.scenario]
     if args.endpoints:
         wanted = [e.strip() for e in args.endpoints.split(",")]
@@ -119,11 +138,26 @@ def run(args: argparse.Namespace) -> int:
     # --db-name` read them; a run's own database takes its files with it.
     data = HERE / ".work" / "data" if args.db_name else work / "data"
     output = args.output or (work / "smoke-results" if args.smoke else HERE / "results")
+    port_count = 4 if args.replicas else 3
     ports = (
-        (args.base_port + 1, args.base_port + 2, args.base_port + 3)
+        tuple(args.base_port + n for n in range(1, port_count + 1))
         if args.base_port is not None
-        else tuple(servers.free_ports(3))
+        else tuple(servers.free_ports(port_count))
     )
+    cluster = None
+    if args.replicas:
+        cluster = replicas.Cluster(args.replicas)
+        http_count = len(set(chosen) & set(HTTP_SERVERS)) + 1
+        needed = connections_needed(
+            http_count, args.workers, args.pool_size, args.connections if "pgbench" in chosen else 0
+        )
+        try:
+            # Each worker of the replica variant adds a polling connection to every server.
+            cluster.start(max_connections=needed + args.workers * 2 + 10)
+        except Exception:
+            cluster.stop()
+            raise
+        args.pg_url = cluster.pg_url
     dsn = f"{args.pg_url}/{db_name}"
     started = datetime.now(UTC)
     command = "python -m benchmarks " + " ".join(sys.argv[1:])
@@ -131,13 +165,28 @@ def run(args: argparse.Namespace) -> int:
     try:
         outcome = _run(
             args,
-            Plan(chosen, endpoints, wrk, pgbench_path, db_name, dsn, work, data, output, ports),
+            Plan(
+                chosen,
+                endpoints,
+                wrk,
+                pgbench_path,
+                db_name,
+                dsn,
+                work,
+                data,
+                output,
+                ports,
+                cluster,
+            ),
             started,
             command,
         )
         return outcome
     finally:
-        if args.db_name is None:
+        if cluster is not None:
+            cluster.stop()  # its database with it
+            log(f"stopped and removed the private cluster {cluster.root}")
+        elif args.db_name is None:
             asyncio.run(database.drop_database(args.pg_url, db_name))
             log(f"dropped {db_name}")
         if outcome != 0:
@@ -160,6 +209,7 @@ class Plan:
     data: Path
     output: Path
     ports: tuple[int, ...]
+    cluster: replicas.Cluster | None = None  # --replicas N: the run's own primary and standbys
 
 
 def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) -> int:
@@ -173,12 +223,16 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
         plan.ports,
     )
     owner, _ = database.prepare_database(args.pg_url, db_name, args.items, args.seed, data)
+    replica_urls = plan.cluster.replica_urls(db_name) if plan.cluster else None
+    if plan.cluster:
+        waited = plan.cluster.wait_caught_up()
+        log(f"{args.replicas} standby(s) replayed the seed ({waited:.1f}s)")
     batches = sorted((data / "batches").glob("*.json"))
     id_texts = (data / "ids.txt").read_text().split()
     queries = (data / "queries.txt").read_text().split("\n")[:-1]
     pg_version = asyncio.run(database.postgres_version(dsn))
     environment = common.environment(pg_version)  # at the start: the code the servers load
-    http = [s for s in HTTP_SERVERS if s in chosen]
+    http = [s for s in [*HTTP_SERVERS, replicas.REPLICA_SERVER] if s in chosen]
     # Every server stays up, its pools full, while pgbench runs: all of it must fit at once.
     needed = connections_needed(
         len(http), args.workers, args.pool_size, args.connections if "pgbench" in chosen else 0
@@ -207,6 +261,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
             access_log=not args.no_access_log,
             ports=ports,
             server_timing=args.server_timing,
+            replica_urls=replica_urls,
         )
         if http:
             first = servers.specs(api_key="", **spec_args)["items-api"]
@@ -244,8 +299,10 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                     asyncio.run(pgb.load_batches(dsn, batches))
             for round_number in range(args.rounds):
                 for name, server in running.items():
-                    if endpoint in ITEMS_API_ONLY and name != "items-api":
+                    if endpoint in ITEMS_API_ONLY and not name.startswith("items-api"):
                         continue
+                    # The replica variant's clients carry the Consistency-Token of their writes.
+                    carry = name == replicas.REPLICA_SERVER
                     if args.warmup and round_number == 0:
                         warm = measure.run_wrk(
                             wrk,
@@ -257,6 +314,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                             data,
                             server.spec.auth,
                             batch_start=batch_position,
+                            consistency=carry,
                         )
                         batch_position = measure.next_batch_position(
                             batch_position, endpoint, warm["requests"], connections
@@ -264,6 +322,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                         tried.setdefault(name, []).append(warm)
                         asyncio.run(database.quiesce(dsn))
                         servers.settle(server)
+                    routed_before = replicas.scrape(server.url) if carry else None
                     outcome = measure.run_wrk(
                         wrk,
                         server.url,
@@ -273,8 +332,9 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                         args.threads,
                         data,
                         server.spec.auth,
-                        timing=args.server_timing and name == "items-api",
+                        timing=args.server_timing and name.startswith("items-api"),
                         batch_start=batch_position,
+                        consistency=carry,
                     )
                     batch_position = measure.next_batch_position(
                         batch_position, endpoint, outcome["requests"], connections
@@ -301,6 +361,11 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                     tail = asyncio.run(database.quiesce(dsn)) + servers.settle(server)
                     if tail > 1:
                         log(f"  ({name} finished its last requests {tail:.1f}s after wrk stopped)")
+                    if routed_before is not None:
+                        outcome["replica_routing"] = replica_round(
+                            server.url, routed_before, args.workers
+                        )
+                        log(f"  reads routed: {replicas.summary(outcome['replica_routing'])}")
                     if endpoint in WRITE:
                         asyncio.run(database.vacuum(dsn))
                 if measure_pgbench:
@@ -338,7 +403,12 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
                 log(problem)
                 if measure.runs_failed(runs) or not args.smoke:
                     failures.append(f"{problem}; see {running[name].log}")
-            results.extend(measure.median_round(runs) for runs in rounds.values())
+            for runs in rounds.values():
+                result = measure.median_round(runs)
+                routed = [run["replica_routing"] for run in runs if "replica_routing" in run]
+                if routed:
+                    result["replica_routing"] = replicas.combine(routed)
+                results.append(result)
     finally:
         for server in running.values():
             servers.stop(server)
@@ -361,6 +431,7 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
             "access_log": not args.no_access_log,
             "warmup": args.warmup,
             "server_timing": args.server_timing,
+            "replicas": args.replicas,
         },
         "servers": {name: spec.title for name, spec in specs.items() if name in chosen}
         if set(chosen) & set(HTTP_SERVERS)
@@ -371,7 +442,9 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
     if "pgbench" in chosen:
         document["servers"]["pgbench"] = "pgbench -M prepared, the same SQL statements"
     stem = f"{started:%Y-%m-%d}-{socket.gethostname()}"
-    written = report.write(document, output, stem, latest=not args.smoke)
+    if args.replicas:  # beside the plain runs, never their `latest`
+        stem += f"-replicas{args.replicas}"
+    written = report.write(document, output, stem, latest=not args.smoke and not args.replicas)
     log(
         "results: "
         + ", ".join(
@@ -384,6 +457,17 @@ def _run(args: argparse.Namespace, plan: Plan, started: datetime, command: str) 
             print(f"FAILED: {failure}", file=sys.stderr)
         return 1
     return 0
+
+
+def replica_round(url: str, before: dict[str, float], workers: int) -> dict[str, Any]:
+    """Where the reads of the round just measured went, from /metrics before and after it.
+    Each worker publishes its counts at most api.metrics.PUBLISH_SECONDS late (the one that
+    answers the scrape, at once): with several, wait that long first."""
+    if workers > 1:
+        from api.metrics import PUBLISH_SECONDS
+
+        time.sleep(PUBLISH_SECONDS + 0.2)
+    return replicas.routing(before, replicas.scrape(url))
 
 
 def connections_needed(servers: int, workers: int, pool_size: int, pgbench_clients: int) -> int:

@@ -72,9 +72,12 @@ def specs(
     workers: int,
     pool_size: int,
     access_log: bool,
-    ports: tuple[int, int, int],
+    ports: tuple[int, ...],
     server_timing: bool = False,
+    replica_urls: list[str] | None = None,
 ) -> dict[str, ServerSpec]:
+    """Every server's spec; with `replica_urls` (`run --replicas N`) also `items-api-replicas`,
+    the items API reading through those standbys, on `ports[3]`."""
     common = {
         "DATABASE_URL": dsn,
         "DB_POOL_MAX_SIZE": str(pool_size),
@@ -82,7 +85,7 @@ def specs(
         "SECRET_KEY": secret_key,
         "PYTHONUNBUFFERED": "1",
     }
-    return {
+    made = {
         "items-api": ServerSpec(
             "items-api",
             "items API (production settings, API key)",
@@ -132,6 +135,18 @@ def specs(
             None,
         ),
     }
+    if replica_urls:
+        plain = made["items-api"]
+        made["items-api-replicas"] = ServerSpec(
+            "items-api-replicas",
+            f"items API as above, reads through {len(replica_urls)} streaming replica(s)"
+            " (DATABASE_REPLICA_URLS)",
+            ports[3],
+            [*plain.command[:-4], "--port", str(ports[3]), *plain.command[-2:]],
+            {**plain.env, "DATABASE_REPLICA_URLS": ",".join(replica_urls)},
+            plain.auth,
+        )
+    return made
 
 
 def free_ports(count: int) -> list[int]:
