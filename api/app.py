@@ -130,6 +130,7 @@ def create_app(settings: Settings) -> Application:
                 settings.max_response_bytes,
                 settings.items_max_per_user,
                 state.point_reads,
+                settings.request_timeout_ms,
             ),
             IdentityHandlers(
                 pool,

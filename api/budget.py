@@ -49,6 +49,30 @@ def client_gone(content: Any) -> bool:
     return getattr(cycle, "disconnected", False) is True
 
 
+def abort_connection(content: Any) -> None:
+    """Close the connection of this request at once, unsent bytes dropped, and mark it gone: an
+    answer that cannot be finished (a streamed export past its budget) must not look complete to
+    its client, which sees the body end before its last chunk. Reaches uvicorn's cycle as
+    client_gone does; under an ASGI server without it, nothing happens here."""
+    abort_connection_of(getattr(getattr(content, "receive", None), "__self__", None))
+
+
+def abort_connection_of(cycle: Any) -> None:
+    """abort_connection, given uvicorn's request-response cycle."""
+    transport = getattr(cycle, "transport", None)
+    if transport is not None:
+        transport.abort()
+        cycle.disconnected = True
+
+
+def extend(task: asyncio.Task[Any], content: Any, seconds: float) -> None:
+    """Give the request served by `task` a deadline `seconds` from now (a streamed answer that
+    made progress: docs/api.md, "Export"), in flight again if it had left."""
+    in_flight[task] = (perf_counter() + seconds, content)
+    if timer is None:
+        arm()
+
+
 def body_incomplete(content: Any) -> bool:
     """True when uvicorn has not yet received the whole body of this request."""
     cycle = getattr(getattr(content, "receive", None), "__self__", None)

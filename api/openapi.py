@@ -8,6 +8,7 @@ import msgspec
 
 from api.contracts.common import CANONICAL_UUID, CURSOR_LENGTH
 from api.contracts.items import (
+    EXPORT_FORMATS,
     ITEM_COUNT_CAP,
     ITEM_PAGE_SIZE,
     ITEM_PAGE_SIZE_MAX,
@@ -129,6 +130,7 @@ _ERRORS = {
     "412": "If-Match or If-None-Match did not hold; ETag carries the current version",
     "413": "Body too large (MAX_BODY_BYTES)",
     "415": "Body is not sent as application/json, or has a Content-Encoding",
+    "406": "Accept takes none of the media types the operation answers",
     "422": "Invalid input; `errors` names each field",
     "429": (
         "This user has PRINCIPAL_MAX_CONCURRENCY requests in progress already"
@@ -266,7 +268,15 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
         " metadata and q are counted: others ignore the preference (RFC 7240)",
         _HEADER,
     )
+    export_format = _parameter(
+        "format",
+        "query",
+        "ndjson (application/x-ndjson) or csv (text/csv); without it, the Accept header chooses"
+        " (NDJSON when it allows both equally, or is absent)",
+        {"type": "string", "enum": list(EXPORT_FORMATS)},
+    )
     return {
+        "export format": [export_format],
         "fields": [fields],
         "item sort": [sort],
         "Prefer count": [prefer],
@@ -381,6 +391,12 @@ def _operation(
         headers = {name: _RESPONSE_HEADERS[name] for name in reply.headers}
         if reply.schema is not None:
             responses[reply.status] = _json(refs[reply.schema], reply.description, headers)
+        elif reply.media:
+            responses[reply.status] = {
+                "description": reply.description,
+                "content": {media: {"schema": {"type": "string"}} for media in reply.media},
+                **({"headers": headers} if headers else {}),
+            }
         else:
             responses[reply.status] = {"description": reply.description}
             if headers:

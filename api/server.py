@@ -26,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
+from api import budget
 from api.budget import in_flight
 from api.metrics import shed
 from api.problems import PROBLEM_JSON, RETRY_AFTER, TITLES, problem_response
@@ -192,7 +193,25 @@ class _Cycle(RequestResponseCycle):
             if message["status"] in _NO_CONTENT_LENGTH:
                 headers = [field for field in message["headers"] if field[0] != b"content-length"]
                 message = {**message, "headers": headers}
+        elif self.flow.write_paused and not self.disconnected:
+            return self._send_when_drained(message)
         return super().send(message)
+
+    async def _send_when_drained(self, message: ASGISendEvent) -> None:
+        """A part of a body sent while the client has not taken the previous ones. Only a
+        streamed answer (an export) is in the budget's hands while it sends: when the budget
+        cancels it here (a stall, or the client gone), the connection is aborted, so that the
+        client sees a body cut short, and the answer's generator, finding the client gone,
+        ends without its completeness line (docs/api.md, "Export")."""
+        try:
+            await self.flow.drain()
+        except asyncio.CancelledError:
+            if budget.cancelled_by_budget() is None:
+                raise
+            in_flight.pop(asyncio.current_task(), None)
+            budget.abort_connection_of(self)
+            return
+        await super().send(message)
 
 
 class HeaderLimitedProtocol(HttpToolsProtocol):

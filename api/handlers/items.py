@@ -9,17 +9,18 @@ from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
 import asyncpg
-from blacksheep import Request, Response
+from blacksheep import Request, Response, StreamedContent
 
 from api.auth.principal import READ, WRITE
 from api.auth.service import Authenticator
-from api.contracts.common import nfc
 from api.contracts.items import (
+    EXPORT_FORMATS,
     ITEM_COUNT_CAP,
     LIST_FORMS,
     LIST_REPEATABLE,
     BatchBody,
     BatchResult,
+    ExportQuery,
     ItemPatch,
     ItemQuery,
     ItemWrite,
@@ -28,13 +29,13 @@ from api.contracts.items import (
     clean_body,
     clean_patch,
     clean_write,
-    metadata_filter,
+    item_filter,
     parse_fields,
     parse_sort,
-    tag_filter,
 )
 from api.cursor import decode_cursor, next_link, order_of
 from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
+from api.export import ExportSlots, export_format, open_export
 from api.http import (
     decode,
     encode,
@@ -75,8 +76,11 @@ class ItemHandlers:
         max_response_bytes: int,
         max_items_per_user: int,
         point_reads: PointReads | None = None,
+        request_timeout_ms: int = 5000,
     ) -> None:
         self.pool = pool
+        self.exports = ExportSlots()
+        self.budget_seconds = request_timeout_ms / 1000
         # GET's read: coalesced with concurrent ones (COALESCE_READS), or a statement of its own.
         self.read: Callable[[UUID], Awaitable[Item | None]] = (
             partial(items.get_by_id, pool)
@@ -235,14 +239,7 @@ class ItemHandlers:
     async def list(self, request: Request) -> Response:
         (await self.auth.authenticate(request)).require(READ)
         query = _list_query(request)
-        where = ItemFilter(
-            tags_any=tag_filter(query.tags, "tags"),
-            tags_all=tag_filter(query.tags_all, "tags_all"),
-            metadata=metadata_filter(query.metadata),
-            q=None if query.q is None else nfc(query.q),
-            created_after=query.created_after,
-            created_before=query.created_before,
-        )
+        where = item_filter(query)
         sort = parse_sort(query.sort, where)
         if parse_fields(query.fields) is not None:
             raise invalid(
@@ -267,6 +264,29 @@ class ItemHandlers:
             headers.append((b"content-range", f"{shown}/{total}".encode()))
             headers.append((b"preference-applied", f"count={applied}".encode()))
         return json_response(200, encode(page.items), headers)
+
+    async def export(self, request: Request) -> Response:
+        """Every item the list would show, in its order, streamed (api/export.py)."""
+        principal = (await self.auth.authenticate(request)).require(READ)
+        query = read_query(request, ExportQuery, forms=LIST_FORMS, repeatable=LIST_REPEATABLE)
+        where = item_filter(query)
+        sort = parse_sort(query.sort, where)
+        format_ = export_format(request, query.format)
+        media_type = EXPORT_FORMATS[format_][1]
+        headers = [(b"vary", b"Accept")]
+        if request.method == "HEAD":
+            return Response(200, [*headers, (b"content-type", media_type)], None)
+        body = await open_export(
+            request,
+            self.pool,
+            where,
+            sort,
+            format_,
+            self.exports,
+            str(principal.user_id),
+            self.budget_seconds,
+        )
+        return Response(200, headers, StreamedContent(media_type, body))
 
     async def _count(self, request: Request, where: ItemFilter) -> tuple[str, str] | None:
         """The count `Prefer: count=exact|estimated` asks for (RFC 7240), as (the preference
