@@ -20,6 +20,7 @@ from api import budget, logs, metrics
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
 from api.cors import make_cors_middleware
+from api.export import ExportSlots
 from api.fairshare import PrincipalSlots
 from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
@@ -50,6 +51,7 @@ class AppState:
     sweeper: Sweeper | None = None
     readiness: ReadinessProbe | None = None
     point_reads: PointReads | None = None
+    exports: ExportSlots | None = None  # the exports in progress (api/export.py)
     shutting_down: bool = False
 
 
@@ -120,18 +122,20 @@ def create_app(settings: Settings) -> Application:
                 deadline=budget.deadline,
                 acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
             )
+        item_handlers = ItemHandlers(
+            pool,
+            auth,
+            settings.max_body_bytes,
+            Idempotency(pool, settings.idempotency_ttl_seconds),
+            settings.max_response_bytes,
+            settings.items_max_per_user,
+            state.point_reads,
+            settings.request_timeout_ms,
+        )
+        state.exports = item_handlers.exports
         register_routes(
             application.router,
-            ItemHandlers(
-                pool,
-                auth,
-                settings.max_body_bytes,
-                Idempotency(pool, settings.idempotency_ttl_seconds),
-                settings.max_response_bytes,
-                settings.items_max_per_user,
-                state.point_reads,
-                settings.request_timeout_ms,
-            ),
+            item_handlers,
             IdentityHandlers(
                 pool,
                 auth,
