@@ -65,12 +65,36 @@ def abort_connection_of(cycle: Any) -> None:
         cycle.disconnected = True
 
 
+# Streamed answers (exports): the task that sends one -> the seconds each of its steps may take.
+steps: dict[asyncio.Task[Any], float] = {}
+
+
 def extend(task: asyncio.Task[Any], content: Any, seconds: float) -> None:
-    """Give the request served by `task` a deadline `seconds` from now (a streamed answer that
-    made progress: docs/api.md, "Export"), in flight again if it had left."""
+    """Give the streamed answer sent by `task` a deadline `seconds` from now, and after each
+    progress (docs/api.md, "Export"), in flight again if it had left."""
     in_flight[task] = (perf_counter() + seconds, content)
+    steps[task] = seconds
     if timer is None:
         arm()
+
+
+def progress(task: asyncio.Task[Any] | None) -> None:
+    """The client took some of a streamed answer: its deadline moves a step from now."""
+    entry = in_flight.get(task)
+    seconds = steps.get(task) if task is not None else None
+    if entry is not None and seconds is not None and task not in _cancelled:
+        in_flight[task] = (perf_counter() + seconds, entry[1])
+
+
+def streaming(task: asyncio.Task[Any] | None) -> bool:
+    """Whether `task` sends a streamed answer under the budget (see extend)."""
+    return task in steps
+
+
+def finish(task: asyncio.Task[Any]) -> None:
+    """The streamed answer of `task` has ended: out of the budget's hands."""
+    in_flight.pop(task, None)
+    steps.pop(task, None)
 
 
 def body_incomplete(content: Any) -> bool:

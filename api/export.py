@@ -261,21 +261,21 @@ async def open_export(
             async for chunk in _progress(chunks, task, content, budget_seconds, context):
                 yield chunk
             if budget.client_gone(content):
-                ended = "disconnect"
+                ended = "client gone or stalled"
         except asyncio.CancelledError:
             reason = budget.cancelled_by_budget()
             if reason is None:
                 raise
             ended = reason
-            budget.in_flight.pop(task, None)
+            budget.finish(task)
             budget.abort_connection(content)
         except Exception as error:  # the answer has begun: it can only be cut short
             ended = "error"
             _log.error("export failed", error=repr(error))
-            budget.in_flight.pop(task, None)
+            budget.finish(task)
             budget.abort_connection(content)
         finally:
-            budget.in_flight.pop(task, None)
+            budget.finish(task)
             await chunks.aclose()
             _log.info("export ended", ended=ended, items=counted[0], format=format_)
 

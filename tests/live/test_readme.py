@@ -161,6 +161,7 @@ EXPECTED_STEPS: dict[str, list[str]] = {
     "two more in one bulk upsert": ['"created":true'],
     "search:": [],
     "page by page": [],
+    "every item at once, streamed": ['{"export":"complete","count":'],
     "an API key that may only read": [],
     "delete (204)": [],
     "10,000 demo items to search": ["10,000 items"],

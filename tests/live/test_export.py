@@ -1,0 +1,186 @@
+"""GET /api/v1/items/export against a live `python -m api serve` over real sockets: a client that
+reads steadily gets every item however long it takes, one that stops reading for longer than
+REQUEST_TIMEOUT_MS is cut off (its transaction ended in PostgreSQL, no completeness line), one
+that leaves ends the export's transaction, and the server's memory stays flat."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tests.conftest import Account
+from tests.live.test_connection_limits import server_rss_mb
+from tests.servers import live_server
+
+BUDGET_MS = 500
+ITEMS = 3000
+PAD = 8000  # characters of metadata per item: about 24 MB of NDJSON in all
+COMPLETE = b'{"export":"complete","count":%d}\n' % ITEMS
+
+
+@pytest.fixture(scope="module")
+def port(database_url: str) -> Iterator[int]:
+    # SEND_TIMEOUT_S far past the budget: only the budget cuts a stalled export here.
+    with live_server(database_url, REQUEST_TIMEOUT_MS=str(BUDGET_MS), SEND_TIMEOUT_S="60") as port:
+        yield port
+
+
+@pytest.fixture
+def big(database_url: str, alice: Account) -> None:
+    """ITEMS items of alice's, each with PAD characters of metadata."""
+    with psycopg.connect(database_url, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO items (owner_id, name, metadata)"
+            " SELECT %s, 'item ' || n, jsonb_build_object('pad', repeat('x', %s))"
+            " FROM generate_series(1, %s) AS n",
+            (alice.id, PAD, ITEMS),
+        )
+
+
+def request(port: int, alice: Account, query: str = "") -> socket.socket:
+    """An export asked for on a connection with a small receive buffer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.connect(("127.0.0.1", port))
+    sock.settimeout(10)
+    sock.sendall(
+        f"GET /api/v1/items/export{query} HTTP/1.1\r\nHost: a\r\n"
+        f"Authorization: Bearer {alice.token}\r\n\r\n".encode()
+    )
+    return sock
+
+
+def dechunk(raw: bytes) -> tuple[bytes, bool]:
+    """The body of a chunked answer (after its head), and whether its last chunk came."""
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert b"transfer-encoding: chunked" in head.lower()
+    body = bytearray()
+    while rest:
+        size_line, sep, rest = rest.partition(b"\r\n")
+        if not sep:
+            return bytes(body), False
+        size = int(size_line, 16)
+        if size == 0:
+            return bytes(body), True
+        if len(rest) < size + 2:
+            body += rest[:size]
+            return bytes(body), False
+        body += rest[:size]
+        rest = rest[size + 2 :]
+    return bytes(body), False
+
+
+def in_transaction(database_url: str) -> int:
+    """The app's connections in a transaction now (an export holds one)."""
+    with psycopg.connect(database_url, autocommit=True) as db:
+        row = db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'items-api'"
+            " AND state IN ('active', 'idle in transaction')"
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def wait_for(database_url: str, count: int, seconds: float) -> float:
+    """Seconds until `count` app connections are in a transaction; fails past `seconds`."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        if in_transaction(database_url) == count:
+            return time.perf_counter() - start
+        time.sleep(0.02)
+    pytest.fail(f"{in_transaction(database_url)} connections in a transaction, not {count}")
+
+
+def test_a_steady_reader_gets_everything_past_many_budgets(
+    port: int, alice: Account, big: None
+) -> None:
+    sock = request(port, alice)
+    raw = bytearray()
+    start = time.perf_counter()
+    with sock:
+        while not raw.endswith(b"\r\n0\r\n\r\n"):
+            part = sock.recv(1024 * 1024)
+            assert part, "the server closed the connection"
+            raw += part
+            time.sleep(0.01)  # slower than the server: it waits on this reader
+    elapsed = time.perf_counter() - start
+    body, complete = dechunk(bytes(raw))
+    assert complete
+    lines = body.split(b"\n")
+    assert lines[-2] + b"\n" == COMPLETE
+    assert len(lines) == ITEMS + 2
+    assert json.loads(lines[0])["metadata"] == {"pad": "x" * PAD}
+    # Far longer than one budget: the budget bounds each step, not the whole.
+    assert elapsed > 2 * BUDGET_MS / 1000, elapsed
+
+
+def test_a_reader_that_stalls_past_the_budget_is_cut_off(
+    port: int, alice: Account, big: None, database_url: str
+) -> None:
+    sock = request(port, alice)
+    with sock:
+        raw = bytearray(sock.recv(64 * 1024))
+        stalled = time.perf_counter()
+        # The export waits on this client with its transaction open, then gives up on it: a
+        # budget after the client last took bytes (the kernel's buffers fill first).
+        wait_for(database_url, 1, 2)
+        wait_for(database_url, 0, 5)
+        cut_after = time.perf_counter() - stalled
+        assert BUDGET_MS / 1000 <= cut_after < BUDGET_MS / 1000 + 2, cut_after
+        # What was sent before is still readable; then the connection ends, short.
+        try:
+            while part := sock.recv(1024 * 1024):
+                raw += part
+        except ConnectionResetError:
+            pass
+    body, complete = dechunk(bytes(raw))
+    assert not complete
+    assert b'"export":"complete"' not in body
+    assert body.count(b"\n") < ITEMS
+
+
+def test_a_client_that_leaves_ends_the_export_in_postgresql(
+    port: int, alice: Account, big: None, database_url: str
+) -> None:
+    sock = request(port, alice, "?format=csv")
+    with sock:
+        assert sock.recv(64 * 1024).startswith(b"HTTP/1.1 200")
+        wait_for(database_url, 1, 2)
+    # Gone: the transaction ends well within the budget's tick, not at the budget's end.
+    assert wait_for(database_url, 0, 2) < BUDGET_MS / 1000
+    # The server serves the next export in full.
+    sock = request(port, alice)
+    raw = bytearray()
+    with sock:
+        while not raw.endswith(b"\r\n0\r\n\r\n"):
+            part = sock.recv(1024 * 1024)
+            assert part
+            raw += part
+    body, complete = dechunk(bytes(raw))
+    assert complete
+    assert body.endswith(COMPLETE)
+
+
+def test_memory_stays_flat_whatever_the_size(port: int, alice: Account, big: None) -> None:
+    before = server_rss_mb(port)
+    for _ in range(2):
+        sock = request(port, alice)
+        received = 0
+        tail = b""
+        with sock:
+            while not tail.endswith(b"\r\n0\r\n\r\n"):
+                part = sock.recv(1024 * 1024)
+                assert part
+                received += len(part)
+                tail = (tail + part)[-64:]
+        assert received > ITEMS * PAD
+    grown = server_rss_mb(port) - before
+    print(f"the server's memory grew by {grown:.1f} MB over two exports of 24 MB")
+    # 24 MB went through; a server that held the answer would grow by more than that.
+    assert grown < 12, grown
