@@ -261,7 +261,7 @@ async def open_export(
             async for chunk in _progress(chunks, task, content, budget_seconds, context):
                 yield chunk
             if budget.client_gone(content):
-                ended = "client gone or stalled"
+                ended = "connection closed"  # by the client, or cut short by the protocol
         except asyncio.CancelledError:
             reason = budget.cancelled_by_budget()
             if reason is None:

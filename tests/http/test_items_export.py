@@ -16,9 +16,11 @@ import httpx
 import psycopg
 import pytest
 
-from api import export
+from api import budget, export
+from api.settings import Settings
 from queries.items import FIELDS, SORTS
-from tests.conftest import CLIENT_ADDRESS, Account, MakeUser, problem
+from tests.conftest import CLIENT_ADDRESS, Account, MakeUser, own_app, problem
+from tests.database import wait_until_ended
 
 ITEMS = "/api/v1/items"
 EXPORT = f"{ITEMS}/export"
@@ -354,3 +356,19 @@ async def test_head_answers_the_type_without_a_body(
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8; header=present"
     assert response.content == b""
+
+
+async def test_the_first_chunk_is_bounded_by_the_budget_as_any_request(
+    settings: Settings, alice: Account, database_url: str
+) -> None:
+    async with own_app(settings, request_timeout_ms=400) as (app, http):
+        async with await psycopg.AsyncConnection.connect(database_url) as locker:
+            await locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+            response = await http.get(EXPORT, headers=alice.headers)
+            assert "budget" in problem(response, 503)["detail"]
+            await wait_until_ended(database_url, "%item_json%")
+        assert app.state.exports.held == {}
+        assert budget.in_flight == {}
+        # The slot is free again: the next export runs.
+        exported, last = ndjson(await http.get(EXPORT, headers=alice.headers))
+        assert (exported, last) == ([], {"export": "complete", "count": 0})

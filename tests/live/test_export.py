@@ -9,13 +9,15 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import psycopg
 import pytest
 
 from tests.conftest import Account
 from tests.live.test_connection_limits import server_rss_mb
-from tests.servers import live_server
+from tests.servers import free_port, service_env, start_server, stop_server
 
 BUDGET_MS = 500
 ITEMS = 3000
@@ -24,10 +26,45 @@ COMPLETE = b'{"export":"complete","count":%d}\n' % ITEMS
 
 
 @pytest.fixture(scope="module")
-def port(database_url: str) -> Iterator[int]:
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # SEND_TIMEOUT_S far past the budget: only the budget cuts a stalled export here.
-    with live_server(database_url, REQUEST_TIMEOUT_MS=str(BUDGET_MS), SEND_TIMEOUT_S="60") as port:
-        yield port
+    env = service_env(
+        database_url, LOG_LEVEL="info", REQUEST_TIMEOUT_MS=str(BUDGET_MS), SEND_TIMEOUT_S="60"
+    )
+    log = tmp_path_factory.mktemp("export") / "server.log"
+    port = free_port()
+    process = start_server(env, port, "--no-migrate", log=log)
+    try:
+        yield Server(port, log)
+    finally:
+        stop_server(process)
+
+
+class Server(NamedTuple):
+    port: int
+    log: Path
+
+    def exports_ended(self) -> list[dict[str, Any]]:
+        """The "export ended" lines the server has logged so far."""
+        lines = [json.loads(line) for line in self.log.read_text().splitlines() if line[:1] == "{"]
+        return [line for line in lines if line.get("event") == "export ended"]
+
+
+@pytest.fixture
+def port(server: Server) -> int:
+    return server.port
+
+
+def last_export(server: Server, logged: int, seconds: float = 5) -> dict[str, Any]:
+    """The line of the one export that ended after `logged` had, once logged."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        ended = server.exports_ended()
+        if len(ended) > logged:
+            assert len(ended) == logged + 1, ended[logged:]
+            return ended[-1]
+        time.sleep(0.05)
+    pytest.fail("no export ended")
 
 
 @pytest.fixture
@@ -121,9 +158,10 @@ def test_a_steady_reader_gets_everything_past_many_budgets(
 
 
 def test_a_reader_that_stalls_past_the_budget_is_cut_off(
-    port: int, alice: Account, big: None, database_url: str
+    server: Server, alice: Account, big: None, database_url: str
 ) -> None:
-    sock = request(port, alice)
+    logged = len(server.exports_ended())
+    sock = request(server.port, alice)
     with sock:
         raw = bytearray(sock.recv(64 * 1024))
         stalled = time.perf_counter()
@@ -143,17 +181,27 @@ def test_a_reader_that_stalls_past_the_budget_is_cut_off(
     assert not complete
     assert b'"export":"complete"' not in body
     assert body.count(b"\n") < ITEMS
+    ended = last_export(server, logged)
+    # Cut while it waited on the client (the protocol closed the connection), or while it read.
+    assert ended["ended"] in ("connection closed", "deadline")
+    assert ended["items"] < ITEMS  # PostgreSQL was not read further
 
 
 def test_a_client_that_leaves_ends_the_export_in_postgresql(
-    port: int, alice: Account, big: None, database_url: str
+    server: Server, alice: Account, big: None, database_url: str
 ) -> None:
+    port = server.port
+    logged = len(server.exports_ended())
     sock = request(port, alice, "?format=csv")
     with sock:
         assert sock.recv(64 * 1024).startswith(b"HTTP/1.1 200")
         wait_for(database_url, 1, 2)
-    # Gone: the transaction ends well within the budget's tick, not at the budget's end.
+    # Gone: the transaction ends well within the budget, and the export reads no further.
     assert wait_for(database_url, 0, 2) < BUDGET_MS / 1000
+    ended = last_export(server, logged)
+    assert ended["ended"] in ("connection closed", "disconnect")
+    assert ended["format"] == "csv"
+    assert ended["items"] < ITEMS
     # The server serves the next export in full.
     sock = request(port, alice)
     raw = bytearray()
