@@ -217,6 +217,7 @@ async def _chunks(
                     body = head + _encode(format_, page.items)
                     head = b""
                     if page.next_key is None:
+                        counted[1] = 1
                         yield body + completeness(format_, counted[0])
                         return
                     yield body
@@ -239,7 +240,7 @@ async def open_export(
     function), once its first chunk is read: until then, within the request's budget, any error
     is answered as for any request (a problem document); after, an error ends the stream."""
     slots.take(user)
-    counted = [0]
+    counted = [0, 0]  # the items read; 1 once the completeness line is
     chunks = _chunks(pool, where, sort, format_, slots, user, counted)
     try:
         first = await chunks.__anext__()
@@ -260,19 +261,18 @@ async def open_export(
             yield first
             async for chunk in _progress(chunks, task, content, budget_seconds, context):
                 yield chunk
-            if budget.client_gone(content):
+            if not counted[1] or budget.client_gone(content):
                 ended = "connection closed"  # by the client, or cut short by the protocol
         except asyncio.CancelledError:
             reason = budget.cancelled_by_budget()
             if reason is None:
                 raise
             ended = reason
-            budget.finish(task)
+            budget.finish(task)  # before anything awaits: the timer cancels it no more
             budget.abort_connection(content)
         except Exception as error:  # the answer has begun: it can only be cut short
             ended = "error"
             _log.error("export failed", error=repr(error))
-            budget.finish(task)
             budget.abort_connection(content)
         finally:
             budget.finish(task)

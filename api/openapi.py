@@ -338,7 +338,8 @@ _RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "enum": ["count=exact", "count=estimated"]},
     },
     "Vary": {
-        "description": "Prefer (and Origin): the answer depends on them",
+        "description": "The request headers the answer depends on: Prefer on a list, Accept on"
+        " an export (and Origin)",
         "schema": {"type": "string"},
     },
     "Idempotency-Replayed": {
