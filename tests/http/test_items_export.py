@@ -169,6 +169,8 @@ async def test_the_format_by_accept_or_parameter(client: httpx.AsyncClient, alic
     assert problem(refused, 406)["type"] == "/problems/not-acceptable"
     no_csv = await client.get(EXPORT, headers={**alice.headers, "Accept": "text/csv;q=0"})
     problem(no_csv, 406)
+    bad_q = await client.get(EXPORT, headers={**alice.headers, "Accept": "text/csv;q=high"})
+    assert [e["field"] for e in problem(bad_q, 422)["errors"]] == ["header.accept"]
 
 
 async def test_csv_quotes_as_rfc_4180_and_holds_the_same_values(
