@@ -20,7 +20,7 @@ from api import budget, logs, metrics
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
 from api.cors import make_cors_middleware
-from api.export import ExportSlots
+from api.export import StreamSlots
 from api.fairshare import PrincipalSlots
 from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
@@ -51,7 +51,8 @@ class AppState:
     sweeper: Sweeper | None = None
     readiness: ReadinessProbe | None = None
     point_reads: PointReads | None = None
-    exports: ExportSlots | None = None  # the exports in progress (api/export.py)
+    exports: StreamSlots | None = None  # the exports in progress (api/export.py)
+    imports: StreamSlots | None = None  # the imports in progress (api/importer.py)
     shutting_down: bool = False
 
 
@@ -131,8 +132,10 @@ def create_app(settings: Settings) -> Application:
             settings.items_max_per_user,
             state.point_reads,
             settings.request_timeout_ms,
+            settings.import_max_bytes,
         )
         state.exports = item_handlers.exports
+        state.imports = item_handlers.imports
         register_routes(
             application.router,
             item_handlers,

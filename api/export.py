@@ -47,27 +47,45 @@ EXPORTS_PER_PRINCIPAL = 2
 _log = get_logger("api.export")
 
 
-class ExportSlots:
-    """The exports in progress in this worker, by user; released when an export's stream ends."""
+class StreamSlots:
+    """Long requests in progress in this worker (exports, imports), by user, each holding a pool
+    connection: at most `per_worker` at once (503 past it), `per_principal` of one user (429)."""
 
-    def __init__(self, per_worker: int = EXPORTS_PER_WORKER) -> None:
+    def __init__(
+        self,
+        what: str,
+        per_worker: int,
+        per_principal: int,
+        worker_setting: str,
+        principal_setting: str,
+        *,
+        user_slug: str,
+        worker_slug: str,
+    ) -> None:
+        self.what = what
+        self.user_slug = user_slug
+        self.worker_slug = worker_slug
         self.per_worker = per_worker
+        self.per_principal = per_principal
+        self.worker_setting = worker_setting
+        self.principal_setting = principal_setting
         self.held: dict[str, int] = {}
 
     def take(self, user: str) -> None:
-        if self.held.get(user, 0) >= EXPORTS_PER_PRINCIPAL:
+        if self.held.get(user, 0) >= self.per_principal:
             raise ProblemError(
                 429,
-                f"this user has {EXPORTS_PER_PRINCIPAL} exports in progress already"
-                " (EXPORTS_PER_PRINCIPAL); retry when one of them has ended",
-                slug="too-many-exports",
+                f"this user has {self.per_principal} {self.what} in progress already"
+                f" ({self.principal_setting}); retry when one of them has ended",
+                slug=self.user_slug,
                 headers=RETRY_AFTER,
             )
         if sum(self.held.values()) >= self.per_worker:
             raise ProblemError(
                 503,
-                f"this worker runs {self.per_worker} exports already (EXPORTS_PER_WORKER); retry",
-                slug="exports-busy",
+                f"this worker runs {self.per_worker} {self.what} already"
+                f" ({self.worker_setting}); retry",
+                slug=self.worker_slug,
                 headers=RETRY_AFTER,
             )
         self.held[user] = self.held.get(user, 0) + 1
@@ -78,6 +96,18 @@ class ExportSlots:
             self.held[user] = held
         else:
             del self.held[user]
+
+
+def export_slots() -> StreamSlots:
+    return StreamSlots(
+        "exports",
+        EXPORTS_PER_WORKER,
+        EXPORTS_PER_PRINCIPAL,
+        "EXPORTS_PER_WORKER",
+        "EXPORTS_PER_PRINCIPAL",
+        user_slug="too-many-exports",
+        worker_slug="exports-busy",
+    )
 
 
 def export_format(request: Request, given: str | None) -> str:
@@ -196,7 +226,7 @@ async def _chunks(
     where: ItemFilter,
     sort: str | None,
     format_: str,
-    slots: ExportSlots,
+    slots: StreamSlots,
     user: str,
     counted: list[int],
 ) -> AsyncGenerator[bytes, None]:
@@ -232,7 +262,7 @@ async def open_export(
     where: ItemFilter,
     sort: str | None,
     format_: str,
-    slots: ExportSlots,
+    slots: StreamSlots,
     user: str,
     budget_seconds: float,
 ) -> Any:

@@ -17,6 +17,7 @@ from api.contracts.items import (
     TAG_LIST_PATTERN,
     BatchBody,
     BatchResult,
+    ImportResult,
     ItemPatch,
     ItemWrite,
 )
@@ -65,6 +66,7 @@ def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
         "ItemPatch": ItemPatch,
         "BatchBody": BatchBody,
         "BatchResult": BatchResult,
+        "ImportResult": ImportResult,
         "Problem": Problem,
         "User": User,
         "NewUser": NewUser,
@@ -128,8 +130,9 @@ _ERRORS = {
     "405": "The path does not answer this method; Allow lists the methods it answers",
     "409": "Conflict with the current state",
     "412": "If-Match or If-None-Match did not hold; ETag carries the current version",
-    "413": "Body too large (MAX_BODY_BYTES)",
-    "415": "Body is not sent as application/json, or has a Content-Encoding",
+    "413": "Body too large (MAX_BODY_BYTES; an import: IMPORT_MAX_BYTES)",
+    "415": "Body is not sent as application/json (an import: application/x-ndjson or text/csv),"
+    " or has a Content-Encoding",
     "406": "Accept takes none of the media types the operation answers",
     "422": "Invalid input; `errors` names each field",
     "429": (
@@ -368,6 +371,19 @@ _PASSWORD_GRANT = {
 }
 
 
+# An import's body: the export's formats.
+_ITEM_LINES = {
+    "required": True,
+    "description": "What an export writes (docs/api.md, Import): NDJSON, one item a line (the"
+    " id optional; owner_id, created_at and updated_at read and left), or CSV with the export's"
+    " header; the completeness line optional, checked when given",
+    "content": {
+        "application/x-ndjson": {"schema": {"type": "string"}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
 def _operation(
     operation: Operation, refs: dict[str, Any], parameters: dict[str, list[dict[str, Any]]]
 ) -> dict[str, Any]:
@@ -382,6 +398,8 @@ def _operation(
         described["parameters"] = [p for name in operation.parameters for p in parameters[name]]
     if operation.body == "password grant":
         described["requestBody"] = _PASSWORD_GRANT
+    elif operation.body == "item lines":
+        described["requestBody"] = _ITEM_LINES
     elif operation.body is not None:
         described["requestBody"] = {
             "required": True,

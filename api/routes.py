@@ -178,6 +178,40 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/api/v1/items/import",
+        ItemHandlers.import_items,
+        Operation(
+            "importItems",
+            "items",
+            "Create or replace the items of an export (NDJSON or CSV), all or nothing",
+            (
+                Reply(
+                    "200",
+                    "How many items were created, replaced, and left as they were",
+                    "ImportResult",
+                    ("Idempotency-Replayed",),
+                ),
+            ),
+            ("401", "403", "413", "415", "503"),
+            {
+                **_KEYED,
+                "403": "The credential lacks the scope, some lines name items of another user"
+                " (`refused`: their lines and ids; /problems/not-owner), or the user would own"
+                " more than ITEMS_MAX_PER_USER items (/problems/item-quota)",
+                "422": "Bad lines (up to the first 100, each at lines[n]), ids repeated, or an"
+                " Idempotency-Key used for another request; nothing was imported",
+                "429": "This user has IMPORTS_PER_PRINCIPAL imports in progress already"
+                " (/problems/too-many-imports), or PRINCIPAL_MAX_CONCURRENCY requests",
+                "503": "This worker runs IMPORTS_PER_WORKER imports already"
+                " (/problems/imports-busy), or the database is unavailable or out of time",
+            },
+            scopes=("items:write",),
+            parameters=("Idempotency-Key",),
+            body="item lines",
+        ),
+    ),
+    Route(
+        "POST",
         "/api/v1/items/batch",
         ItemHandlers.batch,
         Operation(

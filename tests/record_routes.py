@@ -118,6 +118,20 @@ async def _drive(app: Any, http: httpx.AsyncClient, secret_key: str) -> None:
             await as_both("GET", f"{ITEMS}/export", params=query)
     finally:
         export.EXPORT_CHUNK_ITEMS = chunk_items
+    # Imports: created (with a key, and the quota's count), an export of others' items
+    # (refused), an id twice (the duplicates).
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    await as_both("POST", f"{ITEMS}/import", content=b'{"name":"imported"}\n', headers=ndjson)
+    await as_both(
+        "POST",
+        f"{ITEMS}/import",
+        content=b'{"name":"keyed import"}\n',
+        headers={**ndjson, "Idempotency-Key": "import"},
+    )
+    everything = await http.get(f"{ITEMS}/export", headers=bearer[admin.id])
+    await as_both("POST", f"{ITEMS}/import", content=everything.content, headers=ndjson)
+    twice = b'{"id":"11111111-1111-4111-8111-111111111111","name":"twice"}\n' * 2
+    await as_both("POST", f"{ITEMS}/import", content=twice, headers=ndjson)
     # The next page of -name (its first page has a statement of its own).
     by_name = await http.get(ITEMS, params={"sort": "-name", "limit": 1}, headers=bearer[member.id])
     await as_both("GET", by_name.links["next"]["url"])

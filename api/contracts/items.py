@@ -181,6 +181,23 @@ class BatchItem(ItemWrite, forbid_unknown_fields=True):
 BatchBody = Annotated[list[BatchItem], Meta(min_length=1, max_length=MAX_BATCH)]
 
 
+class ImportItem(BatchItem, forbid_unknown_fields=True):
+    """One item of an import: a batch item, and what an export writes besides, which an import
+    takes and leaves (the owner is the importer, the dates the database's)."""
+
+    owner_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ImportResult(Struct):
+    """What an import did: items created, replaced, and left as they were (no change)."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
 class BatchResult(Struct):
     items: list[BatchOutcome]
     created: int

@@ -340,8 +340,8 @@ async def test_exports_at_once_are_bounded_per_user_and_per_worker(
     assert (await client.get(EXPORT, headers=users[2].headers)).status_code == 200
 
 
-def _slots(app: Any) -> export.ExportSlots:
-    slots: export.ExportSlots = app.state.exports
+def _slots(app: Any) -> export.StreamSlots:
+    slots: export.StreamSlots = app.state.exports
     return slots
 
 

@@ -59,6 +59,14 @@ OPERATIONS = [
         "200 400 401 403 405 406 422 429 431 501 503 505",
     ),
     (
+        "POST /api/v1/items/import",
+        "importItems",
+        ("items:write",),
+        ("Idempotency-Key",),
+        ("application/x-ndjson", "text/csv"),
+        "200 400 401 403 405 409 413 415 422 429 431 501 503 505",
+    ),
+    (
         "POST /api/v1/items/batch",
         "upsertItems",
         ("items:write",),

@@ -162,6 +162,7 @@ EXPECTED_STEPS: dict[str, list[str]] = {
     "search:": [],
     "page by page": [],
     "every item at once, streamed": ['{"export":"complete","count":'],
+    "and back: an export imported again": ['"created":0,"updated":0'],
     "an API key that may only read": [],
     "delete (204)": [],
     "10,000 demo items to search": ["10,000 items"],
