@@ -1,7 +1,9 @@
-"""GET /api/v1/items/export against a live `python -m api serve` over real sockets: a client that
-reads steadily gets every item however long it takes, one that stops reading for longer than
-REQUEST_TIMEOUT_MS is cut off (its transaction ended in PostgreSQL, no completeness line), one
-that leaves ends the export's transaction, and the server's memory stays flat."""
+"""GET /api/v1/items/export and POST /api/v1/items/import against a live `python -m api serve`
+over real sockets: a client that reads steadily gets every item however long it takes, one that
+stops reading for longer than REQUEST_TIMEOUT_MS is cut off (its transaction ended in
+PostgreSQL, no completeness line), one that leaves ends the export's transaction; an import
+streams a large body with flat memory, and one whose body stalls is answered 408 with nothing
+written."""
 
 from __future__ import annotations
 
@@ -232,3 +234,64 @@ def test_memory_stays_flat_whatever_the_size(port: int, alice: Account, big: Non
     print(f"the server's memory grew by {grown:.1f} MB over two exports of 24 MB")
     # 24 MB went through; a server that held the answer would grow by more than that.
     assert grown < 12, grown
+
+
+def test_an_import_streams_its_body_with_flat_memory(
+    port: int, alice: Account, big: None, database_url: str
+) -> None:
+    sock = request(port, alice)
+    raw = bytearray()
+    with sock:
+        while not raw.endswith(b"\r\n0\r\n\r\n"):
+            part = sock.recv(1024 * 1024)
+            assert part
+            raw += part
+    body, complete = dechunk(bytes(raw))
+    assert complete
+    with psycopg.connect(database_url, autocommit=True) as db:
+        db.execute("DELETE FROM items")
+    before = server_rss_mb(port)
+    with socket.create_connection(("127.0.0.1", port)) as upload:
+        upload.settimeout(30)
+        upload.sendall(
+            f"POST /api/v1/items/import HTTP/1.1\r\nHost: a\r\n"
+            f"Authorization: Bearer {alice.token}\r\nContent-Type: application/x-ndjson\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+        )
+        for start in range(0, len(body), 256 * 1024):
+            upload.sendall(body[start : start + 256 * 1024])
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            part = upload.recv(65536)
+            assert part, answer
+            answer += part
+    head, _, result = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answer
+    assert json.loads(result) == {"created": ITEMS, "updated": 0, "unchanged": 0}
+    grown = server_rss_mb(port) - before
+    print(f"the server's memory grew by {grown:.1f} MB over an import of 24 MB")
+    assert grown < 12, grown
+    assert in_transaction(database_url) == 0
+
+
+def test_an_import_whose_body_stalls_is_answered_408_and_writes_nothing(
+    port: int, alice: Account, database_url: str
+) -> None:
+    lines = b"".join(b'{"name":"item %d"}\n' % n for n in range(100))
+    with socket.create_connection(("127.0.0.1", port)) as upload:
+        upload.settimeout(10)
+        upload.sendall(
+            f"POST /api/v1/items/import HTTP/1.1\r\nHost: a\r\n"
+            f"Authorization: Bearer {alice.token}\r\nContent-Type: application/x-ndjson\r\n"
+            f"Content-Length: {len(lines) * 2}\r\n\r\n".encode()
+        )
+        upload.sendall(lines)  # half the body, then nothing
+        start = time.perf_counter()
+        answer = upload.recv(65536)
+        waited = time.perf_counter() - start
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert BUDGET_MS / 1000 * 0.9 <= waited < BUDGET_MS / 1000 + 2, waited
+    wait_for(database_url, 0, 2)
+    with psycopg.connect(database_url, autocommit=True) as db:
+        row = db.execute("SELECT count(*) FROM items").fetchone()
+    assert row == (0,)
