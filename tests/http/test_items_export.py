@@ -254,7 +254,8 @@ async def _export_statements(db: psycopg.AsyncConnection[Any]) -> list[Any]:
     with the start of its last statement."""
     cursor = await db.execute(
         "SELECT state, query_start FROM pg_stat_activity"
-        " WHERE application_name = 'items-api' AND state <> 'idle'"
+        " WHERE application_name = 'items-api' AND state <> 'idle' AND query LIKE '%item_json%'"
+        " AND datname = current_database()"
     )
     return await cursor.fetchall()
 

@@ -120,7 +120,7 @@ def in_transaction(database_url: str) -> int:
     with psycopg.connect(database_url, autocommit=True) as db:
         row = db.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'items-api'"
-            " AND state IN ('active', 'idle in transaction')"
+            " AND state IN ('active', 'idle in transaction') AND datname = current_database()"
         ).fetchone()
         assert row is not None
         return int(row[0])
