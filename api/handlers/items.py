@@ -308,7 +308,6 @@ class ItemHandlers:
         format_ = import_format(request)
         key = idempotency_key(request)
         user = str(principal.user_id)
-        self.imports.take(user)
         task = asyncio.current_task()
         assert task is not None
         fingerprint = fingerprint_of(request)
@@ -365,6 +364,7 @@ class ItemHandlers:
             result = ImportResult(outcome.created, outcome.updated, unchanged)
             return json_response(200, encode(result))
 
+        self.imports.take(user)
         try:
             async with self.pool.acquire() as connection, connection.transaction():
                 if key is None:
