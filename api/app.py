@@ -20,6 +20,7 @@ from api import budget, consistency, logs, metrics
 from api.auth.service import Authenticator
 from api.auth.throttle import LoginThrottle
 from api.cors import make_cors_middleware
+from api.export import StreamSlots
 from api.fairshare import PrincipalSlots
 from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
@@ -52,6 +53,8 @@ class AppState:
     readiness: ReadinessProbe | None = None
     point_reads: PointReads | None = None
     replicas: ReplicaSet | None = None
+    exports: StreamSlots | None = None  # the exports in progress (api/export.py)
+    imports: StreamSlots | None = None  # the imports in progress (api/importer.py)
     shutting_down: bool = False
 
 
@@ -107,18 +110,23 @@ def create_app(settings: Settings) -> Application:
         if settings.replica_urls:
             state.replicas = await _open_replicas(settings, Target(pool, state.point_reads))
             wrap = consistency.wrapper(consistency.TokenCodec(secret_key), state.replicas)
+        item_handlers = ItemHandlers(
+            pool,
+            auth,
+            settings.max_body_bytes,
+            Idempotency(pool, settings.idempotency_ttl_seconds),
+            settings.max_response_bytes,
+            settings.items_max_per_user,
+            state.point_reads,
+            state.replicas,
+            settings.request_timeout_ms,
+            settings.import_max_bytes,
+        )
+        state.exports = item_handlers.exports
+        state.imports = item_handlers.imports
         register_routes(
             application.router,
-            ItemHandlers(
-                pool,
-                auth,
-                settings.max_body_bytes,
-                Idempotency(pool, settings.idempotency_ttl_seconds),
-                settings.max_response_bytes,
-                settings.items_max_per_user,
-                state.point_reads,
-                state.replicas,
-            ),
+            item_handlers,
             IdentityHandlers(
                 pool,
                 auth,

@@ -49,6 +49,54 @@ def client_gone(content: Any) -> bool:
     return getattr(cycle, "disconnected", False) is True
 
 
+def abort_connection(content: Any) -> None:
+    """Close the connection of this request at once, unsent bytes dropped, and mark it gone: an
+    answer that cannot be finished (a streamed export past its budget) must not look complete to
+    its client, which sees the body end before its last chunk. Reaches uvicorn's cycle as
+    client_gone does; under an ASGI server without it, nothing happens here."""
+    abort_connection_of(getattr(getattr(content, "receive", None), "__self__", None))
+
+
+def abort_connection_of(cycle: Any) -> None:
+    """abort_connection, given uvicorn's request-response cycle."""
+    transport = getattr(cycle, "transport", None)
+    if transport is not None:
+        transport.abort()
+        cycle.disconnected = True
+
+
+# Streamed answers (exports): the task that sends one -> the seconds each of its steps may take.
+steps: dict[asyncio.Task[Any], float] = {}
+
+
+def extend(task: asyncio.Task[Any], content: Any, seconds: float) -> None:
+    """Give the streamed answer sent by `task` a deadline `seconds` from now, and after each
+    progress (docs/api.md, "Export"), in flight again if it had left."""
+    in_flight[task] = (perf_counter() + seconds, content)
+    steps[task] = seconds
+    if timer is None:
+        arm()
+
+
+def progress(task: asyncio.Task[Any] | None) -> None:
+    """The client took some of a streamed answer: its deadline moves a step from now."""
+    entry = in_flight.get(task)
+    seconds = steps.get(task) if task is not None else None
+    if entry is not None and seconds is not None and task not in _cancelled:
+        in_flight[task] = (perf_counter() + seconds, entry[1])
+
+
+def streaming(task: asyncio.Task[Any] | None) -> bool:
+    """Whether `task` sends a streamed answer under the budget (see extend)."""
+    return task in steps
+
+
+def finish(task: asyncio.Task[Any]) -> None:
+    """The streamed answer of `task` has ended: out of the budget's hands."""
+    in_flight.pop(task, None)
+    steps.pop(task, None)
+
+
 def body_incomplete(content: Any) -> bool:
     """True when uvicorn has not yet received the whole body of this request."""
     cycle = getattr(getattr(content, "receive", None), "__self__", None)

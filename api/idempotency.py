@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from queries.idempotency import Connection
 
     Write: TypeAlias = Callable[[Connection], Awaitable[Response]]
+    Stage: TypeAlias = Callable[[Connection], Awaitable[None]]
 MAX_KEY_LENGTH = 255
 # The response headers a replay repeats (Content-Type comes with the content), and the one it adds.
 REPLAYED_HEADERS = (b"etag", b"location", b"link")
@@ -90,42 +91,77 @@ class Idempotency:
         self, request: Request, principal_id: UUID, key: str, body: bytes, write: Write
     ) -> Response:
         """The response of `write` (run on the transaction's connection), or the stored one."""
-        fingerprint = hashlib.sha256(
-            request.method.encode() + b" " + request.url.path + b"\n" + body
-        ).digest()
+        fingerprint = fingerprint_of(request)
+        fingerprint.update(body)
         async with self.pool.acquire() as connection, connection.transaction():
-            if not await idempotency.lock(connection, principal_id, key):
+            return await self._respond(connection, principal_id, key, fingerprint, None, write)
+
+    async def respond_streamed(
+        self,
+        connection: Connection,
+        principal_id: UUID,
+        key: str,
+        fingerprint: hashlib._Hash,
+        stage: Stage,
+        write: Write,
+    ) -> Response:
+        """As respond, for a body read while `stage(connection)` runs (an import), in the
+        transaction open on `connection`: the key's lock is taken before it, the body's
+        fingerprint (`fingerprint`, which `stage` feeds with the body as it reads it:
+        fingerprint_of) is looked up after it, then `write(connection)` runs unless the key's
+        answer is stored. A refusal `stage` raises is never stored. A replay still reads the
+        whole body first: its fingerprint is known only then."""
+        return await self._respond(connection, principal_id, key, fingerprint, stage, write)
+
+    async def _respond(
+        self,
+        connection: Connection,
+        principal_id: UUID,
+        key: str,
+        fingerprint_hash: hashlib._Hash,
+        stage: Stage | None,
+        write: Write,
+    ) -> Response:
+        if not await idempotency.lock(connection, principal_id, key):
+            raise ProblemError(
+                409,
+                "a request with this Idempotency-Key is still running; retry when it is done",
+                slug="idempotency-key-in-use",
+                headers=RETRY_AFTER,
+            )
+        if stage is not None:
+            await stage(connection)
+        fingerprint = fingerprint_hash.digest()
+        stored = await idempotency.find(connection, principal_id, key)
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
                 raise ProblemError(
-                    409,
-                    "a request with this Idempotency-Key is still running; retry when it is done",
-                    slug="idempotency-key-in-use",
-                    headers=RETRY_AFTER,
+                    422,
+                    "this Idempotency-Key was used for another request; use a new key",
+                    slug="idempotency-key-reused",
+                    errors=[
+                        FieldError(
+                            field="header.Idempotency-Key", message="used for another request"
+                        )
+                    ],
                 )
-            stored = await idempotency.find(connection, principal_id, key)
-            if stored is not None:
-                if stored.fingerprint != fingerprint:
-                    raise ProblemError(
-                        422,
-                        "this Idempotency-Key was used for another request; use a new key",
-                        slug="idempotency-key-reused",
-                        errors=[
-                            FieldError(
-                                field="header.Idempotency-Key", message="used for another request"
-                            )
-                        ],
-                    )
-                return _replay(stored)
-            response = await write(connection)
-            record = _record(fingerprint, response)
-            if not await idempotency.store(connection, principal_id, key, record, self.ttl_seconds):
-                # Only when the key's first request committed between our lock and our lookup.
-                raise ProblemError(
-                    409,
-                    "a request with this Idempotency-Key has just completed; retry for its answer",
-                    slug="idempotency-key-in-use",
-                    headers=RETRY_AFTER,
-                )
+            return _replay(stored)
+        response = await write(connection)
+        record = _record(fingerprint, response)
+        if not await idempotency.store(connection, principal_id, key, record, self.ttl_seconds):
+            # Only when the key's first request committed between our lock and our lookup.
+            raise ProblemError(
+                409,
+                "a request with this Idempotency-Key has just completed; retry for its answer",
+                slug="idempotency-key-in-use",
+                headers=RETRY_AFTER,
+            )
         return response
+
+
+def fingerprint_of(request: Request) -> hashlib._Hash:
+    """The hash a request's fingerprint is made of: its method and path, then its body."""
+    return hashlib.sha256(request.method.encode() + b" " + request.url.path + b"\n")
 
 
 def _record(fingerprint: bytes, response: Response) -> StoredResponse:

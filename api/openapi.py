@@ -8,6 +8,7 @@ import msgspec
 
 from api.contracts.common import CANONICAL_UUID, CURSOR_LENGTH
 from api.contracts.items import (
+    EXPORT_FORMATS,
     ITEM_COUNT_CAP,
     ITEM_PAGE_SIZE,
     ITEM_PAGE_SIZE_MAX,
@@ -16,6 +17,7 @@ from api.contracts.items import (
     TAG_LIST_PATTERN,
     BatchBody,
     BatchResult,
+    ImportResult,
     ItemPatch,
     ItemWrite,
 )
@@ -64,6 +66,7 @@ def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
         "ItemPatch": ItemPatch,
         "BatchBody": BatchBody,
         "BatchResult": BatchResult,
+        "ImportResult": ImportResult,
         "Problem": Problem,
         "User": User,
         "NewUser": NewUser,
@@ -127,8 +130,10 @@ _ERRORS = {
     "405": "The path does not answer this method; Allow lists the methods it answers",
     "409": "Conflict with the current state",
     "412": "If-Match or If-None-Match did not hold; ETag carries the current version",
-    "413": "Body too large (MAX_BODY_BYTES)",
-    "415": "Body is not sent as application/json, or has a Content-Encoding",
+    "413": "Body too large (MAX_BODY_BYTES; an import: IMPORT_MAX_BYTES)",
+    "415": "Body is not sent as application/json (an import: application/x-ndjson or text/csv),"
+    " or has a Content-Encoding",
+    "406": "Accept takes none of the media types the operation answers",
     "422": "Invalid input; `errors` names each field",
     "429": (
         "This user has PRINCIPAL_MAX_CONCURRENCY requests in progress already"
@@ -266,7 +271,15 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
         " metadata and q are counted: others ignore the preference (RFC 7240)",
         _HEADER,
     )
+    export_format = _parameter(
+        "format",
+        "query",
+        "ndjson (application/x-ndjson) or csv (text/csv); without it, the Accept header chooses"
+        " (NDJSON when it allows both equally, or is absent)",
+        {"type": "string", "enum": list(EXPORT_FORMATS)},
+    )
     return {
+        "export format": [export_format],
         "fields": [fields],
         "item sort": [sort],
         "Prefer count": [prefer],
@@ -340,7 +353,8 @@ _RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "enum": ["count=exact", "count=estimated"]},
     },
     "Vary": {
-        "description": "Prefer (and Origin): the answer depends on them",
+        "description": "The request headers the answer depends on: Prefer on a list, Accept on"
+        " an export (and Origin)",
         "schema": {"type": "string"},
     },
     "Idempotency-Replayed": {
@@ -377,6 +391,19 @@ _PASSWORD_GRANT = {
 }
 
 
+# An import's body: the export's formats.
+_ITEM_LINES = {
+    "required": True,
+    "description": "What an export writes (docs/api.md, Import): NDJSON, one item a line (the"
+    " id optional; owner_id, created_at and updated_at read and left), or CSV with the export's"
+    " header; the completeness line optional, checked when given",
+    "content": {
+        "application/x-ndjson": {"schema": {"type": "string"}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
 def _operation(
     operation: Operation, refs: dict[str, Any], parameters: dict[str, list[dict[str, Any]]]
 ) -> dict[str, Any]:
@@ -391,6 +418,8 @@ def _operation(
         described["parameters"] = [p for name in operation.parameters for p in parameters[name]]
     if operation.body == "password grant":
         described["requestBody"] = _PASSWORD_GRANT
+    elif operation.body == "item lines":
+        described["requestBody"] = _ITEM_LINES
     elif operation.body is not None:
         described["requestBody"] = {
             "required": True,
@@ -401,6 +430,12 @@ def _operation(
         headers = {name: _RESPONSE_HEADERS[name] for name in reply.headers}
         if reply.schema is not None:
             responses[reply.status] = _json(refs[reply.schema], reply.description, headers)
+        elif reply.media:
+            responses[reply.status] = {
+                "description": reply.description,
+                "content": {media: {"schema": {"type": "string"}} for media in reply.media},
+                **({"headers": headers} if headers else {}),
+            }
         else:
             responses[reply.status] = {"description": reply.description}
             if headers:

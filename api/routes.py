@@ -12,7 +12,7 @@ from typing import Any
 
 from blacksheep.server.routing import Router
 
-from api.contracts.items import MAX_BATCH
+from api.contracts.items import EXPORT_FORMATS, MAX_BATCH
 from api.docs import INIT_SCRIPT_PATH, SWAGGER_UI_FILES
 from api.handlers.identity import IdentityHandlers
 from api.handlers.items import ItemHandlers
@@ -26,12 +26,14 @@ Handler = Callable[..., Awaitable[Any]]
 @dataclass(frozen=True)
 class Reply:
     """A success response: `schema` names a component schema of api/openapi.py (None: no
-    body), `headers` response headers it defines (ETag, Location, Link, Idempotency-Replayed)."""
+    body), `headers` response headers it defines (ETag, Location, Link, Idempotency-Replayed),
+    `media` the media types of a body that is not JSON."""
 
     status: str
     description: str
     schema: str | None = None
     headers: tuple[str, ...] = ()
+    media: tuple[str, ...] = ()  # media types of a body that is not JSON (a text stream)
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,70 @@ ROUTES: tuple[Route, ...] = (
             ),
         ),
         replica_reads=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/items/export",
+        ItemHandlers.export,
+        Operation(
+            "exportItems",
+            "items",
+            "Every item a list would show, in its order, streamed from one snapshot",
+            (
+                Reply(
+                    "200",
+                    "One item per line (NDJSON: the item's JSON; CSV: a header row, then RFC 4180"
+                    " records, tags and metadata as JSON text), then the completeness line:"
+                    ' {"export":"complete","count":N} or #export,complete,N,,,,,. An answer'
+                    " without it was cut short (a stall past REQUEST_TIMEOUT_MS)",
+                    headers=("Vary",),
+                    media=tuple(media for media, _ in EXPORT_FORMATS.values()),
+                ),
+            ),
+            ("401", "403", "406", "422", "503"),
+            {
+                "429": "This user has EXPORTS_PER_PRINCIPAL exports in progress already"
+                " (/problems/too-many-exports), or PRINCIPAL_MAX_CONCURRENCY requests",
+                "503": "This worker runs EXPORTS_PER_WORKER exports already"
+                " (/problems/exports-busy), or the database is unavailable or out of time",
+            },
+            scopes=("items:read",),
+            parameters=("item filters", "item sort", "export format"),
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/items/import",
+        ItemHandlers.import_items,
+        Operation(
+            "importItems",
+            "items",
+            "Create or replace the items of an export (NDJSON or CSV), all or nothing",
+            (
+                Reply(
+                    "200",
+                    "How many items were created, replaced, and left as they were",
+                    "ImportResult",
+                    ("Idempotency-Replayed",),
+                ),
+            ),
+            ("401", "403", "413", "415", "503"),
+            {
+                **_KEYED,
+                "403": "The credential lacks the scope, some lines name items of another user"
+                " (`refused`: their lines and ids; /problems/not-owner), or the user would own"
+                " more than ITEMS_MAX_PER_USER items (/problems/item-quota)",
+                "422": "Bad lines (up to the first 100, each at lines[n]), ids repeated, or an"
+                " Idempotency-Key used for another request; nothing was imported",
+                "429": "This user has IMPORTS_PER_PRINCIPAL imports in progress already"
+                " (/problems/too-many-imports), or PRINCIPAL_MAX_CONCURRENCY requests",
+                "503": "This worker runs IMPORTS_PER_WORKER imports already"
+                " (/problems/imports-busy), or the database is unavailable or out of time",
+            },
+            scopes=("items:write",),
+            parameters=("Idempotency-Key",),
+            body="item lines",
+        ),
     ),
     Route(
         "POST",

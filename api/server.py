@@ -11,9 +11,11 @@ limits are read from the settings (the environment and `.env`) there.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import re
 import socket
 import struct
+import termios
 from collections.abc import Coroutine
 from functools import cache
 from typing import Any
@@ -26,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
+from api import budget
 from api.budget import in_flight
 from api.metrics import shed
 from api.problems import PROBLEM_JSON, RETRY_AFTER, TITLES, problem_response
@@ -57,6 +60,9 @@ _TCP_INFO = getattr(socket, "TCP_INFO", None)
 _TCP_CLOSE_WAIT = 8
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _RESET_POLL_S = 0.01
+# How often a streamed answer waiting on its client looks whether the client took bytes.
+_PROGRESS_POLL_S = 0.05
+_INT = bytes(4)
 _NO_CONTENT_LENGTH = (204, 304)
 # uvicorn writes every status line from this table, built from Python's http.HTTPStatus.
 for _status, _title in TITLES.items():
@@ -192,7 +198,57 @@ class _Cycle(RequestResponseCycle):
             if message["status"] in _NO_CONTENT_LENGTH:
                 headers = [field for field in message["headers"] if field[0] != b"content-length"]
                 message = {**message, "headers": headers}
+        elif self.flow.write_paused and not self.disconnected:
+            return self._send_when_drained(message)
         return super().send(message)
+
+    async def _send_when_drained(self, message: ASGISendEvent) -> None:
+        """A part of a body sent while the client has not taken the previous ones.
+
+        Only a streamed answer (an export) is in the budget's hands while it sends. Each time
+        the client takes bytes (the unsent bytes, the transport's and the kernel's, shrink) its
+        deadline moves a step on (api.budget.progress): the kernel's send buffer (megabytes)
+        frees room in large steps, and a slow reader that keeps reading is not stalled. When the
+        budget cancels it here (no byte taken in a step, or the client gone), the connection is
+        aborted, so that the client sees a body cut short, and the answer's generator, finding
+        the client gone, ends without its completeness line (docs/api.md, "Export")."""
+        task = asyncio.current_task()
+        if not budget.streaming(task):
+            await super().send(message)
+            return
+        unsent = self._unsent_bytes()
+        try:
+            while self.flow.write_paused and not self.disconnected:
+                try:
+                    await asyncio.wait_for(self.flow.drain(), _PROGRESS_POLL_S)
+                except TimeoutError:
+                    now = self._unsent_bytes()
+                    if now < unsent:
+                        budget.progress(task)
+                    unsent = now
+        except asyncio.CancelledError:
+            reason = budget.cancelled_by_budget()
+            if reason is None:
+                raise
+            assert task is not None
+            budget.finish(task)
+            budget.abort_connection_of(self)
+            self.logger.warning("streamed answer cut short: %s", reason)
+            return
+        await super().send(message)
+
+    def _unsent_bytes(self) -> int:
+        """The answer bytes not yet taken by the client: in the transport's buffer and in the
+        kernel's send queue (SIOCOUTQ: unsent or unacknowledged)."""
+        unsent = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, _INT)
+                unsent += struct.unpack("i", queued)[0]
+            except OSError:
+                pass
+        return unsent
 
 
 class HeaderLimitedProtocol(HttpToolsProtocol):

@@ -38,6 +38,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # statement_timeout and the others on the database role instead.
     db_session_parameters: bool = True
     max_body_bytes: PositiveInt = 2 * 1024 * 1024
+    # The largest body of POST /api/v1/items/import (docs/api.md, "Import"): read as it arrives.
+    import_max_bytes: PositiveInt = 256 * 1024 * 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True
     server_timing: bool = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 from uuid import UUID
@@ -132,6 +132,11 @@ LIST_BY_NAME_DESC = load("items/list_by_name_desc")
 LIST_BY_NAME_DESC_FIRST = load("items/list_by_name_desc_first")
 GET_FIELDS_BY_ID = load("items/get_fields_by_id")
 COUNT_RECENT = load("items/count_recent")
+CREATE_ITEM_IMPORT = load("session/create_item_import")
+IMPORT_UPSERT = load("items/import_upsert")
+IMPORT_REFUSED = load("items/import_refused")
+IMPORT_DUPLICATES = load("items/import_duplicates")
+IMPORT_STATEMENT_TIMEOUT = load("session/import_statement_timeout")
 ESTIMATE_COUNT = load("items/estimate_count")
 
 # The orders a list may be sorted in (a field, `-` for descending; the id breaks ties the same
@@ -342,6 +347,82 @@ async def upsert_batch(
         if any(created.values()) and await count_owned(db, caller_id) > max_items:
             raise OverQuota
     return [BatchOutcome(item_id, created[item_id]) for item_id in ids]
+
+
+# The columns of the temporary table item_import, in the order import records give them.
+IMPORT_COLUMNS = ("line_number", "id", "name", "description", "tags", "metadata")
+
+
+class ImportRecord(NamedTuple):
+    """One item of an import, as COPY writes it into item_import."""
+
+    line_number: int
+    id: UUID
+    name: str
+    description: str | None
+    tags: list[str]
+    metadata: msgspec.Raw
+
+
+class ImportOutcome(NamedTuple):
+    created: int
+    updated: int
+
+
+async def stage_import(
+    connection: PoolConnectionProxy[asyncpg.Record], records: AsyncIterable[ImportRecord]
+) -> None:
+    """Copy `records` into a new temporary table item_import, as they come (COPY's binary
+    stream: the iterable may read them from a request body), inside the caller's transaction,
+    which drops the table when it ends."""
+    await connection.execute(CREATE_ITEM_IMPORT)
+    await connection.copy_records_to_table("item_import", records=records, columns=IMPORT_COLUMNS)
+
+
+async def write_import(
+    connection: PoolConnectionProxy[asyncpg.Record],
+    caller_id: UUID,
+    is_admin: bool,
+    max_items: int,
+    max_reported: int,
+    statement_timeout_ms: int,
+) -> ImportOutcome:
+    """Write the staged import (stage_import) into items in one statement, all or none, inside
+    the caller's transaction, whose statements may each take `statement_timeout_ms`.
+
+    Raises ImportRefused with the first `max_reported` (line, id) of items that belong to another
+    owner, ImportDuplicates with those (line, id, first line) whose id an earlier line has, and
+    OverQuota when the caller would own more than `max_items` items.
+    """
+    await connection.execute(IMPORT_STATEMENT_TIMEOUT, str(statement_timeout_ms))
+    refused = await connection.fetch(IMPORT_REFUSED, caller_id, is_admin, max_reported)
+    if refused:
+        raise ImportRefused([(row["line_number"], row["id"]) for row in refused])
+    try:
+        async with connection.transaction():  # a savepoint: the duplicates are read after it
+            row = await connection.fetchrow(IMPORT_UPSERT, caller_id, is_admin)
+    except asyncpg.CardinalityViolationError:
+        duplicates = await connection.fetch(IMPORT_DUPLICATES, max_reported)
+        raise ImportDuplicates(
+            [(d["line_number"], d["id"], d["first_line"]) for d in duplicates]
+        ) from None
+    assert row is not None
+    outcome = ImportOutcome(row["created"], row["updated"])
+    if outcome.created and await count_owned(connection, caller_id) > max_items:
+        raise OverQuota
+    return outcome
+
+
+class ImportRefused(Exception):
+    def __init__(self, lines: list[tuple[int, UUID]]) -> None:
+        super().__init__(f"{len(lines)} lines name items of another owner")
+        self.lines = lines
+
+
+class ImportDuplicates(Exception):
+    def __init__(self, lines: list[tuple[int, UUID, int]]) -> None:
+        super().__init__(f"{len(lines)} lines repeat an id")
+        self.lines = lines
 
 
 class Window(NamedTuple):

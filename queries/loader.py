@@ -12,9 +12,10 @@ READ_ONLY: set[str] = set()
 _COMMENT = re.compile(r"--[^\n]*")
 _WORD = re.compile(r"[A-Za-z_]+")
 _WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "CALL", "SET"})
-# Functions a SELECT may call that change something: sequences, and advisory locks (any
-# pg_*advisory* function), which a second run on a fresh connection would take twice.
-_SIDE_EFFECTS = frozenset({"NEXTVAL", "SETVAL"})
+# Functions a SELECT may call that change something: sequences, settings (set_config, which a
+# second run on a fresh connection would make outside the transaction it was meant for), and
+# advisory locks (any pg_*advisory* function), which a second run would take twice.
+_SIDE_EFFECTS = frozenset({"NEXTVAL", "SETVAL", "SET_CONFIG"})
 
 
 def is_read_only(statement: str) -> bool:

@@ -73,8 +73,8 @@ async def wait_until_blocked(database_url: str, count: int = 1) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher:
         for _ in range(500):
             cursor = await watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE application_name = 'items-api' AND wait_event_type = 'Lock'"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'items-api' AND wait_event_type = 'Lock'"
             )
             row = await cursor.fetchone()
             if row is not None and row[0] >= count:
@@ -88,8 +88,8 @@ async def wait_until_ended(database_url: str, like: str, *, seconds: float = 2.0
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher:
         for _ in range(int(seconds / 0.02)):
             cursor = await watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'items-api'"
-                " AND state = 'active' AND query LIKE %s",
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'items-api' AND state = 'active' AND query LIKE %s",
                 (like,),
             )
             if await cursor.fetchone() == (0,):

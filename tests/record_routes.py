@@ -20,7 +20,7 @@ from uuid import uuid4
 import httpx
 import msgspec
 
-from api import migrate
+from api import export, migrate
 from api.app import create_app
 from api.auth import tokens
 from api.auth.passwords import hash_password
@@ -100,7 +100,7 @@ async def _drive(app: Any, http: httpx.AsyncClient, secret_key: str) -> None:
     batch = [{"id": str(uuid4()), "name": "batch"}]
     await as_both("POST", f"{ITEMS}/batch", json=batch)
     await as_both("POST", f"{ITEMS}/batch", json=batch, headers={"Idempotency-Key": "batch"})
-    for query in (
+    selections: tuple[dict[str, str], ...] = (
         {},
         {"tags": "a"},
         {"tags_all": "a"},
@@ -108,8 +108,30 @@ async def _drive(app: Any, http: httpx.AsyncClient, secret_key: str) -> None:
         {"q": "espresso"},
         {"q": "espresso machine"},
         *({"sort": sort} for sort in items.SORTS[1:]),
-    ):
+    )
+    for query in selections:
         await as_both("GET", ITEMS, params=query)
+    # Exports run the list's statements, one item a chunk here: the next chunks' too.
+    chunk_items, export.EXPORT_CHUNK_ITEMS = export.EXPORT_CHUNK_ITEMS, 1
+    try:
+        for query in selections:
+            await as_both("GET", f"{ITEMS}/export", params=query)
+    finally:
+        export.EXPORT_CHUNK_ITEMS = chunk_items
+    # Imports: created (with a key, and the quota's count), an export of others' items
+    # (refused), an id twice (the duplicates).
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    await as_both("POST", f"{ITEMS}/import", content=b'{"name":"imported"}\n', headers=ndjson)
+    await as_both(
+        "POST",
+        f"{ITEMS}/import",
+        content=b'{"name":"keyed import"}\n',
+        headers={**ndjson, "Idempotency-Key": "import"},
+    )
+    everything = await http.get(f"{ITEMS}/export", headers=bearer[admin.id])
+    await as_both("POST", f"{ITEMS}/import", content=everything.content, headers=ndjson)
+    twice = b'{"id":"11111111-1111-4111-8111-111111111111","name":"twice"}\n' * 2
+    await as_both("POST", f"{ITEMS}/import", content=twice, headers=ndjson)
     # The next page of -name (its first page has a statement of its own).
     by_name = await http.get(ITEMS, params={"sort": "-name", "limit": 1}, headers=bearer[member.id])
     await as_both("GET", by_name.links["next"]["url"])

@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 import msgspec
@@ -181,6 +181,23 @@ class BatchItem(ItemWrite, forbid_unknown_fields=True):
 BatchBody = Annotated[list[BatchItem], Meta(min_length=1, max_length=MAX_BATCH)]
 
 
+class ImportItem(BatchItem, forbid_unknown_fields=True):
+    """One item of an import: a batch item, and what an export writes besides, which an import
+    takes and leaves (the owner is the importer, the dates the database's)."""
+
+    owner_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ImportResult(Struct):
+    """What an import did: items created, replaced, and left as they were (no change)."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
 class BatchResult(Struct):
     items: list[BatchOutcome]
     created: int
@@ -190,8 +207,9 @@ class BatchResult(Struct):
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
 
 
-class ListQuery(Struct, forbid_unknown_fields=True):
-    """Query parameters of GET /items, as strings converted by msgspec."""
+class ItemSelection(Struct, forbid_unknown_fields=True):
+    """The filters and order of GET /items and GET /items/export, as strings converted by
+    msgspec."""
 
     tags: str | None = None
     tags_all: str | None = None
@@ -199,10 +217,41 @@ class ListQuery(Struct, forbid_unknown_fields=True):
     q: Annotated[str, Meta(min_length=1, max_length=SEARCH_LENGTH, pattern=NO_NUL)] | None = None
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
+    sort: str | None = None
+
+
+class ListQuery(ItemSelection, forbid_unknown_fields=True):
+    """Query parameters of GET /items."""
+
     limit: Annotated[int, Meta(ge=1, le=ITEM_PAGE_SIZE_MAX)] = ITEM_PAGE_SIZE
     cursor: Cursor | None = None
-    sort: str | None = None
     fields: str | None = None
+
+
+# The formats of GET /items/export, by their `format` name: (media type, Content-Type).
+EXPORT_FORMATS = {
+    "ndjson": ("application/x-ndjson", b"application/x-ndjson"),
+    "csv": ("text/csv", b"text/csv; charset=utf-8; header=present"),
+}
+
+
+class ExportQuery(ItemSelection, forbid_unknown_fields=True):
+    """Query parameters of GET /items/export: the list's filters and sort, and the format
+    (else the Accept header's)."""
+
+    format: Literal["ndjson", "csv"] | None = None
+
+
+def item_filter(query: ItemSelection) -> ItemFilter:
+    """The filters of a list or an export, each checked (422 naming `query.<name>`)."""
+    return ItemFilter(
+        tags_any=tag_filter(query.tags, "tags"),
+        tags_all=tag_filter(query.tags_all, "tags_all"),
+        metadata=metadata_filter(query.metadata),
+        q=None if query.q is None else nfc(query.q),
+        created_after=query.created_after,
+        created_before=query.created_before,
+    )
 
 
 class ItemQuery(Struct, forbid_unknown_fields=True):

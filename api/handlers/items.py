@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 from uuid import UUID
 
 import asyncpg
-from blacksheep import Request, Response
+from asyncpg.pool import PoolConnectionProxy
+from blacksheep import Request, Response, StreamedContent
 
-from api import consistency
+from api import budget, consistency
 from api.auth.principal import READ, WRITE
 from api.auth.service import Authenticator
-from api.contracts.common import nfc
 from api.contracts.items import (
+    EXPORT_FORMATS,
     ITEM_COUNT_CAP,
     LIST_FORMS,
     LIST_REPEATABLE,
     BatchBody,
     BatchResult,
+    ExportQuery,
+    ImportResult,
     ItemPatch,
     ItemQuery,
     ItemWrite,
@@ -29,13 +33,13 @@ from api.contracts.items import (
     clean_body,
     clean_patch,
     clean_write,
-    metadata_filter,
+    item_filter,
     parse_fields,
     parse_sort,
-    tag_filter,
 )
 from api.cursor import decode_cursor, next_link, order_of
 from api.etags import etag_for, matches_weakly, parse_tags, strong_versions
+from api.export import StreamSlots, export_format, export_slots, open_export
 from api.http import (
     decode,
     encode,
@@ -45,8 +49,15 @@ from api.http import (
     read_body,
     read_query,
 )
-from api.idempotency import Idempotency, idempotency_key
-from api.problems import ProblemError, invalid
+from api.idempotency import Idempotency, fingerprint_of, idempotency_key
+from api.importer import (
+    IMPORT_BAD_LINES,
+    IMPORT_STATEMENT_TIMEOUT_MS,
+    ImportReader,
+    import_format,
+    import_slots,
+)
+from api.problems import FieldError, ProblemError, invalid
 from queries import items
 from queries.coalesce import PointReads
 from queries.items import Item, ItemFilter
@@ -76,10 +87,16 @@ class ItemHandlers:
         idempotency: Idempotency,
         max_response_bytes: int,
         max_items_per_user: int,
-        point_reads: PointReads | None = None,
-        replicas: ReplicaSet | None = None,
+        point_reads: PointReads | None,
+        replicas: ReplicaSet | None,
+        request_timeout_ms: int,
+        import_max_bytes: int,
     ) -> None:
         self.pool = pool
+        self.exports: StreamSlots = export_slots()
+        self.imports: StreamSlots = import_slots()
+        self.import_max_bytes = import_max_bytes
+        self.budget_seconds = request_timeout_ms / 1000
         # GET's read: coalesced with concurrent ones (COALESCE_READS), or a statement of its own;
         # with replicas, on the one the request may read (api/consistency.py).
         self.read: Callable[[UUID], Awaitable[Item | None]] = (
@@ -250,14 +267,7 @@ class ItemHandlers:
     async def list(self, request: Request) -> Response:
         (await self.auth.authenticate(request)).require(READ)
         query = _list_query(request)
-        where = ItemFilter(
-            tags_any=tag_filter(query.tags, "tags"),
-            tags_all=tag_filter(query.tags_all, "tags_all"),
-            metadata=metadata_filter(query.metadata),
-            q=None if query.q is None else nfc(query.q),
-            created_after=query.created_after,
-            created_before=query.created_before,
-        )
+        where = item_filter(query)
         sort = parse_sort(query.sort, where)
         if parse_fields(query.fields) is not None:
             raise invalid(
@@ -291,6 +301,104 @@ class ItemHandlers:
             headers.append((b"content-range", f"{shown}/{total}".encode()))
             headers.append((b"preference-applied", f"count={applied}".encode()))
         return json_response(200, encode(page.items), headers)
+
+    async def export(self, request: Request) -> Response:
+        """Every item the list would show, in its order, streamed (api/export.py)."""
+        principal = (await self.auth.authenticate(request)).require(READ)
+        query = read_query(request, ExportQuery, forms=LIST_FORMS, repeatable=LIST_REPEATABLE)
+        where = item_filter(query)
+        sort = parse_sort(query.sort, where)
+        format_ = export_format(request, query.format)
+        media_type = EXPORT_FORMATS[format_][1]
+        headers = [(b"vary", b"Accept")]
+        if request.method == "HEAD":
+            return Response(200, [*headers, (b"content-type", media_type)], None)
+        body = await open_export(
+            request,
+            self.pool,
+            where,
+            sort,
+            format_,
+            self.exports,
+            str(principal.user_id),
+            self.budget_seconds,
+        )
+        return Response(200, headers, StreamedContent(media_type, body))
+
+    async def import_items(self, request: Request) -> Response:
+        """The export's formats read back into items, all or nothing (api/importer.py)."""
+        principal = (await self.auth.authenticate(request)).require(WRITE)
+        format_ = import_format(request)
+        key = idempotency_key(request)
+        user = str(principal.user_id)
+        task = asyncio.current_task()
+        assert task is not None
+        fingerprint = fingerprint_of(request)
+        reader = ImportReader(
+            request,
+            format_,
+            self.import_max_bytes,
+            self.max_body_bytes,
+            fingerprint,
+            self.budget_seconds,
+        )
+
+        async def stage(connection: Connection) -> None:
+            await items.stage_import(cast(PoolConnectionProxy, connection), reader.records())
+            if reader.bad:
+                raise reader.problem()
+
+        async def write(connection: Connection) -> Response:
+            budget.extend(task, request.content, IMPORT_STATEMENT_TIMEOUT_MS / 1000)
+            try:
+                outcome = await items.write_import(
+                    cast(PoolConnectionProxy, connection),
+                    principal.user_id,
+                    principal.is_admin,
+                    self.max_items,
+                    IMPORT_BAD_LINES,
+                    IMPORT_STATEMENT_TIMEOUT_MS,
+                )
+            except items.OverQuota:
+                raise self._over_quota() from None
+            except items.ImportRefused as refused:
+                raise ProblemError(
+                    403,
+                    "some lines name items of another owner; nothing was imported",
+                    slug="not-owner",
+                    extra={
+                        "refused": [
+                            {"line": line, "id": str(item_id)} for line, item_id in refused.lines
+                        ]
+                    },
+                ) from None
+            except items.ImportDuplicates as duplicates:
+                errors = [
+                    FieldError(field=f"lines[{line}].id", message=f"line {first} has it too")
+                    for line, _, first in duplicates.lines
+                ]
+                raise ProblemError(
+                    422,
+                    "some lines repeat the id of an earlier line; nothing was imported",
+                    slug="validation-error",
+                    errors=errors,
+                ) from None
+            unchanged = reader.items - outcome.created - outcome.updated
+            result = ImportResult(outcome.created, outcome.updated, unchanged)
+            return json_response(200, encode(result))
+
+        self.imports.take(user)
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                if key is None:
+                    await stage(connection)
+                    return await write(connection)
+                return await self.idempotency.respond_streamed(
+                    connection, principal.user_id, key, fingerprint, stage, write
+                )
+        finally:
+            self.imports.give_back(user)
+            budget.finish(task)
 
     async def _count(self, request: Request, where: ItemFilter) -> tuple[str, str] | None:
         """The count `Prefer: count=exact|estimated` asks for (RFC 7240), as (the preference

@@ -89,8 +89,11 @@ async def check_all(
     try:
         database = await describe(custom)
         outcomes = [Outcome(b.name, problems=[b.error]) for b in bad if not _is_tooling(b.name)]
+        # The temporary tables the service creates (sql/session/create_*), which some statements
+        # read: created in each check's transaction, as in the service's.
+        temporary = [s.text for s in statements if s.name.startswith(_TEMPORARY_TABLES)]
         for number, statement in enumerate(s for s in statements if s.is_planned):
-            outcome = await _check(custom, generic, statement, f"sqlcheck_{number}")
+            outcome = await _check(custom, generic, statement, f"sqlcheck_{number}", temporary)
             outcome.problems.extend(_judge(statement.header, outcome, database, large_table_rows))
             outcomes.append(outcome)
     finally:
@@ -107,8 +110,15 @@ def _is_tooling(name: str) -> bool:
     return name.startswith("tooling/")
 
 
+_TEMPORARY_TABLES = "session/create_"
+
+
 async def _check(
-    custom: asyncpg.Connection, generic: asyncpg.Connection, statement: Statement, label: str
+    custom: asyncpg.Connection,
+    generic: asyncpg.Connection,
+    statement: Statement,
+    label: str,
+    temporary: list[str],
 ) -> Outcome:
     outcome = Outcome(statement.name)
     params = SAMPLES.get(statement.name)
@@ -120,6 +130,9 @@ async def _check(
     other = generic.transaction()
     await other.start()
     try:
+        for definition in temporary:
+            await custom.execute(definition)
+            await generic.execute(definition)
         prepared = await generic.prepare(statement.text, name=label)
         outcome.problems.extend(_parameter_problems(statement.header, prepared, params))
         if outcome.problems:

@@ -81,6 +81,9 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         86400.0,
     ),
     "items/count_owned": (user_id(42),),
+    "items/import_upsert": (user_id(43), False),
+    "items/import_refused": (user_id(43), False, 100),
+    "items/import_duplicates": (100,),
     "items/create": ("blue gadget", None, ["tag-7"], {"colour": "blue"}, user_id(42), 100_000),
     "items/create_if_absent": (
         item_id(10_000_000),

@@ -308,8 +308,8 @@ async def test_a_batch_whose_connection_is_lost_runs_once_more(
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
             await db.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE state = 'active' AND query LIKE '%= ANY($1::uuid[])%'"
-                " AND pid <> pg_backend_pid()"
+                " WHERE datname = current_database() AND state = 'active'"
+                " AND query LIKE '%= ANY($1::uuid[])%' AND pid <> pg_backend_pid()"
             )
         await wait_until_blocked(database_url)  # the second try, on a fresh connection
     finally:

@@ -163,6 +163,8 @@ def test_only_statements_that_change_nothing_may_be_retried() -> None:
         "items/get_by_id",
         "items/get_by_ids",
         "items/get_fields_by_id",
+        "items/import_duplicates",  # these two read the import's temporary table: they run only
+        "items/import_refused",  # inside its transaction, on its connection, never retried
         "items/list_by_metadata",
         "items/list_by_name",
         "items/list_by_name_desc",
@@ -184,4 +186,5 @@ def test_only_statements_that_change_nothing_may_be_retried() -> None:
     assert not is_read_only("WITH gone AS (DELETE FROM items RETURNING id) SELECT id FROM gone")
     assert not is_read_only("SELECT id FROM items FOR UPDATE")
     assert not is_read_only("SELECT pg_try_advisory_xact_lock(1)")
+    assert not is_read_only("SELECT set_config('statement_timeout', $1, TRUE)")
     assert is_read_only("-- UPDATE in a comment only\nSELECT updated_at FROM items")

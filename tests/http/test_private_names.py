@@ -191,6 +191,9 @@ def test_uvicorn_cycle_has_what_the_subclass_and_the_budget_read() -> None:
         "disconnected",
         "message_event",
         "body",
+        "transport",  # budget.abort_connection_of
+        "flow",  # _Cycle._send_when_drained
+        "logger",
     ):
         assert name in vars(cycle), name
     assert cycle.more_body is True
@@ -205,6 +208,32 @@ def test_uvicorn_cycle_has_what_the_subclass_and_the_budget_read() -> None:
     cycle.disconnected, cycle.more_body = True, False
     assert budget.client_gone(content)
     assert not budget.body_incomplete(content)
+
+
+def test_uvicorn_send_waits_for_a_paused_transport_to_drain() -> None:
+    # The export's backpressure (api/export.py): a body part is written only once the transport
+    # is below its high-water mark again; api/server.py _Cycle waits on the same drain() itself.
+    source = inspect.getsource(RequestResponseCycle.send)
+    assert "if self.flow.write_paused and not self.disconnected:" in source
+    assert "await self.flow.drain()" in source
+    flow = httptools_impl.FlowControl
+    assert inspect.iscoroutinefunction(flow.drain)
+    assert "write_paused" in inspect.getsource(flow.__init__)
+
+
+def test_budget_aborts_a_connection_through_the_cycles_transport() -> None:
+    class Transport:
+        aborted = False
+
+        def abort(self) -> None:
+            self.aborted = True
+
+    parameters = list(inspect.signature(RequestResponseCycle).parameters)
+    cycle = RequestResponseCycle(**dict.fromkeys(parameters))  # type: ignore[arg-type]
+    cycle.transport = Transport()  # type: ignore[assignment]
+    budget.abort_connection(ASGIContent(cycle.receive))
+    assert cycle.transport.aborted  # type: ignore[attr-defined]
+    assert cycle.disconnected is True
 
 
 def test_uvicorn_logs_carry_a_color_message() -> None:

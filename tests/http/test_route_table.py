@@ -52,6 +52,22 @@ OPERATIONS = [
         "200 400 401 403 405 422 429 431 501 503 505",
     ),
     (
+        "GET /api/v1/items/export",
+        "exportItems",
+        ("items:read",),
+        ("tags", "tags_all", "metadata", "q", "created_after", "created_before", "sort", "format"),
+        (),
+        "200 400 401 403 405 406 422 429 431 501 503 505",
+    ),
+    (
+        "POST /api/v1/items/import",
+        "importItems",
+        ("items:write",),
+        ("Idempotency-Key",),
+        ("application/x-ndjson", "text/csv"),
+        "200 400 401 403 405 409 413 415 422 429 431 501 503 505",
+    ),
+    (
         "POST /api/v1/items/batch",
         "upsertItems",
         ("items:write",),

@@ -161,6 +161,9 @@ EXPECTED_STEPS: dict[str, list[str]] = {
     "two more in one bulk upsert": ['"created":true'],
     "search:": [],
     "page by page": [],
+    "sorted by name": ["0-1/"],
+    "every item at once, streamed": ['{"export":"complete","count":'],
+    "and back: an export imported again": ['"created":0,"updated":0'],
     "an API key that may only read": [],
     "delete (204)": [],
     "10,000 demo items to search": ["10,000 items"],
@@ -257,9 +260,12 @@ def expecting_statuses(block: str) -> tuple[str, list[str]]:
 
 @needs_curl_and_jq
 def test_the_api_examples_answer_what_their_comments_say(database_url: str, tmp_path: Path) -> None:
-    first_user = walk_through()[0]  # they continue the walk-through's shell: $AUTH
+    # They continue the walk-through's shell: $AUTH from its first block, $API from its second.
+    first_user, walk = walk_through()[:2]
     assert "AUTH=" in first_user
-    script, statuses = first_user, []
+    api = re.search(r"^API=.*\n", walk, re.MULTILINE)
+    assert api is not None, "the walk-through sets $API"
+    script, statuses = first_user + api[0], []
     for block in shell_blocks((ROOT / "docs" / "api.md").read_text()):
         annotated, expected = expecting_statuses(block)
         script += annotated
