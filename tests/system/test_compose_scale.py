@@ -1,0 +1,279 @@
+"""docker compose --profile scale, checked without a Docker engine: the compose file's services,
+their order and health checks, the files they mount, HAProxy's configuration (`haproxy -c`) and
+PgBouncer's (Debian's pgbouncer started on it, on a private port)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from api.settings import load_settings
+from tests.conftest import TEST_SECRET_KEY
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+SCALE = {
+    "db-primary",
+    "db-replica",
+    "pgbouncer-primary",
+    "pgbouncer-replica",
+    "migrate",
+    "api-1",
+    "api-2",
+    "haproxy",
+}
+# The PgBouncer release that tracks protocol-level prepared statements (max_prepared_statements).
+PREPARED_STATEMENTS_SINCE = (1, 21)
+
+
+def _compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = _compose()["services"]
+    return services
+
+
+def _interpolate(value: str, environ: dict[str, str]) -> str:
+    """Compose's ${NAME}, ${NAME:-default} and ${NAME:?message}, from `environ`."""
+
+    def one(match: re.Match[str]) -> str:
+        name, operator, rest = match.group(1), match.group(2), match.group(3)
+        if environ.get(name):
+            return environ[name]
+        if operator == ":?":
+            raise AssertionError(f"{name} is required")
+        return rest or ""
+
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value)
+
+
+def test_the_default_profile_is_unchanged_and_needs_only_a_secret_key() -> None:
+    services = _services()
+    default = {name for name, service in services.items() if "profiles" not in service}
+    assert default == {"db", "api"}
+    assert services["api"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    # Compose interpolates every service, whatever the profile: a variable the scale profile
+    # required would stop `docker compose up` of the default one.
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert set(re.findall(r"\$\{(\w+):\?", text)) == {"SECRET_KEY"}
+    assert {name for name, service in services.items() if "scale" in service.get("profiles", [])}
+    assert set(services) - default == SCALE
+    for name in SCALE:
+        assert services[name]["profiles"] == ["scale"], name
+
+
+def test_images_are_pinned_and_the_replica_runs_the_primarys() -> None:
+    services = _services()
+    for name, service in services.items():
+        if "image" in service:
+            repository, _, tag = service["image"].rpartition(":")
+            assert repository, f"{name}: {service['image']}"
+            assert tag not in ("", "latest"), f"{name}: {service['image']}"
+        else:
+            assert service["build"] == ".", name
+    assert services["db-replica"]["image"] == services["db-primary"]["image"]
+
+
+def test_each_service_starts_after_what_it_needs_is_healthy() -> None:
+    services = _services()
+    healthy, completed = "service_healthy", "service_completed_successfully"
+    expected = {
+        "db-replica": {"db-primary": healthy},
+        "pgbouncer-primary": {"db-primary": healthy},
+        "pgbouncer-replica": {"db-replica": healthy},
+        "migrate": {"db-primary": healthy},
+        "api-1": {"migrate": completed, "pgbouncer-primary": healthy, "pgbouncer-replica": healthy},
+        "api-2": {"migrate": completed, "pgbouncer-primary": healthy, "pgbouncer-replica": healthy},
+        "haproxy": {"api-1": healthy, "api-2": healthy},
+    }
+    for name, needs in expected.items():
+        depends = services[name]["depends_on"]
+        assert {dep: spec["condition"] for dep, spec in depends.items()} == needs, name
+    for name, service in services.items():
+        for dep, spec in service.get("depends_on", {}).items():
+            if spec["condition"] == healthy:
+                assert services[dep]["healthcheck"]["test"], f"{name} waits on {dep}'s health"
+        if name in SCALE and name != "migrate":
+            assert service["restart"] == "unless-stopped", name
+    for name in ("db-primary", "db-replica", "pgbouncer-primary", "pgbouncer-replica"):
+        # Over TCP: PostgreSQL answers on its socket alone while it initializes.
+        assert "-h 127.0.0.1" in " ".join(services[name]["healthcheck"]["test"]), name
+    assert "/readyz" in " ".join(services["api-1"]["healthcheck"]["test"])
+
+
+def test_every_mounted_file_exists_and_every_script_parses() -> None:
+    services = _services()
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name} mounts {source}"
+        entrypoint = service.get("entrypoint")
+        if entrypoint:
+            # The script is one of the mounted files: /deploy/x inside is ./deploy/x here.
+            script = entrypoint[-1]
+            assert script.startswith("/deploy/"), (name, script)
+            assert (ROOT / script.lstrip("/")).is_file(), (name, script)
+    mounted = services["db-primary"]["volumes"]
+    assert any(v.endswith(":/docker-entrypoint-initdb.d/10-scale.sh:ro") for v in mounted)
+    for script in sorted(DEPLOY.glob("**/*.sh")):
+        subprocess.run(["/bin/sh", "-n", str(script)], check=True)
+        assert os.access(script, os.X_OK), script
+
+
+def test_the_instances_settings_are_valid_and_go_through_pgbouncer() -> None:
+    services = _services()
+    secrets = {"SECRET_KEY": TEST_SECRET_KEY, "APP_DB_PASSWORD": "app-password"}
+    for name in ("api-1", "api-2"):
+        raw = services[name]["environment"]
+        environ = {key: _interpolate(str(value), secrets) for key, value in raw.items()}
+        settings = load_settings(environ, dotenv=None)
+        assert urlsplit(settings.database_url).hostname == "pgbouncer-primary"
+        (replica,) = settings.replica_urls
+        assert urlsplit(replica).hostname == "pgbouncer-replica"
+        assert urlsplit(replica).password == "app-password"
+        assert not settings.db_session_parameters
+        assert (
+            settings.forwarded_allow_ips
+            == (services["haproxy"]["networks"]["scale"]["ipv4_address"])
+        )
+        # Passwords come from the environment, never written in the file.
+        assert "${APP_DB_PASSWORD:-}@" in raw["DATABASE_URL"]
+        assert "--no-migrate" in services[name]["command"]
+    migrate = services["migrate"]
+    assert migrate["command"][-2:] == ["migrate", "up"]
+    # Migrations straight to the primary: no pooler between them and their DDL.
+    assert "@db-primary:5432/" in migrate["environment"]["DATABASE_URL"]
+
+
+def _pgbouncer_version() -> tuple[int, int]:
+    out = subprocess.run([PGBOUNCER, "--version"], capture_output=True, text=True, check=True)
+    match = re.search(r"PgBouncer (\d+)\.(\d+)", out.stdout)
+    assert match, out.stdout
+    return int(match.group(1)), int(match.group(2))
+
+
+def _image_version(image: str) -> tuple[int, int]:
+    match = re.search(r":v?(\d+)\.(\d+)", image)
+    assert match, image
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_the_statement_cache_stays_on_only_with_a_pgbouncer_that_keeps_prepared_statements() -> (
+    None
+):
+    services = _services()
+    ini = (DEPLOY / "pgbouncer" / "pgbouncer.ini").read_text()
+    tracks = re.search(r"^max_prepared_statements\s*=\s*[1-9]", ini, re.MULTILINE) is not None
+    for name in ("pgbouncer-primary", "pgbouncer-replica"):
+        assert _image_version(services[name]["image"]) >= PREPARED_STATEMENTS_SINCE or not tracks
+    cache = int(services["api-1"]["environment"]["DB_STATEMENT_CACHE_SIZE"])
+    assert cache == 0 or tracks
+    assert re.search(r"^pool_mode\s*=\s*transaction$", ini, re.MULTILINE)
+
+
+def render_pgbouncer_ini(values: dict[str, str]) -> str:
+    """deploy/pgbouncer/pgbouncer.ini with @NAME@ replaced as its entrypoint.sh does; without
+    the line that needs PgBouncer 1.21+ when the one installed here is older (Debian 12: 1.18)."""
+    text = (DEPLOY / "pgbouncer" / "pgbouncer.ini").read_text()
+    for name, value in values.items():
+        text = text.replace(f"@{name}@", value)
+    assert "@" not in text.split("\n", 3)[-1], "a placeholder left"
+    if _pgbouncer_version() < PREPARED_STATEMENTS_SINCE:
+        text = re.sub(r"^max_prepared_statements\s*=.*\n", "", text, flags=re.MULTILINE)
+    return text
+
+
+def start_pgbouncer(folder: Path, ini: str, user: str, password: str) -> subprocess.Popen[bytes]:
+    """PgBouncer on `ini` (written into `folder` with its userlist); returns once it listens."""
+    (folder / "pgbouncer.ini").write_text(ini)
+    (folder / "userlist.txt").write_text(f'"{user}" "{password}"\n')
+    command = [PGBOUNCER, str(folder / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root
+        owner = pwd.getpwnam("postgres")
+        for path in (folder, *folder.iterdir()):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+        command = ["runuser", "-u", "postgres", "--", *command]
+    port = int(re.search(r"^listen_port = (\d+)$", ini, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    output = process.communicate()[0].decode()
+    log = (folder / "pgbouncer.log").read_text() if (folder / "pgbouncer.log").exists() else ""
+    raise AssertionError(f"pgbouncer did not start:\n{output}\n{log}")
+
+
+@pytest.mark.skipif(not os.path.exists(PGBOUNCER), reason="pgbouncer is not installed")
+def test_pgbouncer_starts_on_the_profiles_configuration() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="pgbouncer-config-"))
+    try:
+        ini = render_pgbouncer_ini(
+            {
+                "TARGET_HOST": "127.0.0.1",
+                "TARGET_PORT": "5432",
+                "LISTEN_ADDR": "127.0.0.1",
+                "LISTEN_PORT": str(free_port()),
+                "RUN_DIR": str(folder),
+            }
+        )
+        process = start_pgbouncer(folder, ini, "items", "a password")
+        process.terminate()
+        process.wait(timeout=10)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def haproxy_check(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HAPROXY, "-c", "-f", str(DEPLOY / "haproxy" / "haproxy.cfg")],
+        env={**os.environ, **environ},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(not os.path.exists(HAPROXY), reason="haproxy is not installed")
+def test_haproxy_configuration_is_valid_and_checks_readyz() -> None:
+    haproxy = _services()["haproxy"]
+    checked = haproxy_check(haproxy["environment"])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # The instances' names do not resolve here: HAProxy starts without them and resolves them
+    # later (init-addr none), as it must when it starts before an instance is reachable.
+    assert "could not resolve address 'api-1'" in checked.stderr
+    config = (DEPLOY / "haproxy" / "haproxy.cfg").read_text()
+    assert "http-check send meth GET uri /readyz" in config
+    assert "http-check expect status 200" in config
+    # One server line per instance, each named by its variable in the compose file.
+    servers = re.findall(r'^\s*server \S+ "\$\{(\w+)\}" check$', config, re.MULTILINE)
+    assert servers == ["API_1", "API_2"]
+    assert {haproxy["environment"][name].split(":")[0] for name in servers} == {"api-1", "api-2"}
+    assert haproxy["ports"] == ["127.0.0.1:8080:8000"]
+    # A broken configuration fails the check (the check is real).
+    broken = haproxy_check({**haproxy["environment"], "HAPROXY_BIND": "not-an-address"})
+    assert broken.returncode != 0
