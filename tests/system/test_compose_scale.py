@@ -5,13 +5,10 @@ PgBouncer's (Debian's pgbouncer started on it, on a private port)."""
 from __future__ import annotations
 
 import os
-import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,12 +18,17 @@ import yaml
 
 from api.settings import load_settings
 from tests.conftest import TEST_SECRET_KEY
+from tests.deploy import (
+    DEPLOY,
+    HAPROXY,
+    PGBOUNCER,
+    PREPARED_STATEMENTS_SINCE,
+    ROOT,
+    render_pgbouncer_ini,
+    start_pgbouncer,
+)
 from tests.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 SCALE = {
     "db-primary",
     "db-replica",
@@ -37,8 +39,6 @@ SCALE = {
     "api-2",
     "haproxy",
 }
-# The PgBouncer release that tracks protocol-level prepared statements (max_prepared_statements).
-PREPARED_STATEMENTS_SINCE = (1, 21)
 
 
 def _compose() -> dict[str, Any]:
@@ -165,13 +165,6 @@ def test_the_instances_settings_are_valid_and_go_through_pgbouncer() -> None:
     assert "@db-primary:5432/" in migrate["environment"]["DATABASE_URL"]
 
 
-def _pgbouncer_version() -> tuple[int, int]:
-    out = subprocess.run([PGBOUNCER, "--version"], capture_output=True, text=True, check=True)
-    match = re.search(r"PgBouncer (\d+)\.(\d+)", out.stdout)
-    assert match, out.stdout
-    return int(match.group(1)), int(match.group(2))
-
-
 def _image_version(image: str) -> tuple[int, int]:
     match = re.search(r":v?(\d+)\.(\d+)", image)
     assert match, image
@@ -189,43 +182,6 @@ def test_the_statement_cache_stays_on_only_with_a_pgbouncer_that_keeps_prepared_
     cache = int(services["api-1"]["environment"]["DB_STATEMENT_CACHE_SIZE"])
     assert cache == 0 or tracks
     assert re.search(r"^pool_mode\s*=\s*transaction$", ini, re.MULTILINE)
-
-
-def render_pgbouncer_ini(values: dict[str, str]) -> str:
-    """deploy/pgbouncer/pgbouncer.ini with @NAME@ replaced as its entrypoint.sh does; without
-    the line that needs PgBouncer 1.21+ when the one installed here is older (Debian 12: 1.18)."""
-    text = (DEPLOY / "pgbouncer" / "pgbouncer.ini").read_text()
-    for name, value in values.items():
-        text = text.replace(f"@{name}@", value)
-    assert "@" not in text.split("\n", 3)[-1], "a placeholder left"
-    if _pgbouncer_version() < PREPARED_STATEMENTS_SINCE:
-        text = re.sub(r"^max_prepared_statements\s*=.*\n", "", text, flags=re.MULTILINE)
-    return text
-
-
-def start_pgbouncer(folder: Path, ini: str, user: str, password: str) -> subprocess.Popen[bytes]:
-    """PgBouncer on `ini` (written into `folder` with its userlist); returns once it listens."""
-    (folder / "pgbouncer.ini").write_text(ini)
-    (folder / "userlist.txt").write_text(f'"{user}" "{password}"\n')
-    command = [PGBOUNCER, str(folder / "pgbouncer.ini")]
-    if os.geteuid() == 0:  # PgBouncer refuses to run as root
-        owner = pwd.getpwnam("postgres")
-        for path in (folder, *folder.iterdir()):
-            os.chown(path, owner.pw_uid, owner.pw_gid)
-        command = ["runuser", "-u", "postgres", "--", *command]
-    port = int(re.search(r"^listen_port = (\d+)$", ini, re.MULTILINE).group(1))  # type: ignore[union-attr]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    output = process.communicate()[0].decode()
-    log = (folder / "pgbouncer.log").read_text() if (folder / "pgbouncer.log").exists() else ""
-    raise AssertionError(f"pgbouncer did not start:\n{output}\n{log}")
 
 
 @pytest.mark.skipif(not os.path.exists(PGBOUNCER), reason="pgbouncer is not installed")
