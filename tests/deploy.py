@@ -14,12 +14,21 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 # The PgBouncer release that tracks protocol-level prepared statements (max_prepared_statements).
 PREPARED_STATEMENTS_SINCE = (1, 21)
+
+
+def require(*binaries: str) -> None:
+    """Fail (not skip) without the Debian packages that scripts/dev.sh installs."""
+    missing = [path for path in binaries if not os.path.exists(path)]
+    if missing:
+        pytest.fail(f"not installed: {', '.join(missing)} (apt-get install haproxy pgbouncer)")
 
 
 def pgbouncer_version() -> tuple[int, int]:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import yaml
 
 from api.settings import load_settings
@@ -25,6 +24,7 @@ from tests.deploy import (
     PREPARED_STATEMENTS_SINCE,
     ROOT,
     render_pgbouncer_ini,
+    require,
     start_pgbouncer,
 )
 from tests.servers import free_port
@@ -184,8 +184,8 @@ def test_the_statement_cache_stays_on_only_with_a_pgbouncer_that_keeps_prepared_
     assert re.search(r"^pool_mode\s*=\s*transaction$", ini, re.MULTILINE)
 
 
-@pytest.mark.skipif(not os.path.exists(PGBOUNCER), reason="pgbouncer is not installed")
 def test_pgbouncer_starts_on_the_profiles_configuration() -> None:
+    require(PGBOUNCER)
     folder = Path(tempfile.mkdtemp(prefix="pgbouncer-config-"))
     try:
         ini = render_pgbouncer_ini(
@@ -214,8 +214,8 @@ def haproxy_check(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.skipif(not os.path.exists(HAPROXY), reason="haproxy is not installed")
 def test_haproxy_configuration_is_valid_and_checks_readyz() -> None:
+    require(HAPROXY)
     haproxy = _services()["haproxy"]
     checked = haproxy_check(haproxy["environment"])
     assert checked.returncode == 0, checked.stdout + checked.stderr
