@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -263,7 +264,7 @@ def test_a_token_read_sees_the_write_on_either_instance_while_replay_is_paused(
     stack: Stack,
 ) -> None:
     for port in stack.instances:
-        eventually(lambda port=port: _replica_ready(port), f"the standby ready at :{port}")
+        eventually(partial(_replica_ready, port), f"the standby ready at :{port}")
     with httpx.Client(base_url=stack.url, timeout=10) as http:
         assert http.get("/readyz").status_code == 200
         _replay(stack, "pause")
@@ -312,7 +313,8 @@ def test_an_instance_that_stops_leaves_the_rotation_and_costs_no_error(stack: St
             time.sleep(0.02)
         # Before HAProxy's checks took it out, a request sent to the stopped instance found
         # its port closed and went to the other one (retries, redispatch).
-        assert set(answers) <= {200}, answers
+        assert answers, "HAProxy took no time to notice"
+        assert set(answers) == {200}, answers
         for _ in range(10):
             assert http.get(item, headers=stack.headers).status_code == 200
         written = http.patch(item, json={"description": "after"}, headers=stack.headers)
