@@ -5,6 +5,7 @@
 # folder and starts it as a standby.
 set -eu
 : "${PRIMARY_HOST:?the primary's host}"
+PRIMARY_PORT=${PRIMARY_PORT:-5432}
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     if [ -z "${REPLICATION_PASSWORD:-}" ]; then
         echo "set REPLICATION_PASSWORD (in the environment or .env) for docker compose --profile scale" >&2
@@ -18,8 +19,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
         as_postgres="su-exec postgres"
         command -v su-exec >/dev/null || as_postgres="gosu postgres"
     fi
-    until pg_isready -q -h "$PRIMARY_HOST" -p 5432; do sleep 1; done
-    PGPASSWORD="$REPLICATION_PASSWORD" $as_postgres pg_basebackup -h "$PRIMARY_HOST" -p 5432 \
+    until pg_isready -q -h "$PRIMARY_HOST" -p "$PRIMARY_PORT"; do sleep 1; done
+    PGPASSWORD="$REPLICATION_PASSWORD" $as_postgres pg_basebackup -h "$PRIMARY_HOST" -p "$PRIMARY_PORT" \
         -U replicator -D "$PGDATA" -R -X stream -S "${REPLICATION_SLOT:-replica_1}" -c fast -w
 fi
 exec docker-entrypoint.sh "$@"

@@ -1,9 +1,9 @@
 """docker compose --profile scale without Docker (issue 23): every piece a process on 127.0.0.1
 with free ports, on the profile's own configuration (deploy/). A private primary set up by
 deploy/postgres/primary-init.sh (the service's role, the replication role and slot), a standby
-copied from it with pg_basebackup -R through that slot as the replication role, Debian's
-PgBouncer in transaction mode before each, two API instances (`python -m api serve`) and
-Debian's HAProxy before them. Never the shared server.
+copied from it by deploy/postgres/replica-entrypoint.sh (pg_basebackup -R through that slot as
+the replication role), Debian's PgBouncer in transaction mode before each, two API instances
+(`python -m api serve`) and Debian's HAProxy before them. Never the shared server.
 
 Reads with a Consistency-Token see the write on either instance while the standby's replay is
 paused; without it a read may be stale (REPLICA_MAX_LAG_MS is long here, so the paused standby
@@ -13,6 +13,7 @@ stays in the rotation); an instance that stops leaves HAProxy's rotation and cos
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -68,10 +69,6 @@ def eventually(check: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-def as_postgres(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
 @dataclass
 class Stack:
     primary: Cluster
@@ -122,22 +119,35 @@ def _set_up_primary(primary: Cluster) -> None:
         connection.execute("SELECT pg_reload_conf()")  # the pg_hba.conf line it added
 
 
-def _base_backup(standby: Cluster, primary: Cluster) -> None:
-    """As deploy/postgres/replica-entrypoint.sh does: the replication role, its password, the
-    slot the primary made."""
+def _base_backup(standby: Cluster, primary: Cluster, shims: Path) -> None:
+    """deploy/postgres/replica-entrypoint.sh itself, with the image's commands it calls as shims:
+    su-exec (setpriv here) and docker-entrypoint.sh (nothing: Cluster.start starts the server)."""
+    shims.mkdir()
+    (shims / "su-exec").write_text(
+        "#!/bin/sh\nuser=$1; shift\n"
+        'exec setpriv --reuid="$user" --regid="$user" --init-groups "$@"\n'
+    )
+    (shims / "docker-entrypoint.sh").write_text("#!/bin/sh\nexit 0\n")
+    for shim in shims.iterdir():
+        shim.chmod(0o755)
     chown_to_postgres(standby.root)
     subprocess.run(
-        as_postgres(
-            [
-                str(PG_BIN / "pg_basebackup"),
-                *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "replicator"),
-                *("-D", str(standby.data), "-R", "-X", "stream", "-S", SLOT, "-c", "fast", "-w"),
-            ]
-        ),
-        env={**os.environ, "PGPASSWORD": REPLICATION_PASSWORD},
+        ["/bin/sh", str(DEPLOY / "postgres" / "replica-entrypoint.sh"), "postgres"],
+        env={
+            **os.environ,
+            "PATH": f"{shims}:{PG_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "PGDATA": str(standby.data),
+            "PRIMARY_HOST": "127.0.0.1",
+            "PRIMARY_PORT": str(primary.port),
+            "REPLICATION_PASSWORD": REPLICATION_PASSWORD,
+            "REPLICATION_SLOT": SLOT,
+        },
         check=True,
         capture_output=True,
+        timeout=60,
     )
+    assert (standby.data / "standby.signal").exists()
+    assert f"primary_slot_name = '{SLOT}'" in (standby.data / "postgresql.auto.conf").read_text()
 
 
 def _bouncer(folder: Path, target: Cluster) -> tuple[subprocess.Popen[bytes], str]:
@@ -185,7 +195,7 @@ def stack() -> Iterator[Stack]:
         _set_up_primary(primary)
         direct = f"postgresql://items:{APP_PASSWORD}@127.0.0.1:{primary.port}/items"
         migrate.up(direct)  # as the compose file's `migrate` service: once, on the primary
-        _base_backup(standby, primary)
+        _base_backup(standby, primary, root / "shims")
         standby.start()
         processes["pgbouncer-primary"], primary_url = _bouncer(root / "bouncer-primary", primary)
         processes["pgbouncer-replica"], replica_url = _bouncer(root / "bouncer-replica", standby)
@@ -223,6 +233,14 @@ def stack() -> Iterator[Stack]:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+
+        def haproxy_answers() -> bool:
+            with contextlib.suppress(httpx.TransportError):
+                url = f"http://127.0.0.1:{haproxy_port}/readyz"
+                return httpx.get(url, timeout=1).status_code == 200
+            return False
+
+        eventually(haproxy_answers, "HAProxy listening")
         yield Stack(primary, standby, instances, processes, haproxy_port, haproxy_log, headers)
     finally:
         for process in reversed(processes.values()):
@@ -245,6 +263,7 @@ def _reads_on_the_primary(port: int) -> float:
 
 def _replica_ready(port: int) -> bool:
     report = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()
+    assert "replicas" in report, report
     return bool(report["replicas"][0]["state"] == "ready")
 
 
@@ -304,16 +323,17 @@ def test_an_instance_that_stops_leaves_the_rotation_and_costs_no_error(stack: St
         created = http.post("/api/v1/items", json={"name": "survivor"}, headers=stack.headers)
         assert created.status_code == 201, created.text
         item = f"/api/v1/items/{created.json()['id']}"
-        stop_server(stack.processes["api-2"], timeout=10)
+        stopping = stack.processes["api-2"]
+        stopping.terminate()  # it drains (its /readyz answers 503), then exits
         deadline = time.monotonic() + PATIENCE_S
         answers: list[int] = []
-        while "api/api2 is DOWN" not in stack.haproxy_log.read_text():
+        while "api/api2 is DOWN" not in stack.haproxy_log.read_text() or stopping.poll() is None:
             assert time.monotonic() < deadline, stack.haproxy_log.read_text()[-2000:]
             answers.append(http.get(item, headers=stack.headers).status_code)
             time.sleep(0.02)
-        # Before HAProxy's checks took it out, a request sent to the stopped instance found
-        # its port closed and went to the other one (retries, redispatch).
-        assert answers, "HAProxy took no time to notice"
+        # Until HAProxy's checks took it out, a request sent to the stopping instance found its
+        # port closed and went to the other one (retries, redispatch): no error at any time.
+        assert answers
         assert set(answers) == {200}, answers
         for _ in range(10):
             assert http.get(item, headers=stack.headers).status_code == 200
