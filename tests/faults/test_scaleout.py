@@ -12,12 +12,12 @@ stays in the rotation); an instance that stops leaves HAProxy's rotation and cos
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -25,17 +25,12 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import asyncpg
 import httpx
 import psycopg
 import pytest
 
 from api import migrate
-from api.auth import tokens
-from api.auth.passwords import hash_password
-from queries import users
 from tests.cluster import PG_BIN, Cluster
-from tests.conftest import TEST_SECRET_KEY
 from tests.deploy import (
     DEPLOY,
     HAPROXY,
@@ -55,6 +50,9 @@ pytestmark = pytest.mark.skipif(
 APP_PASSWORD = "app-password-for-the-scaleout-test"
 REPLICATION_PASSWORD = "replication-password-for-the-scaleout-test"
 SLOT = "replica_1"
+EMAIL = "scaleout@example.com"
+USER_PASSWORD = "scale-out tests password"
+SCOPES = "items:read,items:write"
 # Long enough that a standby paused for the whole test stays in the rotation: reads without a
 # token may then be stale, which the test shows.
 MAX_LAG_MS = 60_000
@@ -166,22 +164,6 @@ def _bouncer(folder: Path, target: Cluster) -> tuple[subprocess.Popen[bytes], st
     return process, f"postgresql://items:{APP_PASSWORD}@127.0.0.1:{port}/items"
 
 
-async def _token(primary_url: str) -> dict[str, str]:
-    connection = await asyncpg.connect(primary_url)
-    try:
-        user = await users.create(
-            connection,
-            "scaleout@example.com",
-            await hash_password("scale-out tests password"),
-            ["items:read", "items:write"],
-        )
-    finally:
-        await connection.close()
-    return {
-        "Authorization": f"Bearer {tokens.issue(TEST_SECRET_KEY, user.id, user.scopes, 3600, 0)}"
-    }
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     require(HAPROXY, PGBOUNCER)
@@ -199,23 +181,42 @@ def stack() -> Iterator[Stack]:
         standby.start()
         processes["pgbouncer-primary"], primary_url = _bouncer(root / "bouncer-primary", primary)
         processes["pgbouncer-replica"], replica_url = _bouncer(root / "bouncer-replica", standby)
-        headers = asyncio.run(_token(direct))
+        env = service_env(
+            primary_url,
+            DATABASE_REPLICA_URLS=replica_url,
+            # Debian's PgBouncer 1.18 keeps no prepared statements: no cache then.
+            DB_STATEMENT_CACHE_SIZE="100" if keeps_prepared_statements() else "0",
+            DB_SESSION_PARAMETERS="false",
+            REPLICA_MAX_LAG_MS=str(MAX_LAG_MS),
+            FORWARDED_ALLOW_IPS="127.0.0.1",
+            DB_POOL_MIN_SIZE="1",
+            DB_POOL_MAX_SIZE="4",
+            LOG_LEVEL="warning",
+            ACCESS_LOG="false",
+            PRINCIPAL_MAX_CONCURRENCY="100",
+        )
+        # The first user as docs/scaling.md says (`exec api-1 python -m api users create`):
+        # with the instances' settings, through PgBouncer.
+        created = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "api",
+                "users",
+                "create",
+                EMAIL,
+                "--scopes",
+                "items:read,items:write",
+            ],
+            input=USER_PASSWORD,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert created.returncode == 0, created.stdout + created.stderr
         instances = [free_port(), free_port()]
         for n, port in enumerate(instances, 1):
-            env = service_env(
-                primary_url,
-                DATABASE_REPLICA_URLS=replica_url,
-                # Debian's PgBouncer 1.18 keeps no prepared statements: no cache then.
-                DB_STATEMENT_CACHE_SIZE="100" if keeps_prepared_statements() else "0",
-                DB_SESSION_PARAMETERS="false",
-                REPLICA_MAX_LAG_MS=str(MAX_LAG_MS),
-                FORWARDED_ALLOW_IPS="127.0.0.1",
-                DB_POOL_MIN_SIZE="1",
-                DB_POOL_MAX_SIZE="4",
-                LOG_LEVEL="warning",
-                ACCESS_LOG="false",
-                PRINCIPAL_MAX_CONCURRENCY="100",
-            )
             processes[f"api-{n}"] = start_server(
                 env, port, "--no-migrate", log=root / f"api-{n}.log"
             )
@@ -241,6 +242,13 @@ def stack() -> Iterator[Stack]:
             return False
 
         eventually(haproxy_answers, "HAProxy listening")
+        login = httpx.post(
+            f"http://127.0.0.1:{haproxy_port}/api/v1/auth/token",
+            data={"grant_type": "password", "username": EMAIL, "password": USER_PASSWORD},
+            timeout=10,
+        )
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         yield Stack(primary, standby, instances, processes, haproxy_port, haproxy_log, headers)
     finally:
         for process in reversed(processes.values()):
