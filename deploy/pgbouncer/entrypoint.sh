@@ -6,7 +6,7 @@ set -eu
 : "${PGBOUNCER_TARGET_HOST:?the PostgreSQL host}"
 : "${PGBOUNCER_USER:?the database role}"
 if [ -z "${PGBOUNCER_PASSWORD:-}" ]; then
-    echo "set POSTGRES_PASSWORD (in the environment or .env) for docker compose --profile scale" >&2
+    echo "set APP_DB_PASSWORD (in the environment or .env) for docker compose --profile scale" >&2
     exit 1
 fi
 PGBOUNCER_TARGET_PORT=${PGBOUNCER_TARGET_PORT:-5432}

@@ -233,3 +233,50 @@ def test_haproxy_configuration_is_valid_and_checks_readyz() -> None:
     # A broken configuration fails the check (the check is real).
     broken = haproxy_check({**haproxy["environment"], "HAPROXY_BIND": "not-an-address"})
     assert broken.returncode != 0
+
+
+def test_pgbouncers_entrypoint_renders_what_the_tests_render(tmp_path: Path) -> None:
+    """deploy/pgbouncer/entrypoint.sh (sed) and render_pgbouncer_ini (the tests') fill the
+    template alike; the userlist holds the password from the environment, quotes doubled."""
+    shims, run = tmp_path / "bin", tmp_path / "run"
+    shims.mkdir()
+    # In place of PgBouncer: show the configuration it would have been started on.
+    (shims / "pgbouncer").write_text('#!/bin/sh\ncat "$1"\n')
+    (shims / "pgbouncer").chmod(0o755)
+    password = 'a "quoted" pass'
+    done = subprocess.run(
+        ["/bin/sh", str(DEPLOY / "pgbouncer" / "entrypoint.sh")],
+        env={
+            "PATH": f"{shims}:/usr/bin:/bin",
+            "PGBOUNCER_TARGET_HOST": "db-primary",
+            "PGBOUNCER_USER": "items",
+            "PGBOUNCER_PASSWORD": password,
+            "PGBOUNCER_RUN_DIR": str(run),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    template = (DEPLOY / "pgbouncer" / "pgbouncer.ini").read_text()
+    values = {
+        "TARGET_HOST": "db-primary",
+        "TARGET_PORT": "5432",
+        "LISTEN_ADDR": "0.0.0.0",  # noqa: S104 (inside its container)
+        "LISTEN_PORT": "6432",
+        "RUN_DIR": str(run),
+    }
+    for name, value in values.items():
+        template = template.replace(f"@{name}@", value)
+    assert done.stdout == template
+    assert (run / "userlist.txt").read_text() == '"items" "a ""quoted"" pass"\n'
+    assert oct((run / "userlist.txt").stat().st_mode & 0o777) == oct(0o600)
+    # Without a password it refuses to start, saying which variable to set.
+    refused = subprocess.run(
+        ["/bin/sh", str(DEPLOY / "pgbouncer" / "entrypoint.sh")],
+        env={"PATH": f"{shims}:/usr/bin:/bin", "PGBOUNCER_TARGET_HOST": "x", "PGBOUNCER_USER": "u"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "APP_DB_PASSWORD" in refused.stderr
