@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> Application:
                 ),
                 "application_name": "items-api-readiness",
             },
+            statement_cache_size=settings.db_statement_cache_size,
         )
         auth = Authenticator(
             pool, secret_key, settings.auth_cache_seconds, settings.api_key_max_ttl_days, slots

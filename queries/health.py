@@ -25,13 +25,22 @@ class ReadinessProbe:
     A full pool (a locked table, a burst of slow searches) says nothing about reachability, so
     the probe never waits for a pool connection. Concurrent probes share one ping. The
     connection is opened on first use and again after any failure; every ping, connecting
-    included, is bounded by `timeout` seconds.
+    included, is bounded by `timeout` seconds. `statement_cache_size` is the pool's
+    (DB_STATEMENT_CACHE_SIZE): behind PgBouncer before 1.21, in transaction mode, 0, or a ping
+    prepared on one server connection would run on another that does not have it.
     """
 
-    def __init__(self, dsn: str, timeout: float, server_settings: dict[str, str]) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        timeout: float,
+        server_settings: dict[str, str],
+        statement_cache_size: int = 100,
+    ) -> None:
         self._dsn = dsn
         self._timeout = timeout
         self._server_settings = server_settings
+        self._statement_cache_size = statement_cache_size
         self._connection: asyncpg.Connection | None = None
         self._running: asyncio.Future[bool] | None = None
 
@@ -51,7 +60,10 @@ class ReadinessProbe:
             async with asyncio.timeout(self._timeout):
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await asyncpg.connect(
-                        self._dsn, timeout=self._timeout, server_settings=self._server_settings
+                        self._dsn,
+                        timeout=self._timeout,
+                        server_settings=self._server_settings,
+                        statement_cache_size=self._statement_cache_size,
                     )
                 return await statement(self._connection)
         except (asyncpg.PostgresError, *CONNECTION_ERRORS):  # type: ignore[misc]

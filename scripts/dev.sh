@@ -227,6 +227,8 @@ ensure_test_tools() {
     command -v wrk >/dev/null || { log "installing wrk (load generator)"; apt_install wrk; }
     [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null \
         || { log "installing pgbouncer (the transaction-pooling test)"; apt_install pgbouncer; }
+    [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null \
+        || { log "installing haproxy (the scale-out test)"; apt_install haproxy; }
     command -v pg_isready >/dev/null || apt_install postgresql-client
     command -v valgrind >/dev/null || { log "installing valgrind (instruction counts)"; apt_install valgrind; }
     # The browser test drives Debian's Chromium through Playwright (no browser download).

@@ -137,8 +137,15 @@ async def _unlock(pool: asyncpg.Pool, email: str) -> int:
 async def _users(settings: Settings, args: argparse.Namespace) -> int:
     # Security events as JSON lines on stderr; stdout keeps the human answer.
     logs.configure(settings.log_level, stream=sys.stderr.buffer)
+    # As the service's own pool: behind PgBouncer (docs/operations.md) no startup parameters
+    # and, before PgBouncer 1.21, no statement cache.
     pool = await create_pool(
-        settings.database_url, min_size=1, max_size=1, statement_timeout_ms=30_000
+        settings.database_url,
+        min_size=1,
+        max_size=1,
+        statement_timeout_ms=30_000,
+        statement_cache_size=settings.db_statement_cache_size,
+        session_parameters=settings.db_session_parameters,
     )
     try:
         if args.action == "create":

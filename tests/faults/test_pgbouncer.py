@@ -147,3 +147,22 @@ async def test_a_refused_batch_rolls_back_behind_pgbouncer(
     # The transaction was rolled back on its server connection; the next statements see it clean.
     listed = await bounced.get("/api/v1/items?limit=200", headers=alice.headers)
     assert [item["name"] for item in listed.json()] == ["Bob's"]
+
+
+async def test_readiness_stays_ready_behind_pgbouncer(
+    bounced: httpx.AsyncClient, alice: Account
+) -> None:
+    """/readyz pings over a connection of its own: without a statement cache there (as in the
+    pool), its ping prepared on one server connection and then ran on another, which had not
+    got it, and an instance behind PgBouncer 1.18 went in and out of a load balancer."""
+    listed = "/api/v1/items?limit=5"
+
+    async def ready_under_traffic() -> int:
+        # Other transactions hold the server connection the last ping ran on, now and then.
+        replies = await asyncio.gather(
+            bounced.get("/readyz"), *(bounced.get(listed, headers=alice.headers) for _ in range(3))
+        )
+        assert {reply.status_code for reply in replies[1:]} == {200}
+        return replies[0].status_code
+
+    assert [await ready_under_traffic() for _ in range(30)] == [200] * 30
