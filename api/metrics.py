@@ -248,6 +248,9 @@ class Publisher:
         self.pool: Any = None
         self.replicas: replica_reads.ReplicaSet | None = None
         self._task: asyncio.Task[None] | None = None
+        # The replica counts as last published: they only grow (/readyz shows them whole).
+        self._routed: dict[str, int] = {}
+        self._retried = 0
 
     def publish(self) -> None:
         requests, tally.requests = tally.requests, {}
@@ -285,12 +288,12 @@ class Publisher:
 
     def _publish_replicas(self, replicas: replica_reads.ReplicaSet) -> None:
         for route, count in replica_reads.routed.items():
-            if count:
-                replica_reads.routed[route] = 0
-                REPLICA_READS.labels(route).inc(count)
-        if replica_reads.retried[0]:
-            REPLICA_RETRIES.inc(replica_reads.retried[0])
-            replica_reads.retried[0] = 0
+            if count > self._routed.get(route, 0):
+                REPLICA_READS.labels(route).inc(count - self._routed.get(route, 0))
+                self._routed[route] = count
+        if replica_reads.retried[0] > self._retried:
+            REPLICA_RETRIES.inc(replica_reads.retried[0] - self._retried)
+            self._retried = replica_reads.retried[0]
         for report in replicas.report():
             name = str(report["name"])
             REPLICA_UP.labels(name).set(1 if report["state"] == "ready" else 0)

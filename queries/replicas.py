@@ -75,11 +75,12 @@ class Position(NamedTuple):
     lsn: int
 
 
-# How reads were routed, by route (published by api.metrics as items_api_replica_reads_total).
-# replica: served by a replica; primary_token: a replica could not show the token's write in
-# time; primary_fallback: no replica in the rotation, or every one tried failed.
+# How this process routed its reads since it started, by route (api.metrics publishes the
+# increase as db_replica_reads_total; /readyz shows them). replica: served by a replica;
+# primary_token: a replica could not show the token's write in time; primary_fallback: no
+# replica in the rotation, or every one tried failed.
 routed: dict[str, int] = {"replica": 0, "primary_token": 0, "primary_fallback": 0}
-# Reads that failed on a replica and ran again elsewhere.
+# Reads that failed on a replica and ran again elsewhere, since the process started.
 retried: list[int] = [0]
 
 

@@ -15,6 +15,7 @@ from api.handlers.static import CONTENT_SECURITY_POLICY, contained_file
 from api.http import encode, json_response
 from api.problems import RETRY_AFTER, ProblemError
 from queries import health
+from queries import replicas as replica_reads
 from queries.fair_pool import FairPool
 from queries.health import ReadinessProbe
 from queries.replicas import ReplicaSet
@@ -114,6 +115,8 @@ class SiteHandlers:
             # Each replica's state and lag; the instance is ready without any (reads then go to
             # the primary), so they never make it 503.
             body["replicas"] = self.replicas.report()
+            # How this worker routed its reads since it started (all workers: /metrics).
+            body["replica_reads"] = {**replica_reads.routed, "retried": replica_reads.retried[0]}
         return json_response(200, encode(body), [(b"cache-control", b"no-store")])
 
     async def openapi_json(self, request: Request) -> Response:

@@ -219,6 +219,10 @@ async def test_a_read_with_the_token_sees_the_write_while_replay_is_paused(
     assert after["replica"] == before["replica"]
     on_primary = ("primary_token", "primary_fallback")
     assert sum(after[route] - before[route] for route in on_primary) == 6
+    # /readyz shows this worker's routing since it started, as /metrics counts it.
+    shown = (await service.http.get("/readyz")).json()["replica_reads"]
+    assert {route: shown[route] for route in after} == routed()
+    assert shown["retried"] >= 0
     # A PATCH's answer carries a later token; sent with the first, the latest counts.
     patched = await service.http.patch(
         f"/api/v1/items/{item_id}", json={"description": "later"}, headers=service.headers
