@@ -44,6 +44,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from api import budget, processes
 from api.logs import get_logger
+from api.tally import tally
 from queries import replicas as replica_reads
 from queries.coalesce import BATCH_SIZE_BUCKETS, batch_sizes
 from queries.timing import STATEMENT_BUCKETS, statement_times
@@ -124,22 +125,6 @@ LOGIN_FAILURES = Counter(
 )
 
 
-class Tally:
-    """What this process counted since it last published. Plain ints and lists: the hot path."""
-
-    __slots__ = ("login_failures", "requests", "shed", "timed_out")
-
-    def __init__(self) -> None:
-        # (method, route, status) -> [count per REQUEST_BUCKETS bound..., sum of seconds]: one
-        # lookup per request feeds both the counter and the histogram (summed over statuses).
-        self.requests: dict[tuple[str, str, int], list[float]] = {}
-        self.shed = 0
-        self.timed_out = 0
-        self.login_failures = 0
-
-
-tally = Tally()
-
 REPLICA_READS = Counter(
     "db_replica_reads",
     "Reads that a replica may serve, by where they ran: replica, primary_token (no replica had"
@@ -173,21 +158,6 @@ REPLICA_LAG_BYTES = Gauge(
     multiprocess_mode="livemax",
     registry=REGISTRY,
 )
-
-
-def shed() -> None:
-    """Count a request refused by load shedding (api/middleware.py calls it)."""
-    tally.shed += 1
-
-
-def timed_out() -> None:
-    """Count a request answered 503 because its time budget ran out."""
-    tally.timed_out += 1
-
-
-def login_failed() -> None:
-    """Count a password grant refused for a wrong username or password."""
-    tally.login_failures += 1
 
 
 class RequestMetrics:

@@ -17,7 +17,7 @@ from blacksheep.exceptions import HTTPException, MessageAborted
 from api import budget, logs
 from api.fairshare import PrincipalSlots
 from api.logs import get_logger
-from api.metrics import RequestMetrics, shed, timed_out
+from api.metrics import RequestMetrics
 from api.problems import RETRY_AFTER, FieldError, ProblemError, from_error, problem_response
 from api.refusals import (
     NEVER_SHED,
@@ -27,6 +27,7 @@ from api.refusals import (
     shed_response,
 )
 from api.routing import without_body
+from api.tally import shed, timed_out
 from queries.errors import CONNECTION_ERRORS, BudgetSpentError, PoolTimeoutError
 from queries.timing import DatabaseTimer, current_timer
 

@@ -30,10 +30,10 @@ from uvicorn.protocols.http.httptools_impl import (
 
 from api import budget
 from api.budget import in_flight
-from api.metrics import shed
 from api.problems import PROBLEM_JSON, RETRY_AFTER, TITLES, problem_response
 from api.refusals import NEVER_SHED, SHED_DETAIL
 from api.settings import load_settings
+from api.tally import shed
 
 _HEADER_OVERHEAD = 4  # ": " and CRLF of each field line
 # RFC 9112 §3.2: Host = uri-host [ ":" port ] (RFC 3986 §3.2.2: IP-literal or reg-name, which

@@ -8,7 +8,6 @@ from urllib.parse import parse_qs
 import asyncpg
 from blacksheep import Request, Response
 
-from api import metrics
 from api.auth import keys, tokens
 from api.auth.accounts import create_user
 from api.auth.events import security_event
@@ -20,6 +19,7 @@ from api.contracts.users import TOKEN_FORM_BYTES, NewUser, TokenResponse, normal
 from api.cursor import decode_time_cursor, next_link
 from api.http import encode, json_response, path_uuid, read_body, read_json, read_query
 from api.problems import ProblemError, invalid
+from api.tally import login_failed
 from queries import api_keys, users
 
 # Responses that carry credentials must not be cached (RFC 6749 section 5.1).
@@ -70,7 +70,7 @@ class IdentityHandlers:
         email = normalize_email(username)
         credentials = await self.throttle.login(email, client_address(request), password)
         if credentials is None:
-            metrics.login_failed()
+            login_failed()
             raise oauth_error(400, "invalid_grant", "invalid username or password")
         granted = set(credentials.scopes)
         requested = form.get("scope")

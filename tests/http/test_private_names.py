@@ -37,6 +37,7 @@ from uvicorn.server import ServerState
 
 from api import budget, metrics, server
 from api.routing import ExactRoute
+from api.tally import Tally
 from queries.fair_pool import FairPool
 from queries.pool import create_pool
 
@@ -378,7 +379,7 @@ def test_histogram_values_fed_directly_equal_observations(monkeypatch: pytest.Mo
     fed = Histogram("fed_seconds", registry=registry, labelnames=["route"], **kind)
     for seconds in durations:
         observed.labels("r").observe(seconds)
-    tally = metrics.Tally()
+    tally = Tally()
     monkeypatch.setattr(metrics, "tally", tally)
     recorder = metrics.RequestMetrics()
     for seconds in durations:
