@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -70,10 +71,13 @@ async def _create(http: httpx.AsyncClient, name: str) -> dict[str, Any]:
     return body
 
 
-async def _locked(database_url: str) -> psycopg.AsyncConnection[Any]:
-    locker = await psycopg.AsyncConnection.connect(database_url)
-    await locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
-    return locker
+@asynccontextmanager
+async def _locked(database_url: str) -> AsyncIterator[None]:
+    """The items table locked by another transaction until the block ends: statements on it
+    wait (and batches stay in flight)."""
+    async with await psycopg.AsyncConnection.connect(database_url) as locker:
+        await locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        yield
 
 
 async def _pending(reads: PointReads, keys: int) -> None:
@@ -92,8 +96,7 @@ async def test_reads_that_arrive_during_a_batch_share_the_next_one(
     first, second, third = [await _create(one_runner, name) for name in ("a", "b", "c")]
     missing = str(uuid4())
     batches.take()
-    locker = await _locked(database_url)
-    try:
+    async with _locked(database_url):
         blocked = asyncio.create_task(one_runner.get(f"/api/v1/items/{first['id']}"))
         await wait_until_blocked(database_url)
         arriving = [
@@ -109,8 +112,6 @@ async def test_reads_that_arrive_during_a_batch_share_the_next_one(
         ]
         answers = asyncio.gather(*arriving)
         await asyncio.sleep(0.3)  # every request has reached its wait for the next batch
-    finally:
-        await locker.close()
     assert (await blocked).json()["name"] == "a"
     b1, b2, gone1, gone2, unchanged, head, stale = await answers
     assert b1.json() == b2.json()
@@ -134,15 +135,12 @@ async def test_a_read_never_joins_a_batch_already_running(
     before it: the request waits for the next batch, even for the same id."""
     item = await _create(one_runner, "before")
     batches.take()
-    locker = await _locked(database_url)
-    try:
+    async with _locked(database_url):
         running = asyncio.create_task(one_runner.get(f"/api/v1/items/{item['id']}"))
         await wait_until_blocked(database_url)
         later = asyncio.create_task(one_runner.get(f"/api/v1/items/{item['id']}"))
         await asyncio.sleep(0.2)
         assert not later.done()
-    finally:
-        await locker.close()
     assert (await running).status_code == 200
     assert (await later).status_code == 200
     assert batches.take() == (2, 2)  # two batches of one
@@ -231,15 +229,12 @@ async def test_the_batch_goes_on_for_the_others_when_one_leaves(
 ) -> None:
     point_reads, deadlines = reads
     first, second = await _item_ids(client, alice, 2)
-    locker = await _locked(database_url)
-    try:
+    async with _locked(database_url):
         leaving = _ask(point_reads, deadlines, first)
         staying = _ask(point_reads, deadlines, second)
         await wait_until_blocked(database_url)
         leaving.cancel()  # what the budget's timer does to a request past its deadline
         await asyncio.sleep(0.1)
-    finally:
-        await locker.close()
     assert (await staying)["id"] == second
     assert leaving.cancelled()
     assert batches.take() == (2, 1)
@@ -254,8 +249,7 @@ async def test_no_statement_runs_for_a_batch_whose_requests_all_left(
 ) -> None:
     point_reads, deadlines = reads
     first, second, third = await _item_ids(client, alice, 3)
-    locker = await _locked(database_url)
-    try:
+    async with _locked(database_url):
         running = _ask(point_reads, deadlines, first)
         await wait_until_blocked(database_url)
         gone = [_ask(point_reads, deadlines, key) for key in (second, third)]
@@ -263,8 +257,6 @@ async def test_no_statement_runs_for_a_batch_whose_requests_all_left(
         for task in gone:
             task.cancel()
         await asyncio.sleep(0)
-    finally:
-        await locker.close()
     assert (await running)["id"] == first
     await asyncio.sleep(0.1)
     assert batches.take() == (1, 1)  # the second batch never ran
@@ -278,8 +270,7 @@ async def test_a_batch_statement_ends_with_the_longest_budget_it_serves(
 ) -> None:
     point_reads, deadlines = reads
     first, second = await _item_ids(client, alice, 2)
-    locker = await _locked(database_url)
-    try:
+    async with _locked(database_url):
         start = time.perf_counter()
         short = _ask(point_reads, deadlines, first, 0.2)
         longest = _ask(point_reads, deadlines, second, 0.6)
@@ -288,8 +279,6 @@ async def test_a_batch_statement_ends_with_the_longest_budget_it_serves(
                 await task
         assert 0.55 < time.perf_counter() - start < 1.5
         await wait_until_ended(database_url, "%= ANY($1::uuid[])%")
-    finally:
-        await locker.close()
 
 
 async def test_a_batch_whose_connection_is_lost_runs_once_more(
@@ -301,8 +290,7 @@ async def test_a_batch_whose_connection_is_lost_runs_once_more(
 ) -> None:
     point_reads, deadlines = reads
     (item_id,) = await _item_ids(client, alice, 1)
-    locker = await _locked(database_url)
-    try:
+    async with _locked(database_url):
         reading = _ask(point_reads, deadlines, item_id, 5.0)
         await wait_until_blocked(database_url)
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
@@ -312,7 +300,5 @@ async def test_a_batch_whose_connection_is_lost_runs_once_more(
                 " AND query LIKE '%= ANY($1::uuid[])%' AND pid <> pg_backend_pid()"
             )
         await wait_until_blocked(database_url)  # the second try, on a fresh connection
-    finally:
-        await locker.close()
     assert (await reading)["id"] == item_id
     assert batches.take() == (1, 1)

@@ -115,6 +115,21 @@ def dechunk(raw: bytes) -> tuple[bytes, bool]:
     return bytes(body), False
 
 
+def whole_export(sock: socket.socket, pause_s: float = 0.0) -> bytes:
+    """The body of the export answered on `sock`, read to its last chunk (`pause_s` between
+    reads: a reader slower than the server), which must have come."""
+    raw = bytearray()
+    with sock:
+        while not raw.endswith(b"\r\n0\r\n\r\n"):
+            part = sock.recv(1024 * 1024)
+            assert part, "the server closed the connection"
+            raw += part
+            time.sleep(pause_s)
+    body, complete = dechunk(bytes(raw))
+    assert complete
+    return body
+
+
 def in_transaction(database_url: str) -> int:
     """The app's connections in a transaction now (an export holds one)."""
     with psycopg.connect(database_url, autocommit=True) as db:
@@ -139,18 +154,10 @@ def wait_for(database_url: str, count: int, seconds: float) -> float:
 def test_a_steady_reader_gets_everything_past_many_budgets(
     port: int, alice: Account, big: None
 ) -> None:
-    sock = request(port, alice)
-    raw = bytearray()
     start = time.perf_counter()
-    with sock:
-        while not raw.endswith(b"\r\n0\r\n\r\n"):
-            part = sock.recv(1024 * 1024)
-            assert part, "the server closed the connection"
-            raw += part
-            time.sleep(0.01)  # slower than the server: it waits on this reader
+    # Slower than the server: it waits on this reader.
+    body = whole_export(request(port, alice), pause_s=0.01)
     elapsed = time.perf_counter() - start
-    body, complete = dechunk(bytes(raw))
-    assert complete
     lines = body.split(b"\n")
     assert lines[-2] + b"\n" == COMPLETE
     assert len(lines) == ITEMS + 2
@@ -205,15 +212,7 @@ def test_a_client_that_leaves_ends_the_export_in_postgresql(
     assert ended["format"] == "csv"
     assert ended["items"] < ITEMS
     # The server serves the next export in full.
-    sock = request(port, alice)
-    raw = bytearray()
-    with sock:
-        while not raw.endswith(b"\r\n0\r\n\r\n"):
-            part = sock.recv(1024 * 1024)
-            assert part
-            raw += part
-    body, complete = dechunk(bytes(raw))
-    assert complete
+    body = whole_export(request(port, alice))
     assert body.endswith(COMPLETE)
 
 
@@ -239,15 +238,7 @@ def test_memory_stays_flat_whatever_the_size(port: int, alice: Account, big: Non
 def test_an_import_streams_its_body_with_flat_memory(
     port: int, alice: Account, big: None, database_url: str
 ) -> None:
-    sock = request(port, alice)
-    raw = bytearray()
-    with sock:
-        while not raw.endswith(b"\r\n0\r\n\r\n"):
-            part = sock.recv(1024 * 1024)
-            assert part
-            raw += part
-    body, complete = dechunk(bytes(raw))
-    assert complete
+    body = whole_export(request(port, alice))
     with psycopg.connect(database_url, autocommit=True) as db:
         db.execute("DELETE FROM items")
     before = server_rss_mb(port)
