@@ -558,16 +558,26 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._shed_this_turn += 1
         self.server_state.total_requests += 1
         self.cycle = _ANSWERED
+        head = self.parser.get_method() == b"HEAD"
+        self.transport.write(self._answer(503, SHED_DETAIL, _RETRY_AFTER, close=False, head=head))
+        return True
+
+    def _answer(
+        self,
+        status: int,
+        detail: str,
+        headers: bytes = b"",
+        *,
+        close: bool = True,
+        head: bool = False,
+    ) -> bytes:
+        """A whole answer of the protocol's own: status line, Date, then _refusal()'s part."""
         date = b"".join(
             name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
         )
-        head = self.parser.get_method() == b"HEAD"
-        self.transport.write(
-            STATUS_LINE[503]
-            + date
-            + _refusal(503, SHED_DETAIL, _RETRY_AFTER, close=False, head=head)
+        return (
+            STATUS_LINE[status] + date + _refusal(status, detail, headers, close=close, head=head)
         )
-        return True
 
     def _refuse_too_large(self) -> None:
         self._refuse(
@@ -582,10 +592,7 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         if self.transport.is_closing() or self._pending_refusal is not None:
             return
         self.logger.warning("request refused before routing: %d %s", status, detail)
-        date = b"".join(
-            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
-        )
-        refusal = STATUS_LINE[status] + date + _refusal(status, detail, headers)
+        refusal = self._answer(status, detail, headers)
         cycle = self.cycle
         if not self.pipeline and cycle is not None and cycle.more_body:
             # The running request's own body is what cannot be read: it will never be whole,
