@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from benchmarks import (
+    bulk,
     ceiling,
     instructions,
     overload,
@@ -27,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
     overload.add_parser(commands)
     scaling.add_parser(commands)
     ceiling.add_parser(commands)
+    bulk.add_parser(commands)
     return parser
 
 
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return scaling.run(args)
     if args.command == "generator-ceiling":
         return ceiling.run(args)
+    if args.command == "bulk":
+        return bulk.run(args)
     try:
         return runner.run(args)
     except tools.MissingTool as missing:
