@@ -19,9 +19,9 @@ def test_a_small_bulk_run_measures_every_step_and_leaves_nothing(
     server_url: str, tmp_path: Path
 ) -> None:
     pg_url = urlunsplit(urlsplit(server_url)._replace(path=""))
+    command = ["benchmarks", "bulk", "--items", "300,500", "--pg-url", pg_url]
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "bulk", "--items", "300,500"]
-        + ["--pg-url", pg_url, "--output", str(tmp_path)],
+        [sys.executable, "-m", *command, "--output", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
