@@ -412,6 +412,24 @@ async def test_fields_on_a_list_is_built_by_postgresql(
         await pool.close()
 
 
+def test_item_fields_json_is_inlined_into_the_list_statements(database_url: str) -> None:
+    """item_fields_json is one expression (migration 0024) that the planner inlines, as it does
+    item_json: a page with fields runs no function per row, even in the generic plan."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"PREPARE fields_page AS {items.LIST_RECENT}")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "EXPLAIN VERBOSE EXECUTE fields_page(2, '-infinity', 'infinity', 'infinity',"
+                " 'ffffffff-ffff-ffff-ffff-ffffffffffff', '{name}')"
+            )
+        )
+    assert "concat_ws" in plan
+    assert "item_fields_json" not in plan
+    assert "item_json" not in plan
+
+
 # counts
 
 
