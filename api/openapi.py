@@ -78,7 +78,8 @@ def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
     refs, components = msgspec.json.schema_components(kinds.values(), ref_template=_REF)
     _refine(components)
     named = dict(zip(kinds, refs, strict=True))
-    # GET /items/{id}?fields=…: the fields asked for alone, in the item's order.
+    # GET /items/{id}?fields=… and GET /items?fields=…: the fields asked for alone, in the item's
+    # order.
     some = {key: value for key, value in components["Item"].items() if key != "required"}
     components["ItemFields"] = {
         **some,
@@ -92,6 +93,7 @@ def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
         "anyOf": [named["Item"], {"$ref": _REF.format(name="ItemFields")}],
     }
     named["ItemRead"] = {"$ref": _REF.format(name="ItemRead")}
+    named["ItemList"] = {"type": "array", "items": named["ItemRead"]}
     return named, components
 
 
@@ -250,8 +252,8 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
     fields = _parameter(
         "fields",
         "query",
-        "Comma-separated names of the item's fields to answer, alone, in the item's order; the"
-        " ETag stays the whole item's",
+        "Comma-separated names of the item's fields to answer, alone, in the item's order (each"
+        " item's, on a list); an item's ETag stays the whole item's",
         {"type": "string", "pattern": f"^(?:{field_list})(?:,(?:{field_list}))*$"},
     )
     sort = _parameter(

@@ -138,8 +138,9 @@ ROUTES: tuple[Route, ...] = (
             (
                 Reply(
                     "200",
-                    "One page; a Link header with rel=next while more rows exist; with"
-                    " Prefer: count=…, the count in Content-Range",
+                    "One page (with fields, those fields of each item alone); a Link header"
+                    " with rel=next while more rows exist; with Prefer: count=…, the count in"
+                    " Content-Range",
                     "ItemList",
                     ("Link", "Content-Range", "Preference-Applied", "Vary"),
                 ),
@@ -150,6 +151,7 @@ ROUTES: tuple[Route, ...] = (
                 "item filters",
                 "item sort",
                 "item pages",
+                "fields",
                 "Prefer count",
                 "Consistency-Token",
             ),

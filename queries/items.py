@@ -91,8 +91,9 @@ class ItemFilter(Struct, kw_only=True):
 
 
 class ItemPage(Struct):
-    """A list or search page. Each item is the JSON of an Item, built by item_json() in the
-    database and passed through untouched (see migrations/0010_item_json.sql)."""
+    """A list or search page. Each item is the JSON of an Item, or of some of its fields, built
+    by item_json() or item_fields_json() in the database and passed through untouched (see
+    migrations/0010_item_json.sql, 0024_item_fields_json_inline.sql)."""
 
     items: list[msgspec.Raw]
     next_key: PageKey | None
@@ -435,14 +436,20 @@ class Window(NamedTuple):
     last_id: UUID
 
 
-async def list_recent(db: Executor, window: Window, max_bytes: int) -> ItemPage:
-    return _page(await db.fetch(LIST_RECENT, *window), window.limit, max_bytes)
+# A list's `fields`: the names of FIELDS to answer, in its order, or None for whole items. Every
+# list statement takes it as its last parameter.
+Fields = list[str] | None
+
+
+async def list_recent(db: Executor, window: Window, fields: Fields, max_bytes: int) -> ItemPage:
+    return _page(await db.fetch(LIST_RECENT, *window, fields), window.limit, max_bytes)
 
 
 async def list_by_tags_any(
-    db: Executor, window: Window, tags_any: list[str], max_bytes: int
+    db: Executor, window: Window, tags_any: list[str], fields: Fields, max_bytes: int
 ) -> ItemPage:
-    return _page(await db.fetch(LIST_BY_TAGS_ANY, *window, tags_any), window.limit, max_bytes)
+    rows = await db.fetch(LIST_BY_TAGS_ANY, *window, tags_any, fields)
+    return _page(rows, window.limit, max_bytes)
 
 
 async def list_by_tags_all(
@@ -451,10 +458,11 @@ async def list_by_tags_all(
     tags_all: list[str],
     tags_any: list[str] | None,
     metadata: msgspec.Raw | None,
+    fields: Fields,
     max_bytes: int,
 ) -> ItemPage:
     rows = await fetch_planned_per_execution(
-        db, LIST_BY_TAGS_ALL, *window, tags_all, tags_any, metadata
+        db, LIST_BY_TAGS_ALL, *window, tags_all, tags_any, metadata, fields
     )
     return _page(rows, window.limit, max_bytes)
 
@@ -464,28 +472,31 @@ async def list_by_metadata(
     window: Window,
     metadata: msgspec.Raw,
     tags_any: list[str] | None,
+    fields: Fields,
     max_bytes: int,
 ) -> ItemPage:
-    rows = await fetch_planned_per_execution(db, LIST_BY_METADATA, *window, metadata, tags_any)
+    rows = await fetch_planned_per_execution(
+        db, LIST_BY_METADATA, *window, metadata, tags_any, fields
+    )
     return _page(rows, window.limit, max_bytes)
 
 
 async def search_by_name(
-    db: Executor, window: Window, q: str, where: ItemFilter, max_bytes: int
+    db: Executor, window: Window, q: str, where: ItemFilter, fields: Fields, max_bytes: int
 ) -> ItemPage:
     rows = await fetch_planned_per_execution(
-        db, SEARCH_BY_NAME, *window, q, where.tags_any, where.tags_all, where.metadata
+        db, SEARCH_BY_NAME, *window, q, where.tags_any, where.tags_all, where.metadata, fields
     )
-    return _page(rows, window.limit, max_bytes, by_score=True)
+    return _page(rows, window.limit, max_bytes)
 
 
 async def search_by_word(
-    db: Executor, window: Window, word: str, where: ItemFilter, max_bytes: int
+    db: Executor, window: Window, word: str, where: ItemFilter, fields: Fields, max_bytes: int
 ) -> ItemPage:
     rows = await fetch_planned_per_execution(
-        db, SEARCH_BY_WORD, *window, word, where.tags_any, where.tags_all, where.metadata
+        db, SEARCH_BY_WORD, *window, word, where.tags_any, where.tags_all, where.metadata, fields
     )
-    return _page(rows, window.limit, max_bytes, by_score=True)
+    return _page(rows, window.limit, max_bytes)
 
 
 # What item_name_words() splits names into (migration 0014): runs of letters and digits.
@@ -500,7 +511,13 @@ def search_words(q: str) -> list[str]:
 
 
 async def list_sorted(
-    db: Executor, where: ItemFilter, sort: str, limit: int, after: PageKey | None, max_bytes: int
+    db: Executor,
+    where: ItemFilter,
+    sort: str,
+    limit: int,
+    after: PageKey | None,
+    max_bytes: int,
+    fields: Fields = None,
 ) -> ItemPage:
     """One page in an order of SORTS other than the default, each along its index. Only the
     oldest-first order takes a filter, the creation window; the caller refuses the others."""
@@ -514,24 +531,24 @@ async def list_sorted(
             created_at,
             last_id,
         )
-        return _page(await db.fetch(LIST_OLDEST, *window), fetched, max_bytes)
-    if sort == "updated_at":
+        rows = await db.fetch(LIST_OLDEST, *window, fields)
+    elif sort == "updated_at":
         key = after if after is not None else FIRST_ASCENDING
-        rows = await db.fetch(LIST_BY_UPDATED_AT, fetched, *key)
+        rows = await db.fetch(LIST_BY_UPDATED_AT, fetched, *key, fields)
     elif sort == "-updated_at":
         key = after if after is not None else FIRST
-        rows = await db.fetch(LIST_BY_UPDATED_AT_DESC, fetched, *key)
+        rows = await db.fetch(LIST_BY_UPDATED_AT_DESC, fetched, *key, fields)
     elif sort == "name":
         key = after if after is not None else ("", MIN_UUID)
-        rows = await db.fetch(LIST_BY_NAME, fetched, *key)
+        rows = await db.fetch(LIST_BY_NAME, fetched, *key, fields)
     elif sort == "-name":
         if after is None:
-            rows = await db.fetch(LIST_BY_NAME_DESC_FIRST, fetched)
+            rows = await db.fetch(LIST_BY_NAME_DESC_FIRST, fetched, fields)
         else:
-            rows = await db.fetch(LIST_BY_NAME_DESC, fetched, *after)
+            rows = await db.fetch(LIST_BY_NAME_DESC, fetched, *after, fields)
     else:
         raise ValueError(f"no statement for sort {sort!r}")
-    return _page(rows, fetched, max_bytes, by_score=True)
+    return _page(rows, fetched, max_bytes)
 
 
 async def find(
@@ -541,16 +558,18 @@ async def find(
     after: PageKey | None,
     max_bytes: int,
     sort: str | None = None,
+    fields: Fields = None,
 ) -> ItemPage:
     """One page of items matching `where`, in a stable order, after the keyset position `after`:
-    at most `limit` items, and no more than fit in `max_bytes` of JSON (at least one).
+    at most `limit` items, and no more than fit in `max_bytes` of JSON (at least one); each
+    item whole, or only its `fields`, built by PostgreSQL.
 
     The statement is chosen by the most selective indexed filter present, so that each statement's
     driving condition is always set and stays an index condition in its generic plan. Open ends
     of the window and of the keyset are sentinels, never nulls, for the same reason.
     """
     if sort is not None and sort != DEFAULT_SORT:
-        return await list_sorted(db, where, sort, limit, after, max_bytes)
+        return await list_sorted(db, where, sort, limit, after, max_bytes, fields)
     after_ = where.created_after or NEG_INFINITY
     before = where.created_before or POS_INFINITY
     # One more row than asked for tells whether a next page exists.
@@ -559,30 +578,30 @@ async def find(
         window = Window(limit + 1, after_, before, score, last_id)
         words = search_words(where.q)
         if len(words) == 1:
-            return await search_by_word(db, window, words[0], where, max_bytes)
-        return await search_by_name(db, window, where.q, where, max_bytes)
+            return await search_by_word(db, window, words[0], where, fields, max_bytes)
+        return await search_by_name(db, window, where.q, where, fields, max_bytes)
     created_at, last_id = after if after is not None else FIRST
     window = Window(limit + 1, after_, before, created_at, last_id)
     if where.tags_all is not None:
         return await list_by_tags_all(
-            db, window, where.tags_all, where.tags_any, where.metadata, max_bytes
+            db, window, where.tags_all, where.tags_any, where.metadata, fields, max_bytes
         )
     if where.metadata is not None:
-        return await list_by_metadata(db, window, where.metadata, where.tags_any, max_bytes)
+        return await list_by_metadata(db, window, where.metadata, where.tags_any, fields, max_bytes)
     if where.tags_any is not None:
-        return await list_by_tags_any(db, window, where.tags_any, max_bytes)
-    return await list_recent(db, window, max_bytes)
+        return await list_by_tags_any(db, window, where.tags_any, fields, max_bytes)
+    return await list_recent(db, window, fields, max_bytes)
 
 
-def _page(
-    rows: list[asyncpg.Record], fetched: int, max_bytes: int, *, by_score: bool = False
-) -> ItemPage:
+def _page(rows: list[asyncpg.Record], fetched: int, max_bytes: int) -> ItemPage:
     """The first `fetched - 1` rows, or fewer when their JSON array would pass `max_bytes` (but
     at least one), and the key of the last of them when there are more.
 
-    Rows are (item JSON) or, with `by_score`, (position, item JSON): the score in search order,
-    the updated_at or name in those orders. The id (and created_at) of the key are read back
-    from the last item's JSON rather than sent as columns of every row.
+    Rows are (position, id, item JSON): the page key, then the item (whole or its fields). The
+    position is the created_at, or the score in search order, the updated_at or name in those
+    orders. With `fields` the statements send the key as columns; without, the id (and a
+    created_at position) are null and read back from the last item's JSON, rather than sent as
+    columns of every row of a default page.
     """
     limit = fetched - 1
     size = 1  # "[", then each item and its "," or "]"
@@ -593,7 +612,10 @@ def _page(
             break
     if len(rows) <= limit:
         return ItemPage([row[-1] for row in rows], None)
-    last = rows[limit - 1]
-    listed = _decode_listed(last[-1])
-    key: PageKey = (last[0], listed.id) if by_score else (listed.created_at, listed.id)
-    return ItemPage([row[-1] for row in rows[:limit]], key)
+    position, last_id, item = rows[limit - 1]
+    if last_id is None:
+        listed = _decode_listed(item)
+        last_id = listed.id
+        if position is None:
+            position = listed.created_at
+    return ItemPage([row[-1] for row in rows[:limit]], (position, last_id))

@@ -57,7 +57,7 @@ from api.importer import (
     import_format,
     import_slots,
 )
-from api.problems import FieldError, ProblemError, invalid
+from api.problems import FieldError, ProblemError
 from queries import items
 from queries.coalesce import PointReads
 from queries.items import Item, ItemFilter
@@ -269,25 +269,22 @@ class ItemHandlers:
         query = _list_query(request)
         where = item_filter(query)
         sort = parse_sort(query.sort, where)
-        if parse_fields(query.fields) is not None:
-            raise invalid(
-                "query.fields",
-                "not available on lists",
-                f"query.fields: lists answer whole items; fields applies to GET {PREFIX}/{{id}}",
-            )
+        fields = parse_fields(query.fields)
         order = order_of(sort, search=where.q is not None)
         after = None
         if query.cursor is not None:
             after = decode_cursor(query.cursor, where, order)
         if self.replicas is None:
             page = await items.find(
-                self.pool, where, query.limit, after, self.max_response_bytes, sort
+                self.pool, where, query.limit, after, self.max_response_bytes, sort, fields
             )
         else:
             limit, max_bytes = query.limit, self.max_response_bytes
             page = await self.replicas.read(
                 consistency.needed(),
-                lambda target: items.find(target.pool, where, limit, after, max_bytes, sort),
+                lambda target: items.find(
+                    target.pool, where, limit, after, max_bytes, sort, fields
+                ),
             )
         # The answer depends on Prefer (a count or none): caches must key on it.
         headers = [(b"vary", b"Prefer")]

@@ -3,7 +3,8 @@
 `sql check` plans each statement with these values (the custom plan) and without them (the
 generic plan). A new statement in `sql/` must add its sample here, or the check fails. Values
 mirror what the query functions pass: pages of 20 (+1), and the sentinels of `queries.keyset`
-instead of nulls for an open keyset or time window. Filters pick what a client typically asks for
+instead of nulls for an open keyset or time window, and whole items (`fields` null, the hot path)
+for most lists, some fields for a few. Filters pick what a client typically asks for
 on the seeded data (see sql/tooling/seed_items.sql): a tag on 0.5 % of items, a batch on 0.1 %.
 """
 
@@ -97,16 +98,16 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "items/delete": (item_id(42), user_id(43), False, None),
     "items/get_by_id": (item_id(42),),
     "items/get_by_ids": ([item_id(n) for n in range(40, 72)],),
-    "items/list_recent": FIRST_PAGE,
-    "items/list_by_metadata": (*FIRST_PAGE, {"batch": 7}, None),
-    "items/list_by_tags_all": (*FIRST_PAGE, ["tag-7", "group-7"], None, None),
-    "items/list_by_tags_any": (*FIRST_PAGE, ["tag-7"]),
-    "items/list_oldest": (PAGE, NEG_INFINITY, POS_INFINITY, NEG_INFINITY, MIN_UUID),
-    "items/list_by_updated_at": (PAGE, NEG_INFINITY, MIN_UUID),
-    "items/list_by_updated_at_desc": (PAGE, POS_INFINITY, MAX_UUID),
-    "items/list_by_name": (PAGE, "", MIN_UUID),
-    "items/list_by_name_desc": (PAGE, "red sprocket 42", item_id(42)),
-    "items/list_by_name_desc_first": (PAGE,),
+    "items/list_recent": (*FIRST_PAGE, None),
+    "items/list_by_metadata": (*FIRST_PAGE, {"batch": 7}, None, None),
+    "items/list_by_tags_all": (*FIRST_PAGE, ["tag-7", "group-7"], None, None, None),
+    "items/list_by_tags_any": (*FIRST_PAGE, ["tag-7"], ["id", "name"]),
+    "items/list_oldest": (PAGE, NEG_INFINITY, POS_INFINITY, NEG_INFINITY, MIN_UUID, None),
+    "items/list_by_updated_at": (PAGE, NEG_INFINITY, MIN_UUID, None),
+    "items/list_by_updated_at_desc": (PAGE, POS_INFINITY, MAX_UUID, None),
+    "items/list_by_name": (PAGE, "", MIN_UUID, ["name"]),
+    "items/list_by_name_desc": (PAGE, "red sprocket 42", item_id(42), None),
+    "items/list_by_name_desc_first": (PAGE, None),
     "items/get_fields_by_id": (item_id(42), ["id", "name", "tags"]),
     "items/count_recent": (NEG_INFINITY, POS_INFINITY, 100_001),
     "items/estimate_count": (),
@@ -131,8 +132,8 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
         user_id(43),
         False,
     ),
-    "items/search_by_name": (*FIRST_SEARCH_PAGE[:5], "red sprocket", None, None, None),
-    "items/search_by_word": FIRST_SEARCH_PAGE,
+    "items/search_by_name": (*FIRST_SEARCH_PAGE[:5], "red sprocket", None, None, None, None),
+    "items/search_by_word": (*FIRST_SEARCH_PAGE, None),
     "items/upsert": (item_id(42), "upserted gadget", None, [], {}, user_id(43), False, 100_000),
     "items/upsert_batch": (
         [

@@ -1,4 +1,4 @@
--- Purpose: Some fields of one item (`fields=`), built as JSON by item_fields_json (migration 0022),
+-- Purpose: Some fields of one item (`fields=`), built as JSON by item_fields_json (migration 0024),
 --   and its version for the ETag, whatever fields are asked for.
 -- Parameters:
 --   $1 uuid: the item's id

@@ -12,16 +12,22 @@
 --   $6 text[]: tags, all of which must be present
 --   $7 text[]: tags, any of which must be present, or null
 --   $8 jsonb: an object the metadata must contain, or null
+--   $9 text[]: the fields to answer, in the item's order, or null for the whole item
 -- Index: items_tags_gin | items_created_at_id (chosen per execution, see Purpose)
--- Rows: up to $1, each the item as JSON (item_json, migration 0010)
-SELECT item_json(i) AS item
+-- Rows: up to $1: the page key (created_at and id) when $9 is set, else nulls (the key
+--   is read from the item's JSON), and the item as JSON: item_json (migration 0010), or
+--   item_fields_json of $9 (migration 0024)
+SELECT
+    CASE WHEN $9::text[] IS NOT NULL THEN i.created_at END AS created_at,
+    CASE WHEN $9::text[] IS NOT NULL THEN i.id END AS id,
+    CASE WHEN $9::text[] IS NULL THEN item_json(i) ELSE item_fields_json(i, $9) END AS item
 FROM items AS i
 WHERE
-    tags @> $6::text[]
-    AND ($7::text[] IS NULL OR tags && $7)
-    AND ($8::jsonb IS NULL OR metadata @> $8)
-    AND created_at > $2
-    AND created_at < $3
-    AND (created_at, id) < ($4, $5)
-ORDER BY created_at DESC, id DESC
+    i.tags @> $6::text[]
+    AND ($7::text[] IS NULL OR i.tags && $7)
+    AND ($8::jsonb IS NULL OR i.metadata @> $8)
+    AND i.created_at > $2
+    AND i.created_at < $3
+    AND (i.created_at, i.id) < ($4, $5)
+ORDER BY i.created_at DESC, i.id DESC
 LIMIT $1;

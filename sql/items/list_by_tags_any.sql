@@ -11,9 +11,15 @@
 --   $4 timestamptz: cursor created_at, or infinity for the first page
 --   $5 uuid: cursor id, or the greatest uuid for the first page
 --   $6 text[]: tags, any of which must be present
+--   $7 text[]: the fields to answer, in the item's order, or null for the whole item
 -- Index: item_tags_pkey, items_pkey
--- Rows: up to $1, each the item as JSON (item_json, migration 0010)
-SELECT item_json(i) AS item
+-- Rows: up to $1: the page key (created_at and id) when $7 is set, else nulls (the key
+--   is read from the item's JSON), and the item as JSON: item_json (migration 0010), or
+--   item_fields_json of $7 (migration 0024)
+SELECT
+    CASE WHEN $7::text[] IS NOT NULL THEN i.created_at END AS created_at,
+    CASE WHEN $7::text[] IS NOT NULL THEN i.id END AS id,
+    CASE WHEN $7::text[] IS NULL THEN item_json(i) ELSE item_fields_json(i, $7) END AS item
 FROM (
     SELECT DISTINCT hit.item_id, hit.created_at
     FROM unnest($6::text[]) AS wanted (tag)

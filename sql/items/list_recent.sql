@@ -7,13 +7,19 @@
 --   $3 timestamptz: created strictly before, or infinity
 --   $4 timestamptz: cursor created_at, or infinity for the first page
 --   $5 uuid: cursor id, or ffffffff-ffff-ffff-ffff-ffffffffffff for the first page
+--   $6 text[]: the fields to answer, in the item's order, or null for the whole item
 -- Index: items_created_at_id
--- Rows: up to $1, each the item as JSON (item_json, migration 0010)
-SELECT item_json(i) AS item
+-- Rows: up to $1: the page key (created_at and id) when $6 is set, else nulls (the key
+--   is read from the item's JSON), and the item as JSON: item_json (migration 0010), or
+--   item_fields_json of $6 (migration 0024)
+SELECT
+    CASE WHEN $6::text[] IS NOT NULL THEN i.created_at END AS created_at,
+    CASE WHEN $6::text[] IS NOT NULL THEN i.id END AS id,
+    CASE WHEN $6::text[] IS NULL THEN item_json(i) ELSE item_fields_json(i, $6) END AS item
 FROM items AS i
 WHERE
-    created_at > $2
-    AND created_at < $3
-    AND (created_at, id) < ($4, $5)
-ORDER BY created_at DESC, id DESC
+    i.created_at > $2
+    AND i.created_at < $3
+    AND (i.created_at, i.id) < ($4, $5)
+ORDER BY i.created_at DESC, i.id DESC
 LIMIT $1;

@@ -19,8 +19,11 @@
 --   $7 text[]: tags, any of which must be present, or null
 --   $8 text[]: tags, all of which must be present, or null
 --   $9 jsonb: an object the metadata must contain, or null
+--   $10 text[]: the fields to answer, in the item's order, or null for the whole item
 -- Index: item_words_pkey, items_pkey
--- Rows: up to $1: the score and the item as JSON (item_json, migration 0010)
+-- Rows: up to $1: the page key (the score, and the id when $10 is set, else null: it is
+--   read from the item's JSON) and the item as JSON: item_json (migration 0010), or
+--   item_fields_json of $10 (migration 0024)
 WITH asked AS MATERIALIZED (
     SELECT DISTINCT given.word
     FROM unnest(item_name_words($6::text)) AS given (word)
@@ -44,7 +47,10 @@ matching AS MATERIALIZED (
     HAVING count(*) = (SELECT count(*) FROM asked)
 )
 
-SELECT page.score, item_json(i) AS item
+SELECT
+    page.score,
+    CASE WHEN $10::text[] IS NOT NULL THEN i.id END AS id,
+    CASE WHEN $10::text[] IS NULL THEN item_json(i) ELSE item_fields_json(i, $10) END AS item
 FROM (
     SELECT m.item_id, m.score
     FROM matching AS m

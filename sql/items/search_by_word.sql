@@ -22,14 +22,20 @@
 --   $7 text[]: tags, any of which must be present, or null
 --   $8 text[]: tags, all of which must be present, or null
 --   $9 jsonb: an object the metadata must contain, or null
+--   $10 text[]: the fields to answer, in the item's order, or null for the whole item
 -- Index: item_words_pkey, items_pkey
--- Rows: up to $1: the score and the item as JSON (item_json, migration 0010)
+-- Rows: up to $1: the page key (the score, and the id when $10 is set, else null: it is
+--   read from the item's JSON) and the item as JSON: item_json (migration 0010), or
+--   item_fields_json of $10 (migration 0024)
 WITH similar_words AS MATERIALIZED (
     SELECT s.word, s.score
     FROM similar_name_words(search_fold($6::text)) AS s
 )
 
-SELECT page.score, item_json(i) AS item
+SELECT
+    page.score,
+    CASE WHEN $10::text[] IS NOT NULL THEN i.id END AS id,
+    CASE WHEN $10::text[] IS NULL THEN item_json(i) ELSE item_fields_json(i, $10) END AS item
 FROM (
     SELECT DISTINCT hit.id, w.score
     FROM similar_words AS w

@@ -1,5 +1,6 @@
-"""Lists users shape: `sort` (exact keyset pages in every order, ties included), `fields` (built
-by PostgreSQL, the ETag the item's) and counts on request (`Prefer: count=…`)."""
+"""Lists users shape: `sort` (exact keyset pages in every order, ties included), `fields` on an
+item and on lists (built by PostgreSQL, an item's ETag the item's) and counts on request
+(`Prefer: count=…`)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
+import msgspec
 import psycopg
 import pytest
 
 from api.contracts.common import CURSOR_LENGTH
+from queries import items
+from queries.codecs import init_connection
 from queries.items import FIELDS, SORTS
-from tests.conftest import Account, problem
+from queries.keyset import MAX_UUID, NEG_INFINITY, POS_INFINITY
+from tests.conftest import Account, own_app, problem
 from tests.statement_log import StatementLog
 
 ITEMS = "/api/v1/items"
@@ -251,13 +257,177 @@ async def test_other_parameters_of_an_item_read_are_refused(
     assert problem(response, 422)["errors"][0]["field"] == "query.field"
 
 
-async def test_fields_on_a_list_is_a_422_that_says_so(
-    client: httpx.AsyncClient, alice: Account
+# fields on lists
+
+
+async def seed_kinds(client: httpx.AsyncClient, user: Account) -> list[dict[str, Any]]:
+    """Items for every filter kind and search, in three batches (each shares created_at)."""
+    batches = [
+        [
+            {"name": "red sprocket", "tags": ["a", "b"], "metadata": {"k": 1.10}},
+            {"name": "blue sprocket", "description": "d", "tags": ["a"], "metadata": {"k": 2}},
+        ],
+        [
+            {"name": "red widget", "tags": ["b"], "metadata": {"k": 1.10}},
+            {"name": "green sprocket", "tags": ["a", "b"]},
+            {"name": "sprocket", "tags": ["c"], "metadata": {"k": 1.10}},
+        ],
+        [{"name": "red sprocket mk2", "tags": ["a", "b"], "metadata": {"k": 1.10}}],
+    ]
+    made = []
+    for batch in batches:
+        response = await client.post(f"{ITEMS}/batch", json=batch, headers=user.headers)
+        assert response.status_code == 200, response.text
+        made += response.json()["items"]
+    return made
+
+
+# Every statement a list may run: the default order with each filter (list_recent,
+# list_by_tags_any, list_by_tags_all, list_by_metadata), each sort (list_oldest,
+# list_by_updated_at*, list_by_name*), and a search of one word and of two.
+LIST_QUERIES = [
+    "",
+    "created_after=2000-01-01T00:00:00Z&created_before=2999-01-01T00:00:00Z",
+    "tags=a",
+    "tags_all=a,b",
+    "tags_all=a&tags=b&metadata=%7B%22k%22%3A1.10%7D",
+    "metadata=%7B%22k%22%3A1.10%7D",
+    "metadata=%7B%22k%22%3A1.10%7D&tags=a",
+    *(f"sort={sort}" for sort in SORTS),
+    "sort=created_at&created_after=2000-01-01T00:00:00Z",
+    "q=sprocket",
+    "q=sprocket&tags=a",
+    "q=red%20sprocket",
+]
+# Asked in another order than the item's, and once without the key's fields (id, created_at).
+ASKED_FIELDS = [["id", "name", "tags"], ["name"], ["description", "metadata"], list(FIELDS)]
+
+
+def _ids(pages: list[httpx.Response]) -> list[str]:
+    return [item["id"] for page in pages for item in page.json()]
+
+
+@pytest.mark.parametrize("query", LIST_QUERIES)
+async def test_fields_on_a_list_answers_those_fields_of_each_item_alone(
+    client: httpx.AsyncClient, alice: Account, query: str
 ) -> None:
-    body = problem(await client.get(f"{ITEMS}?fields=id", headers=alice.headers), 422)
-    assert body["errors"] == [{"field": "query.fields", "message": "not available on lists"}]
-    body = problem(await client.get(f"{ITEMS}?fields=nope", headers=alice.headers), 422)
-    assert body["errors"][0]["field"] == "query.fields"
+    await seed_kinds(client, alice)
+    whole = await client.get(f"{ITEMS}?{query}", headers=alice.headers)
+    assert whole.status_code == 200, whole.text
+    assert len(whole.json()) >= 2
+    for fields in ASKED_FIELDS:
+        asked = ",".join(reversed(fields))
+        response = await client.get(f"{ITEMS}?{query}&fields={asked}", headers=alice.headers)
+        assert response.status_code == 200, response.text
+        assert "etag" not in response.headers
+        expected_items = [{field: item[field] for field in fields} for item in whole.json()]
+        assert [list(item) for item in response.json()] == [fields] * len(expected_items)
+        assert response.json() == expected_items, fields
+        if fields == list(FIELDS):  # every field: the same bytes as the whole list
+            assert response.content == whole.content
+
+
+@pytest.mark.parametrize("query", LIST_QUERIES)
+async def test_pages_with_fields_are_the_pages_without(
+    client: httpx.AsyncClient, alice: Account, query: str
+) -> None:
+    await seed_kinds(client, alice)
+    for limit in (1, 2):
+        whole = await walk(client, alice, f"{query}&limit={limit}")
+        whole_ids = _ids(whole)
+        assert len(whole_ids) >= 2
+        # With the id among the fields, the pages hold the same items; the Link repeats fields.
+        pages = await walk(client, alice, f"{query}&limit={limit}&fields=name,id")
+        assert _ids(pages) == whole_ids, (query, limit)
+        assert all("fields=name%2Cid" in page.links["next"]["url"] for page in pages[:-1])
+        # Without the key's fields in the JSON: the next page's key came from columns.
+        pages = await walk(client, alice, f"{query}&limit={limit}&fields=name")
+        assert [len(page.json()) for page in pages] == [len(page.json()) for page in whole]
+        names = [item["name"] for page in whole for item in page.json()]
+        assert [item for page in pages for item in page.json()] == [{"name": n} for n in names]
+
+
+async def test_fields_keeps_the_count(client: httpx.AsyncClient, alice: Account) -> None:
+    await seed(client, alice, ["a", "b", "c"])
+    prefer = {"Prefer": "count=exact"}
+    pages = await walk(client, alice, "limit=2&fields=name", prefer)
+    assert [_count(page) for page in pages] == [("count=exact", "0-1/3"), ("count=exact", "*/3")]
+
+
+async def test_the_byte_cap_counts_the_fields_sent(
+    settings: Any, client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A page ends before MAX_RESPONSE_BYTES of the JSON it sends: sparse items fit more."""
+    big = {"name": "big", "description": "x" * 9000}
+    for _ in range(2):  # two bodies under MAX_BODY_BYTES
+        response = await client.post(f"{ITEMS}/batch", json=[big] * 5, headers=alice.headers)
+        assert response.status_code == 200, response.text
+    async with own_app(settings, max_response_bytes=64 * 1024) as (_, http):
+        whole = await walk(http, alice, "limit=50")
+        assert len(whole) > 1
+        assert all(len(page.content) <= 64 * 1024 for page in whole)
+        sparse = await walk(http, alice, "limit=50&fields=id,name")
+        assert len(sparse) == 1
+        assert _ids(sparse) == _ids(whole)
+        everything = await walk(http, alice, f"limit=50&fields={','.join(FIELDS)}")
+        assert [page.content for page in everything] == [page.content for page in whole]
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ("price", "unknown field 'price'"),
+        ("id,,name", "an empty field name"),
+        ("", "an empty field name"),
+        ("name,", "an empty field name"),
+        ("ID", "unknown field 'ID'"),
+    ],
+)
+@pytest.mark.parametrize("query", ["", "tags=a&", "sort=name&", "q=chair&"])
+async def test_an_unknown_field_on_a_list_is_a_422_naming_query_fields(
+    client: httpx.AsyncClient, alice: Account, fields: str, said: str, query: str
+) -> None:
+    await client.post(ITEMS, json={"name": "chair", "tags": ["a"]}, headers=alice.headers)
+    response = await client.get(f"{ITEMS}?{query}fields={fields}", headers=alice.headers)
+    assert problem(response, 422)["errors"] == [{"field": "query.fields", "message": said}]
+
+
+async def test_fields_on_a_list_is_built_by_postgresql(
+    client: httpx.AsyncClient, alice: Account, database_url: str
+) -> None:
+    """The list statement itself answers the sparse JSON, and the page key as columns; without
+    fields, whole items and no key columns (the default page decodes nothing more)."""
+    created = await client.post(ITEMS, json={"name": "n", "tags": ["t"]}, headers=alice.headers)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1, init=init_connection)
+    try:
+        first_page = (2, NEG_INFINITY, POS_INFINITY, POS_INFINITY, MAX_UUID)
+        [row] = await pool.fetch(items.LIST_RECENT, *first_page, ["name", "tags"])
+        assert bytes(row["item"]) == b'{"name":"n","tags":["t"]}'
+        assert str(row["id"]) == created.json()["id"]
+        assert row["created_at"] is not None
+        [row] = await pool.fetch(items.LIST_RECENT, *first_page, None)
+        assert msgspec.json.decode(bytes(row["item"])) == created.json()
+        assert (row["created_at"], row["id"]) == (None, None)
+    finally:
+        await pool.close()
+
+
+def test_item_fields_json_is_inlined_into_the_list_statements(database_url: str) -> None:
+    """item_fields_json is one expression (migration 0024) that the planner inlines, as it does
+    item_json: a page with fields runs no function per row, even in the generic plan."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"PREPARE fields_page AS {items.LIST_RECENT}")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "EXPLAIN VERBOSE EXECUTE fields_page(2, '-infinity', 'infinity', 'infinity',"
+                " 'ffffffff-ffff-ffff-ffff-ffffffffffff', '{name}')"
+            )
+        )
+    assert "concat_ws" in plan
+    assert "item_fields_json" not in plan
+    assert "item_json" not in plan
 
 
 # counts

@@ -45,6 +45,7 @@ OPERATIONS = [
             "sort",
             "limit",
             "cursor",
+            "fields",
             "Prefer",
             "Consistency-Token",
         ),
