@@ -139,7 +139,8 @@ ROUTES: tuple[Route, ...] = (
                 Reply(
                     "200",
                     "One page; a Link header with rel=next while more rows exist; with"
-                    " Prefer: count=…, the count in Content-Range",
+                    " Prefer: count=…, the count in Content-Range and Preference-Applied (neither"
+                    " when it does not fit the request's budget)",
                     "ItemList",
                     ("Link", "Content-Range", "Preference-Applied", "Vary"),
                 ),

@@ -196,9 +196,10 @@ async def estimate_count(db: Executor) -> int | None:
 
 
 async def count(db: Executor, where: ItemFilter, most: int) -> int:
-    """How many items match `where` (the items find() pages through, in any sort), counting
-    about `most` at most: a count under `most` is exact, one of `most` or more means "at least
-    `most`". Each filter family has the statement of find()'s, read along the same index."""
+    """How many items match `where` (those find() pages through, in any sort): exact when under
+    `most`; `most` or more means "at least `most`", as counting stops near there (at most `most`
+    entries per tag or similar word). Each filter family has a statement of its own, the WHERE
+    of find()'s for that family, read along the same index."""
     window = (where.created_after or NEG_INFINITY, where.created_before or POS_INFINITY)
     if where.q is not None:
         words = search_words(where.q)
