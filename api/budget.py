@@ -134,6 +134,11 @@ def deadline() -> float:
     return float("inf") if entry is None else entry[0]
 
 
+def left() -> float:
+    """Seconds left of the current request's budget (0 when spent); inf outside a request."""
+    return max(0.0, deadline() - perf_counter())
+
+
 def acquire_wait(longest: float) -> float:
     """Seconds the current request may wait for a pool connection: `longest`, or what is left
     of its budget when that is less (0 when it is spent). Outside a request: `longest`."""

@@ -267,10 +267,11 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
     prefer = _parameter(
         "Prefer",
         "header",
-        "count=exact: the number of matching items, counted up to"
+        "count=exact: the number of matching items (every filter), counted up to"
         f" {ITEM_COUNT_CAP:,} ({ITEM_COUNT_CAP}+ past it); count=estimated: the planner's"
-        " estimate (without filters), else an exact count. Only lists without tags, tags_all,"
-        " metadata and q are counted: others ignore the preference (RFC 7240)",
+        " estimate without filters or with tags, tags_all and the creation window, else (metadata,"
+        " q) an exact count. Answered in Content-Range and Preference-Applied; a count that does"
+        " not fit the request's budget is left out (RFC 7240), the page answered without it",
         _HEADER,
     )
     export_format = _parameter(

@@ -140,7 +140,8 @@ ROUTES: tuple[Route, ...] = (
                     "200",
                     "One page (with fields, those fields of each item alone); a Link header"
                     " with rel=next while more rows exist; with Prefer: count=…, the count in"
-                    " Content-Range",
+                    " Content-Range and Preference-Applied (neither when it does not fit the"
+                    " request's budget)",
                     "ItemList",
                     ("Link", "Content-Range", "Preference-Applied", "Vary"),
                 ),

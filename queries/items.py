@@ -139,6 +139,12 @@ IMPORT_REFUSED = load("items/import_refused")
 IMPORT_DUPLICATES = load("items/import_duplicates")
 IMPORT_STATEMENT_TIMEOUT = load("session/import_statement_timeout")
 ESTIMATE_COUNT = load("items/estimate_count")
+COUNT_BY_TAGS_ANY = load("items/count_by_tags_any")
+COUNT_BY_TAGS_ALL = load("items/count_by_tags_all")
+COUNT_BY_METADATA = load("items/count_by_metadata")
+COUNT_BY_WORD = load("items/count_by_word")
+COUNT_BY_NAME = load("items/count_by_name")
+ESTIMATE_MATCHING = load("items/estimate_matching")
 
 # The orders a list may be sorted in (a field, `-` for descending; the id breaks ties the same
 # way), each read along an index by the statements of list_sorted(). The first is the default.
@@ -188,6 +194,124 @@ async def estimate_count(db: Executor) -> int | None:
     """The planner's estimate of the number of items; None before the first ANALYZE."""
     estimate: int | None = await db.fetchval(ESTIMATE_COUNT)
     return estimate
+
+
+async def count(db: Executor, where: ItemFilter, most: int) -> int:
+    """How many items match `where` (those find() pages through, in any sort): exact when under
+    `most`; `most` or more means "at least `most`", as counting stops near there (at most `most`
+    entries per tag or similar word). Each filter family has a statement of its own, the WHERE
+    of find()'s for that family, read along the same index."""
+    window = (where.created_after or NEG_INFINITY, where.created_before or POS_INFINITY)
+    if where.q is not None:
+        words = search_words(where.q)
+        if len(words) == 1:
+            return await count_by_word(db, most, window, words[0], where)
+        return await count_by_name(db, most, window, where.q, where)
+    if where.tags_all is not None:
+        return await count_by_tags_all(
+            db, most, window, where.tags_all, where.tags_any, where.metadata
+        )
+    if where.metadata is not None:
+        return await count_by_metadata(db, most, window, where.metadata, where.tags_any)
+    if where.tags_any is not None:
+        return await count_by_tags_any(db, most, window, where.tags_any)
+    return await count_recent(db, *window, most)
+
+
+async def count_by_tags_any(
+    db: Executor, most: int, window: tuple[datetime, datetime], tags_any: list[str]
+) -> int:
+    counted: int = await db.fetchval(COUNT_BY_TAGS_ANY, most, *window, tags_any)
+    return counted
+
+
+async def count_by_tags_all(
+    db: Executor,
+    most: int,
+    window: tuple[datetime, datetime],
+    tags_all: list[str],
+    tags_any: list[str] | None,
+    metadata: msgspec.Raw | None,
+) -> int:
+    rows = await fetch_planned_per_execution(
+        db, COUNT_BY_TAGS_ALL, most, *window, tags_all, tags_any, metadata
+    )
+    counted: int = rows[0][0]
+    return counted
+
+
+async def count_by_metadata(
+    db: Executor,
+    most: int,
+    window: tuple[datetime, datetime],
+    metadata: msgspec.Raw,
+    tags_any: list[str] | None,
+) -> int:
+    rows = await fetch_planned_per_execution(
+        db, COUNT_BY_METADATA, most, *window, metadata, tags_any
+    )
+    counted: int = rows[0][0]
+    return counted
+
+
+async def count_by_word(
+    db: Executor, most: int, window: tuple[datetime, datetime], word: str, where: ItemFilter
+) -> int:
+    rows = await fetch_planned_per_execution(
+        db, COUNT_BY_WORD, most, *window, word, where.tags_any, where.tags_all, where.metadata
+    )
+    counted: int = rows[0][0]
+    return counted
+
+
+async def count_by_name(
+    db: Executor, most: int, window: tuple[datetime, datetime], q: str, where: ItemFilter
+) -> int:
+    rows = await fetch_planned_per_execution(
+        db, COUNT_BY_NAME, most, *window, q, where.tags_any, where.tags_all, where.metadata
+    )
+    counted: int = rows[0][0]
+    return counted
+
+
+_UNFILTERED = ItemFilter()
+
+
+class _Plan(Struct):
+    rows: float = msgspec.field(name="Plan Rows")
+
+
+class _Explained(Struct):
+    plan: _Plan = msgspec.field(name="Plan")
+
+
+_decode_explained = msgspec.json.Decoder(list[_Explained]).decode
+
+
+async def estimate(db: Executor, where: ItemFilter) -> int | None:
+    """The planner's estimate of how many items match `where`, from the statistics of the last
+    ANALYZE; None where it has none to give: before the first ANALYZE, and for metadata and
+    search filters, which the planner guesses at without statistics (a fixed share of the rows;
+    the matches of a function)."""
+    if where.metadata is not None or where.q is not None:
+        return None
+    table = await estimate_count(db)
+    if table is None or where == _UNFILTERED:
+        return table
+    return await estimate_matching(db, where)
+
+
+async def estimate_matching(db: Executor, where: ItemFilter) -> int:
+    """The "Plan Rows" of the plan of the list's WHERE for these values (never below 1: the
+    planner's least estimate)."""
+    plan = await db.fetchval(
+        ESTIMATE_MATCHING,
+        where.created_after or NEG_INFINITY,
+        where.created_before or POS_INFINITY,
+        where.tags_any,
+        where.tags_all,
+    )
+    return round(_decode_explained(plan)[0].plan.rows)
 
 
 async def get_coalesced(reads: PointReads, item_id: UUID) -> Item | None:

@@ -19,9 +19,12 @@ _SIDE_EFFECTS = frozenset({"NEXTVAL", "SETVAL", "SET_CONFIG"})
 
 
 def is_read_only(statement: str) -> bool:
-    """True for a SELECT (or WITH … SELECT) with no data-changing word anywhere in it, FOR
-    UPDATE included: a conservative reading that may call a read a write, never the reverse."""
+    """True for a SELECT (or WITH … SELECT, or the EXPLAIN of one without ANALYZE, which only
+    plans it) with no data-changing word anywhere in it, FOR UPDATE included: a conservative
+    reading that may call a read a write, never the reverse."""
     words = [word.upper() for word in _WORD.findall(_COMMENT.sub(" ", statement))]
+    if words[:1] == ["EXPLAIN"] and "ANALYZE" not in words:
+        words = [word for word in words[1:] if word not in ("FORMAT", "JSON")]
     return (
         bool(words)
         and words[0] in ("SELECT", "WITH")

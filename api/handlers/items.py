@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -68,6 +69,9 @@ if TYPE_CHECKING:
     from queries.idempotency import Connection
 
 PREFIX = "/api/v1/items"
+# Of a list's budget, what a count leaves for answering the page it was asked with: a count
+# still running then is cancelled, and the page answered without it.
+COUNT_RESERVE_SECONDS = 0.1
 
 
 class WriteGuard(NamedTuple):
@@ -399,25 +403,24 @@ class ItemHandlers:
 
     async def _count(self, request: Request, where: ItemFilter) -> tuple[str, str] | None:
         """The count `Prefer: count=exact|estimated` asks for (RFC 7240), as (the preference
-        applied, the count as Content-Range writes it), or None when none is asked for or the
-        filters have no counting statement (only the creation window has): the preference is
-        then ignored, as RFC 7240 lets a server do. Exact counts stop at ITEM_COUNT_CAP
-        ("100000+"); an estimate is the planner's, of an unfiltered list, and an exact count
-        where there is none (a window, or a table never analyzed)."""
+        applied, the count as Content-Range writes it), or None when none is asked for, or when
+        it cannot be had within the request's budget: the page is then answered without it, as
+        RFC 7240 lets a server ignore a preference. Exact counts stop at ITEM_COUNT_CAP
+        ("100000+"); an estimate is the planner's, and an exact count where it has none
+        (queries.items.estimate)."""
         wanted = preferences(request).get("count")
         if wanted not in ("exact", "estimated"):
             return None
-        if not (where.tags_any is None and where.tags_all is None and where.metadata is None):
+        left = budget.left() - COUNT_RESERVE_SECONDS
+        try:
+            async with asyncio.timeout(None if left == math.inf else left):
+                if wanted == "estimated":
+                    estimate = await items.estimate(self.pool, where)
+                    if estimate is not None:
+                        return "estimated", str(estimate)
+                counted = await items.count(self.pool, where, ITEM_COUNT_CAP + 1)
+        except TimeoutError:
             return None
-        if where.q is not None:
-            return None
-        if wanted == "estimated" and where.created_after is None and where.created_before is None:
-            estimate = await items.estimate_count(self.pool)
-            if estimate is not None:
-                return "estimated", str(estimate)
-        counted = await items.count_recent(
-            self.pool, where.created_after, where.created_before, ITEM_COUNT_CAP + 1
-        )
         return "exact", f"{ITEM_COUNT_CAP}+" if counted > ITEM_COUNT_CAP else str(counted)
 
     async def batch(self, request: Request) -> Response:

@@ -137,6 +137,9 @@ async def _check(
         outcome.problems.extend(_parameter_problems(statement.header, prepared, params))
         if outcome.problems:
             return outcome
+        if statement.explains:
+            outcome.custom = _explained(await custom.fetchval(statement.text, *params))
+            return outcome
         outcome.custom = read_plan(await custom.fetchval(_EXPLAIN + statement.text, *params))
         # force_generic_plan makes EXECUTE use the generic plan, whatever the values passed.
         nulls = f"({', '.join('NULL' for _ in params)})" if params else ""
@@ -150,6 +153,14 @@ async def _check(
 
 
 _EXPLAIN = "EXPLAIN (FORMAT JSON) "
+
+
+def _explained(answer: str) -> PlanFacts:
+    """What an EXPLAIN statement reads: no index and no table (its plan is its answer, shown in
+    the summary). It has no generic plan: PostgreSQL plans the query of a utility statement for
+    the values of each execution."""
+    plan = read_plan(answer)
+    return PlanFacts(f"EXPLAIN only: {plan.summary}", frozenset(), frozenset(), plan.total_cost)
 
 
 def _parameter_problems(

@@ -32,6 +32,8 @@ FIRST_SEARCH_PAGE = (
     None,
 )
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FtcGxl$c2FtcGxlLW5vdC1hLXJlYWwtaGFzaA"
+COUNTED = 100_001  # ITEM_COUNT_CAP plus one: the most items a count reads
+OPEN_WINDOW = (NEG_INFINITY, POS_INFINITY)
 WINDOW_SECONDS = 900
 ACCOUNT = hashlib.sha256(b"account:user43@example.com").digest()
 ADDRESS = hashlib.sha256(b"address:10.0.0.44").digest()
@@ -111,6 +113,12 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "items/get_fields_by_id": (item_id(42), ["id", "name", "tags"]),
     "items/count_recent": (NEG_INFINITY, POS_INFINITY, 100_001),
     "items/estimate_count": (),
+    "items/count_by_tags_any": (COUNTED, *OPEN_WINDOW, ["tag-7"]),
+    "items/count_by_tags_all": (COUNTED, *OPEN_WINDOW, ["tag-7", "group-7"], None, None),
+    "items/count_by_metadata": (COUNTED, *OPEN_WINDOW, {"batch": 7}, None),
+    "items/count_by_word": (COUNTED, *OPEN_WINDOW, "sprocket", None, None, None),
+    "items/count_by_name": (COUNTED, *OPEN_WINDOW, "red sprocket", None, None, None),
+    "items/estimate_matching": (*OPEN_WINDOW, ["tag-7"], None),
     "items/patch": (
         item_id(42),
         "renamed gadget",

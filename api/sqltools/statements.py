@@ -30,6 +30,12 @@ class Statement:
         return self.name.startswith(TOOLING_PREFIX)
 
     @property
+    def explains(self) -> bool:
+        """Whether it is an EXPLAIN: its answer is a plan (an estimate), and it reads no row."""
+        body = [line for line in self.text.splitlines() if not line.startswith("--")]
+        return " ".join(body).lstrip().upper().startswith("EXPLAIN")
+
+    @property
     def is_planned(self) -> bool:
         """Whether `sql check` plans it: every service statement but the settings."""
         return not self.is_tooling and not self.name.startswith(SESSION_PREFIX)

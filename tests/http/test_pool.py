@@ -157,9 +157,15 @@ def test_only_statements_that_change_nothing_may_be_retried() -> None:
         "replication/primary_position",
         "replication/replay_position",
         "idempotency/find",  # its clean-up moved to the periodic sweep
+        "items/count_by_metadata",
+        "items/count_by_name",
+        "items/count_by_tags_all",
+        "items/count_by_tags_any",
+        "items/count_by_word",
         "items/count_owned",
         "items/count_recent",
         "items/estimate_count",
+        "items/estimate_matching",
         "items/get_by_id",
         "items/get_by_ids",
         "items/get_fields_by_id",
@@ -188,3 +194,6 @@ def test_only_statements_that_change_nothing_may_be_retried() -> None:
     assert not is_read_only("SELECT pg_try_advisory_xact_lock(1)")
     assert not is_read_only("SELECT set_config('statement_timeout', $1, TRUE)")
     assert is_read_only("-- UPDATE in a comment only\nSELECT updated_at FROM items")
+    assert is_read_only("EXPLAIN (FORMAT JSON) SELECT 1 FROM items")
+    assert not is_read_only("EXPLAIN (ANALYZE) DELETE FROM items")
+    assert not is_read_only("EXPLAIN ANALYZE SELECT nextval('s')")
