@@ -78,11 +78,11 @@ async def _drive(app: Any, http: httpx.AsyncClient, secret_key: str) -> None:
     async def as_both(method: str, path: str, user: Any = member, **kwargs: Any) -> None:
         """The request with the user's token, then with an API key of theirs, each checked
         afresh (no cached credential, the key's last use long ago)."""
-        for headers in (bearer[user.id], keys[user.id]):
+        extra = kwargs.pop("headers", {})
+        for credential in (bearer[user.id], keys[user.id]):
             app.state.authenticator.forget_everything()
             await pool.execute("UPDATE api_keys SET last_used_at = NULL")
-            kwargs_headers = {**kwargs.pop("headers", {}), **headers}
-            await http.request(method, path, headers=kwargs_headers, **kwargs)
+            await http.request(method, path, headers={**extra, **credential}, **kwargs)
 
     keys: dict[Any, dict[str, str]] = {}
     for user in (member, admin):
