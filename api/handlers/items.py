@@ -7,7 +7,7 @@ import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 import asyncpg
@@ -72,6 +72,8 @@ PREFIX = "/api/v1/items"
 # Of a list's budget, what a count leaves for answering the page it was asked with: a count
 # still running then is cancelled, and the page answered without it.
 COUNT_RESERVE_SECONDS = 0.1
+
+_T = TypeVar("_T")
 
 
 class WriteGuard(NamedTuple):
@@ -157,13 +159,7 @@ class ItemHandlers:
     async def _get_fields(self, request: Request, item_id: UUID, fields: list[str]) -> Response:
         """GET of some fields, built by PostgreSQL; the ETag and the preconditions are the
         whole item's."""
-        if self.replicas is None:
-            found = await items.get_fields_by_id(self.pool, item_id, fields)
-        else:
-            found = await self.replicas.read(
-                consistency.needed(),
-                lambda target: items.get_fields_by_id(target.pool, item_id, fields),
-            )
+        found = await self._read(lambda db: items.get_fields_by_id(db, item_id, fields))
         if found is None:
             raise _absent(request, item_id)
         not_modified = _preconditions(request, found.updated_at)
@@ -278,18 +274,10 @@ class ItemHandlers:
         after = None
         if query.cursor is not None:
             after = decode_cursor(query.cursor, where, order)
-        if self.replicas is None:
-            page = await items.find(
-                self.pool, where, query.limit, after, self.max_response_bytes, sort, fields
-            )
-        else:
-            limit, max_bytes = query.limit, self.max_response_bytes
-            page = await self.replicas.read(
-                consistency.needed(),
-                lambda target: items.find(
-                    target.pool, where, limit, after, max_bytes, sort, fields
-                ),
-            )
+        limit, max_bytes = query.limit, self.max_response_bytes
+        page = await self._read(
+            lambda db: items.find(db, where, limit, after, max_bytes, sort, fields)
+        )
         # The answer depends on Prefer (a count or none): caches must key on it.
         headers = [(b"vary", b"Prefer")]
         if page.next_key is not None:
@@ -401,6 +389,13 @@ class ItemHandlers:
             self.imports.give_back(user)
             budget.finish(task)
 
+    async def _read(self, read: Callable[[Executor], Awaitable[_T]]) -> _T:
+        """`read` on the primary, or with replicas on one the request may read (its
+        Consistency-Token, api/consistency.py), as every read of a page, a count or some fields."""
+        if self.replicas is None:
+            return await read(self.pool)
+        return await self.replicas.read(consistency.needed(), lambda target: read(target.pool))
+
     async def _count(self, request: Request, where: ItemFilter) -> tuple[str, str] | None:
         """The count `Prefer: count=exact|estimated` asks for (RFC 7240), as (the preference
         applied, the count as Content-Range writes it), or None when none is asked for, or when
@@ -415,10 +410,10 @@ class ItemHandlers:
         try:
             async with asyncio.timeout(None if left == math.inf else left):
                 if wanted == "estimated":
-                    estimate = await items.estimate(self.pool, where)
+                    estimate = await self._read(lambda db: items.estimate(db, where))
                     if estimate is not None:
                         return "estimated", str(estimate)
-                counted = await items.count(self.pool, where, ITEM_COUNT_CAP + 1)
+                counted = await self._read(lambda db: items.count(db, where, ITEM_COUNT_CAP + 1))
         except TimeoutError:
             return None
         return "exact", f"{ITEM_COUNT_CAP}+" if counted > ITEM_COUNT_CAP else str(counted)

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import httpx
@@ -264,6 +265,33 @@ async def test_once_replayed_a_token_read_is_served_by_the_replica(
     )
     assert reply.status_code == 200
     assert routed()["replica"] - before["replica"] == 1
+
+
+async def test_a_count_is_read_where_its_page_is(pair: Pair, service: Service) -> None:
+    """`Prefer: count=` reads the count through the same routing as the page: on the replica
+    without a token, and on the primary with the token of a write the paused standby lacks,
+    so that the count includes the write the page shows."""
+    await create(service, "counted where read")
+    before = routed()
+    for preference in ("count=exact", "count=estimated"):
+        reply = await service.http.get(
+            "/api/v1/items?tags=never-a-tag", headers={**service.headers, "Prefer": preference}
+        )
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["content-range"].startswith("*/")
+    assert routed()["replica"] - before["replica"] >= 4  # two pages, two counts at least
+    assert routed()["primary_fallback"] == before["primary_fallback"]
+    await pause_replay(pair)
+    name = f"counted-{uuid4().hex}"
+    _, token = await create(service, name)
+    before = routed()
+    reply = await service.http.get(
+        f"/api/v1/items?q={name}",
+        headers={**service.headers, "Prefer": "count=exact", "Consistency-Token": token},
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-range"] == "0-0/1"
+    assert routed()["replica"] == before["replica"]
 
 
 def _decode(service: Service, token: str) -> replicas.Position:
