@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, Sequence
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, cast
 from uuid import UUID
 
 import asyncpg
@@ -124,6 +124,7 @@ LIST_BY_TAGS_ALL = load("items/list_by_tags_all")
 LIST_BY_METADATA = load("items/list_by_metadata")
 SEARCH_BY_NAME = load("items/search_by_name")
 SEARCH_BY_WORD = load("items/search_by_word")
+SEARCH_SORTED = load("items/search_sorted")
 LIST_OLDEST = load("items/list_oldest")
 LIST_BY_UPDATED_AT = load("items/list_by_updated_at")
 LIST_BY_UPDATED_AT_DESC = load("items/list_by_updated_at_desc")
@@ -139,9 +140,30 @@ IMPORT_DUPLICATES = load("items/import_duplicates")
 IMPORT_STATEMENT_TIMEOUT = load("session/import_statement_timeout")
 ESTIMATE_COUNT = load("items/estimate_count")
 
-# The orders a list may be sorted in (a field, `-` for descending; the id breaks ties the same
-# way), each read along an index by the statements of list_sorted(). The first is the default.
-SORTS = ("-created_at", "created_at", "-updated_at", "updated_at", "-name", "name")
+# The statements of the two-field sorts: the name, then a time, the id breaking ties as the time
+# does; each reads one index of migration 0023 (docs/api.md#sorting).
+_BY_NAME_THEN_TIME = {
+    "name,created_at": load("items/list_by_name_created_at"),
+    "name,-created_at": load("items/list_by_name_created_at_desc"),
+    "-name,created_at": load("items/list_by_name_desc_created_at"),
+    "-name,-created_at": load("items/list_by_name_desc_created_at_desc"),
+    "name,updated_at": load("items/list_by_name_updated_at"),
+    "name,-updated_at": load("items/list_by_name_updated_at_desc"),
+    "-name,updated_at": load("items/list_by_name_desc_updated_at"),
+    "-name,-updated_at": load("items/list_by_name_desc_updated_at_desc"),
+}
+# The orders a list may be sorted in (fields, `-` for descending; the id breaks ties as the last
+# field does), each read along an index by the statements of list_sorted(). The first is the
+# default.
+SORTS = (
+    "-created_at",
+    "created_at",
+    "-updated_at",
+    "updated_at",
+    "-name",
+    "name",
+    *_BY_NAME_THEN_TIME,
+)
 DEFAULT_SORT = SORTS[0]
 # The fields an item has, in the order its JSON lists them.
 FIELDS: tuple[str, ...] = Item.__struct_fields__
@@ -488,6 +510,52 @@ async def search_by_word(
     return _page(rows, window.limit, max_bytes, by_score=True)
 
 
+async def search_sorted(
+    db: Executor, where: ItemFilter, sort: str, limit: int, after: PageKey | None, max_bytes: int
+) -> ItemPage:
+    """One page of the items the search `where.q` finds (with the same filters), in `sort`'s
+    order instead of relevance: every match is read and the page picked from them."""
+    assert where.q is not None
+    words = search_words(where.q)
+    fields = sort.split(",")
+    by_name = fields[0].removeprefix("-") == "name"
+    time = fields[-1].removeprefix("-")
+    name: str | None = None
+    at: datetime | None = None
+    last_id: UUID | None = None
+    if after is not None:
+        if len(after) == 3:
+            name, at, last_id = after
+        elif isinstance(after[0], str):
+            name, last_id = after
+        else:
+            at, last_id = cast(datetime, after[0]), after[1]
+    rows = await fetch_planned_per_execution(
+        db,
+        SEARCH_SORTED,
+        limit + 1,
+        where.created_after or NEG_INFINITY,
+        where.created_before or POS_INFINITY,
+        words[0] if len(words) == 1 else where.q,
+        len(words) == 1,
+        where.tags_any,
+        where.tags_all,
+        where.metadata,
+        (-1 if fields[0][0] == "-" else 1) if by_name else 0,
+        None if time == "name" else time,
+        -1 if fields[-1][0] == "-" else 1,
+        name,
+        at,
+        last_id,
+    )
+    page = _page(rows, limit + 1, max_bytes, by_score=True)
+    key = page.next_key
+    if key is not None and len(key) == 3 and len(fields) == 1:  # a one-field sort's key
+        row_name, row_at, row_id = key
+        page.next_key = (row_name, row_id) if by_name else (row_at, row_id)
+    return page
+
+
 # What item_name_words() splits names into (migration 0014): runs of letters and digits.
 _NOT_WORD = re.compile(r"[\W_]+")
 
@@ -505,6 +573,12 @@ async def list_sorted(
     """One page in an order of SORTS other than the default, each along its index. Only the
     oldest-first order takes a filter, the creation window; the caller refuses the others."""
     fetched = limit + 1
+    if sort in _BY_NAME_THEN_TIME:
+        # A null name: the first page (no text sorts after every name).
+        key = after if after is not None else (None, NEG_INFINITY, MIN_UUID)
+        rows = await db.fetch(_BY_NAME_THEN_TIME[sort], fetched, *key)
+        return _page(rows, fetched, max_bytes, by_score=True)
+    assert after is None or len(after) == 2  # the key of a one-field sort
     if sort == "created_at":
         created_at, last_id = after if after is not None else FIRST_ASCENDING
         window = Window(
@@ -549,8 +623,11 @@ async def find(
     driving condition is always set and stays an index condition in its generic plan. Open ends
     of the window and of the keyset are sentinels, never nulls, for the same reason.
     """
+    if sort is not None and where.q is not None:
+        return await search_sorted(db, where, sort, limit, after, max_bytes)
     if sort is not None and sort != DEFAULT_SORT:
         return await list_sorted(db, where, sort, limit, after, max_bytes)
+    assert after is None or len(after) == 2  # the default's and relevance's keys
     after_ = where.created_after or NEG_INFINITY
     before = where.created_before or POS_INFINITY
     # One more row than asked for tells whether a next page exists.
@@ -580,9 +657,10 @@ def _page(
     """The first `fetched - 1` rows, or fewer when their JSON array would pass `max_bytes` (but
     at least one), and the key of the last of them when there are more.
 
-    Rows are (item JSON) or, with `by_score`, (position, item JSON): the score in search order,
-    the updated_at or name in those orders. The id (and created_at) of the key are read back
-    from the last item's JSON rather than sent as columns of every row.
+    Rows are (item JSON) or, with `by_score`, (position..., item JSON): the score in search
+    order, the updated_at or name in those orders, the name and a time in the two-field sorts.
+    The id (and created_at) of the key are read back from the last item's JSON rather than sent
+    as columns of every row.
     """
     limit = fetched - 1
     size = 1  # "[", then each item and its "," or "]"
@@ -595,5 +673,5 @@ def _page(
         return ItemPage([row[-1] for row in rows], None)
     last = rows[limit - 1]
     listed = _decode_listed(last[-1])
-    key: PageKey = (last[0], listed.id) if by_score else (listed.created_at, listed.id)
+    key: PageKey = (*last[:-1], listed.id) if by_score else (listed.created_at, listed.id)
     return ItemPage([row[-1] for row in rows[:limit]], key)
