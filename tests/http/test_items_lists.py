@@ -208,6 +208,8 @@ async def test_a_sort_that_is_not_allowed_is_a_422_naming_query_sort(
 ) -> None:
     body = problem(await client.get(f"{ITEMS}?{query}", headers=alice.headers), 422)
     assert body["errors"] == [{"field": "query.sort", "message": said}]
+    if "combined" not in said:  # the detail lists what is allowed
+        assert all(sort in body["detail"] for sort in SORTS), body["detail"]
 
 
 async def test_sorts_combine_with_the_filters_they_have_an_index_for(
