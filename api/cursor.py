@@ -4,7 +4,7 @@ another query or another order; and the Link header (RFC 8288) that carries the 
 
 The order is "c" for the default (newest first), "s" for a search's relevance, or the `sort`
 value (queries.items.SORTS) of any other; the key's position is the microseconds since the epoch
-of a time, a score, or a name."""
+of a time, a score, a name, or the [name, microseconds] of a two-field sort."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ from queries.items import DEFAULT_SORT, SORTS
 from queries.keyset import PageKey, TimeKey
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_Encoded = tuple[str, int | float | str, str, str]
+_Encoded = tuple[str, int | float | str | tuple[str, int], str, str]
 # The orders and the kind of position their keys hold.
 SEARCH_ORDER, DEFAULT_ORDER = "s", "c"
 _NAME_ORDERS = ("name", "-name")
+_NAME_TIME_ORDERS = tuple(s for s in SORTS if "," in s)
+_TIME_ORDERS = (DEFAULT_ORDER, *(s for s in SORTS if s.lstrip("-") in ("created_at", "updated_at")))
 
 
 def order_of(sort: str | None, *, search: bool) -> str:
@@ -47,13 +49,19 @@ def _digest(where: msgspec.Struct) -> str:
     return hashlib.blake2b(msgspec.json.encode(where), digest_size=6).hexdigest()
 
 
+def _micros(time: datetime) -> int:
+    return (time - _EPOCH) // timedelta(microseconds=1)
+
+
 def encode_cursor(key: PageKey, where: msgspec.Struct, order: str = DEFAULT_ORDER) -> str:
-    position, row_id = key
-    if isinstance(position, datetime):
-        micros = (position - _EPOCH) // timedelta(microseconds=1)
-        payload: _Encoded = (order, micros, str(row_id), _digest(where))
+    position: int | float | str | tuple[str, int]
+    if len(key) == 3:
+        name, time, row_id = key
+        position = (name, _micros(time))
     else:
-        payload = (order, position, str(row_id), _digest(where))
+        first, row_id = key
+        position = _micros(first) if isinstance(first, datetime) else first
+    payload: _Encoded = (order, position, str(row_id), _digest(where))
     return base64.urlsafe_b64encode(msgspec.json.encode(payload)).rstrip(b"=").decode()
 
 
@@ -80,7 +88,10 @@ def decode_cursor(cursor: str, where: msgspec.Struct, order: str = DEFAULT_ORDER
             return (float(position), UUID(row_id))
         if kind in _NAME_ORDERS and isinstance(position, str):
             return (position, UUID(row_id))
-        if isinstance(position, int) and kind not in _NAME_ORDERS and kind != SEARCH_ORDER:
+        if kind in _NAME_TIME_ORDERS and isinstance(position, tuple):
+            name, micros = position
+            return (name, _EPOCH + timedelta(microseconds=micros), UUID(row_id))
+        if kind in _TIME_ORDERS and isinstance(position, int):
             return (_EPOCH + timedelta(microseconds=position), UUID(row_id))
         raise ValueError("position of the wrong kind")
     except (ValueError, OverflowError):
@@ -89,8 +100,10 @@ def decode_cursor(cursor: str, where: msgspec.Struct, order: str = DEFAULT_ORDER
 
 def decode_time_cursor(cursor: str, where: msgspec.Struct) -> TimeKey:
     """decode_cursor of a newest-first list's cursor, whose position is a time."""
-    position, row_id = decode_cursor(cursor, where)
-    assert isinstance(position, datetime)  # the default order's keys are times
+    key = decode_cursor(cursor, where)
+    assert len(key) == 2  # the default order's keys are (time, id)
+    position, row_id = key
+    assert isinstance(position, datetime)
     return (position, row_id)
 
 

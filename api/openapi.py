@@ -259,9 +259,11 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
     sort = _parameter(
         "sort",
         "query",
-        f"One field to order by, `-` for descending (default {DEFAULT_SORT}; a search: relevance);"
-        " the id breaks ties the same way. Only the default takes tags, tags_all, metadata;"
-        " created_at also takes the creation window; q takes none (422 query.sort)",
+        "One field to order by, or name then a time (name,-created_at), `-` for descending"
+        f" (default {DEFAULT_SORT}; with q: relevance unless sort is given); the id breaks ties"
+        " the way the last field goes. Without q, only the default takes tags, tags_all,"
+        " metadata, and created_at the creation window (422 query.sort); with q, every sort"
+        " takes every filter",
         {"type": "string", "enum": list(SORTS)},
     )
     prefer = _parameter(

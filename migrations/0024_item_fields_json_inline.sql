@@ -4,7 +4,7 @@
 -- value is exactly as item_json writes it; the fields come in the item's order
 -- (queries.items.Item's), which is the order the service passes them in; a name this function
 -- does not know is left out.
--- depends: 0022_item_fields_json
+-- depends: 0023_item_two_field_sort_indexes
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
 

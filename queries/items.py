@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, Sequence
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, cast
 from uuid import UUID
 
 import asyncpg
@@ -125,6 +125,7 @@ LIST_BY_TAGS_ALL = load("items/list_by_tags_all")
 LIST_BY_METADATA = load("items/list_by_metadata")
 SEARCH_BY_NAME = load("items/search_by_name")
 SEARCH_BY_WORD = load("items/search_by_word")
+SEARCH_SORTED = load("items/search_sorted")
 LIST_OLDEST = load("items/list_oldest")
 LIST_BY_UPDATED_AT = load("items/list_by_updated_at")
 LIST_BY_UPDATED_AT_DESC = load("items/list_by_updated_at_desc")
@@ -146,9 +147,30 @@ COUNT_BY_WORD = load("items/count_by_word")
 COUNT_BY_NAME = load("items/count_by_name")
 ESTIMATE_MATCHING = load("items/estimate_matching")
 
-# The orders a list may be sorted in (a field, `-` for descending; the id breaks ties the same
-# way), each read along an index by the statements of list_sorted(). The first is the default.
-SORTS = ("-created_at", "created_at", "-updated_at", "updated_at", "-name", "name")
+# The statements of the two-field sorts: the name, then a time, the id breaking ties as the time
+# does; each reads one index of migration 0023 (docs/api.md#sorting).
+_BY_NAME_THEN_TIME = {
+    "name,created_at": load("items/list_by_name_created_at"),
+    "name,-created_at": load("items/list_by_name_created_at_desc"),
+    "-name,created_at": load("items/list_by_name_desc_created_at"),
+    "-name,-created_at": load("items/list_by_name_desc_created_at_desc"),
+    "name,updated_at": load("items/list_by_name_updated_at"),
+    "name,-updated_at": load("items/list_by_name_updated_at_desc"),
+    "-name,updated_at": load("items/list_by_name_desc_updated_at"),
+    "-name,-updated_at": load("items/list_by_name_desc_updated_at_desc"),
+}
+# The orders a list may be sorted in (fields, `-` for descending; the id breaks ties as the last
+# field does), each read along an index by the statements of list_sorted(). The first is the
+# default.
+SORTS = (
+    "-created_at",
+    "created_at",
+    "-updated_at",
+    "updated_at",
+    "-name",
+    "name",
+    *_BY_NAME_THEN_TIME,
+)
 DEFAULT_SORT = SORTS[0]
 # The fields an item has, in the order its JSON lists them.
 FIELDS: tuple[str, ...] = Item.__struct_fields__
@@ -623,6 +645,59 @@ async def search_by_word(
     return _page(rows, window.limit, max_bytes)
 
 
+async def search_sorted(
+    db: Executor,
+    where: ItemFilter,
+    sort: str,
+    limit: int,
+    after: PageKey | None,
+    max_bytes: int,
+    fields: Fields = None,
+) -> ItemPage:
+    """One page of the items the search `where.q` finds (with the same filters), in `sort`'s
+    order instead of relevance: every match is read and the page picked from them."""
+    assert where.q is not None
+    words = search_words(where.q)
+    keys = sort.split(",")
+    by_name = keys[0].removeprefix("-") == "name"
+    time = keys[-1].removeprefix("-")
+    name: str | None = None
+    at: datetime | None = None
+    last_id: UUID | None = None
+    if after is not None:
+        if len(after) == 3:
+            name, at, last_id = after
+        elif isinstance(after[0], str):
+            name, last_id = after
+        else:
+            at, last_id = cast(datetime, after[0]), after[1]
+    rows = await fetch_planned_per_execution(
+        db,
+        SEARCH_SORTED,
+        limit + 1,
+        where.created_after or NEG_INFINITY,
+        where.created_before or POS_INFINITY,
+        words[0] if len(words) == 1 else where.q,
+        len(words) == 1,
+        where.tags_any,
+        where.tags_all,
+        where.metadata,
+        (-1 if keys[0][0] == "-" else 1) if by_name else 0,
+        None if time == "name" else time,
+        -1 if keys[-1][0] == "-" else 1,
+        name,
+        at,
+        last_id,
+        fields,
+    )
+    page = _page(rows, limit + 1, max_bytes)
+    key = page.next_key
+    if key is not None and len(key) == 3 and len(keys) == 1:  # a one-field sort's key
+        row_name, row_at, row_id = key
+        page.next_key = (row_name, row_id) if by_name else (row_at, row_id)
+    return page
+
+
 # What item_name_words() splits names into (migration 0014): runs of letters and digits.
 _NOT_WORD = re.compile(r"[\W_]+")
 
@@ -646,6 +721,12 @@ async def list_sorted(
     """One page in an order of SORTS other than the default, each along its index. Only the
     oldest-first order takes a filter, the creation window; the caller refuses the others."""
     fetched = limit + 1
+    if sort in _BY_NAME_THEN_TIME:
+        # A null name: the first page (no text sorts after every name).
+        key = after if after is not None else (None, NEG_INFINITY, MIN_UUID)
+        rows = await db.fetch(_BY_NAME_THEN_TIME[sort], fetched, *key, fields)
+        return _page(rows, fetched, max_bytes)
+    assert after is None or len(after) == 2  # the key of a one-field sort
     if sort == "created_at":
         created_at, last_id = after if after is not None else FIRST_ASCENDING
         window = Window(
@@ -692,8 +773,11 @@ async def find(
     driving condition is always set and stays an index condition in its generic plan. Open ends
     of the window and of the keyset are sentinels, never nulls, for the same reason.
     """
+    if sort is not None and where.q is not None:
+        return await search_sorted(db, where, sort, limit, after, max_bytes, fields)
     if sort is not None and sort != DEFAULT_SORT:
         return await list_sorted(db, where, sort, limit, after, max_bytes, fields)
+    assert after is None or len(after) == 2  # the default's and relevance's keys
     after_ = where.created_after or NEG_INFINITY
     before = where.created_before or POS_INFINITY
     # One more row than asked for tells whether a next page exists.
@@ -721,11 +805,11 @@ def _page(rows: list[asyncpg.Record], fetched: int, max_bytes: int) -> ItemPage:
     """The first `fetched - 1` rows, or fewer when their JSON array would pass `max_bytes` (but
     at least one), and the key of the last of them when there are more.
 
-    Rows are (position, id, item JSON): the page key, then the item (whole or its fields). The
-    position is the created_at, or the score in search order, the updated_at or name in those
-    orders. With `fields` the statements send the key as columns; without, the id (and a
-    created_at position) are null and read back from the last item's JSON, rather than sent as
-    columns of every row of a default page.
+    Rows are (position..., id, item JSON): the page key, then the item (whole or its fields).
+    The position is the created_at, or the score in search order, the updated_at or name in
+    those orders, the name and a time in the two-field sorts. With `fields` the statements send
+    the id as a column; without, the id (and a created_at position) are null and read back from
+    the last item's JSON, rather than sent as columns of every row of a default page.
     """
     limit = fetched - 1
     size = 1  # "[", then each item and its "," or "]"
@@ -736,10 +820,10 @@ def _page(rows: list[asyncpg.Record], fetched: int, max_bytes: int) -> ItemPage:
             break
     if len(rows) <= limit:
         return ItemPage([row[-1] for row in rows], None)
-    position, last_id, item = rows[limit - 1]
+    *position, last_id, item = rows[limit - 1]
     if last_id is None:
         listed = _decode_listed(item)
         last_id = listed.id
-        if position is None:
-            position = listed.created_at
-    return ItemPage([row[-1] for row in rows[:limit]], (position, last_id))
+        if position == [None]:
+            position = [listed.created_at]
+    return ItemPage([row[-1] for row in rows[:limit]], cast(PageKey, (*position, last_id)))

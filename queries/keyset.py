@@ -7,9 +7,11 @@ from uuid import UUID
 
 # A position in newest-first order: the (created_at, id) of the previous page's last row.
 TimeKey = tuple[datetime, UUID]
+# A position in a two-field sort: the (name, created_at or updated_at, id) of a row.
+NameTimeKey = tuple[str, datetime, UUID]
 # A position in list order (created_at or updated_at), the (score, id) of a row in search order,
-# or the (name, id) of a row in name order.
-PageKey = TimeKey | tuple[float, UUID] | tuple[str, UUID]
+# the (name, id) of a row in name order, or a two-field sort's.
+PageKey = TimeKey | tuple[float, UUID] | tuple[str, UUID] | NameTimeKey
 # asyncpg sends these as -infinity and infinity.
 NEG_INFINITY = datetime.min.replace(tzinfo=UTC)
 POS_INFINITY = datetime.max.replace(tzinfo=UTC)

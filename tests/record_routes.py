@@ -108,6 +108,7 @@ async def _drive(app: Any, http: httpx.AsyncClient, secret_key: str) -> None:
         {"q": "espresso"},
         {"q": "espresso machine"},
         *({"sort": sort} for sort in items.SORTS[1:]),
+        {"q": "espresso", "sort": "name,-created_at"},
     )
     for query in selections:
         await as_both("GET", ITEMS, params=query)

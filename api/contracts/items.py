@@ -283,33 +283,39 @@ def parse_fields(value: str | None) -> list[str] | None:
 # What each sort other than the default may be combined with; any other filter is refused.
 _SORT_FILTERS = {"created_at": ("created_after", "created_before")}
 _SORT_LIST = ", ".join(SORTS)
+_SORT_FIELDS = ("created_at", "updated_at", "name")
+
+
+def _sort_problem(value: str) -> str:
+    """Why `value` is none of SORTS."""
+    fields = value.split(",")
+    for field in fields:
+        if not field:
+            return "an empty field"
+        if field.removeprefix("-") not in _SORT_FIELDS:
+            return f"unknown field {field!r}"
+    if len(fields) > 2:
+        return "at most two fields"
+    if fields[0].lstrip("-") == fields[1].lstrip("-"):
+        return f"{fields[1].lstrip('-')} given twice"
+    return f"{fields[1]!r} cannot follow {fields[0]!r}: only name or -name takes a second field"
 
 
 def parse_sort(value: str | None, where: ItemFilter) -> str | None:
     """The `sort` parameter, checked against the filters it is combined with (each allowed
-    combination has an index: docs/api.md#sorting); None when absent; else 422 naming
+    sort and combination has an index: docs/api.md#sorting); None when absent; else 422 naming
     `query.sort`."""
     if value is None:
         return None
-    if "," in value:
-        raise invalid(
-            "query.sort",
-            "sort by one field",
-            f"query.sort: sort by one field (the id breaks ties), one of {_SORT_LIST}",
-        )
     if value not in SORTS:
+        message = _sort_problem(value)
         raise invalid(
             "query.sort",
-            f"unknown sort {value!r}",
-            f"query.sort: unknown sort {value!r}; one of {_SORT_LIST}",
+            message,
+            f"query.sort: {message}; sort by one of {_SORT_LIST} (each needs an index of its"
+            " own: docs/api.md#sorting)",
         )
-    if where.q is not None:
-        raise invalid(
-            "query.sort",
-            "cannot be combined with q",
-            "query.sort: a search (q) is in relevance order and takes no sort",
-        )
-    if value == DEFAULT_SORT:
+    if value == DEFAULT_SORT or where.q is not None:  # a search takes every filter
         return value
     allowed = _SORT_FILTERS.get(value, ())
     for name in ("tags", "tags_all", "metadata", "created_after", "created_before"):

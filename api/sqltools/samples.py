@@ -11,6 +11,7 @@ on the seeded data (see sql/tooling/seed_items.sql): a tag on 0.5 % of items, a 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.sqltools.seed import api_key_hash, api_key_id, item_id, user_id
@@ -30,6 +31,14 @@ FIRST_SEARCH_PAGE = (
     None,
     None,
     None,
+)
+# A page of a two-field sort by name and a time after a cursor in the middle of the seeded items
+# (item n was created n * 5 minutes before the seeding); the first page passes a null name.
+NAME_TIME_PAGE = (
+    PAGE,
+    "red lever 50000",
+    datetime.now(UTC) - timedelta(minutes=5 * 50_000),
+    item_id(50_000),
 )
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FtcGxl$c2FtcGxlLW5vdC1hLXJlYWwtaGFzaA"
 COUNTED = 100_001  # ITEM_COUNT_CAP plus one: the most items a count reads
@@ -110,6 +119,14 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "items/list_by_name": (PAGE, "", MIN_UUID, ["name"]),
     "items/list_by_name_desc": (PAGE, "red sprocket 42", item_id(42), None),
     "items/list_by_name_desc_first": (PAGE, None),
+    "items/list_by_name_created_at": (*NAME_TIME_PAGE, None),
+    "items/list_by_name_created_at_desc": (*NAME_TIME_PAGE, ["id", "name"]),
+    "items/list_by_name_desc_created_at": (*NAME_TIME_PAGE, None),
+    "items/list_by_name_desc_created_at_desc": (*NAME_TIME_PAGE, None),
+    "items/list_by_name_updated_at": (*NAME_TIME_PAGE, None),
+    "items/list_by_name_updated_at_desc": (*NAME_TIME_PAGE, None),
+    "items/list_by_name_desc_updated_at": (*NAME_TIME_PAGE, None),
+    "items/list_by_name_desc_updated_at_desc": (*NAME_TIME_PAGE, None),
     "items/get_fields_by_id": (item_id(42), ["id", "name", "tags"]),
     "items/count_recent": (NEG_INFINITY, POS_INFINITY, 100_001),
     "items/estimate_count": (),
@@ -142,6 +159,24 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     ),
     "items/search_by_name": (*FIRST_SEARCH_PAGE[:5], "red sprocket", None, None, None, None),
     "items/search_by_word": (*FIRST_SEARCH_PAGE, None),
+    # sort=name,-created_at with a one-word search, the first page.
+    "items/search_sorted": (
+        PAGE,
+        NEG_INFINITY,
+        POS_INFINITY,
+        "sprocket",
+        True,
+        None,
+        None,
+        None,
+        1,
+        "created_at",
+        -1,
+        None,
+        None,
+        None,
+        None,
+    ),
     "items/upsert": (item_id(42), "upserted gadget", None, [], {}, user_id(43), False, 100_000),
     "items/upsert_batch": (
         [

@@ -55,6 +55,21 @@ async def test_a_request_past_its_budget_is_503_and_its_statement_cancelled(
     assert budget.in_flight == {}
 
 
+async def test_a_sorted_search_past_its_budget_is_503_and_its_statement_cancelled(
+    tight: httpx.AsyncClient, database_url: str
+) -> None:
+    """A search in a sort's order reads every match (docs/api.md#sorting): the budget bounds it
+    as any statement, its transaction included."""
+    async with await psycopg.AsyncConnection.connect(database_url) as locker:
+        await locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        response, seconds = await _timed(tight, "/api/v1/items?q=slow&sort=name,-created_at")
+        body = problem(response, 503)
+        assert "budget" in body["detail"]
+        assert seconds < 1.4
+        await wait_until_ended(database_url, "%item_words%")
+    assert budget.in_flight == {}
+
+
 async def test_waiting_for_a_connection_is_bounded(tight: httpx.AsyncClient) -> None:
     pool: Any = tight.app.state.pool  # type: ignore[attr-defined]
     taken = [await pool.acquire() for _ in range(2)]

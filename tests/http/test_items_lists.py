@@ -55,13 +55,13 @@ async def walk(
 
 
 def expected(items: list[dict[str, Any]], sort: str) -> list[str]:
-    """The ids in `sort`'s order: its field, then the id, both the same way. PostgreSQL orders
-    uuids as Python orders their integers; the names here are ASCII, ordered alike by any
-    collation."""
-    field = sort.lstrip("-")
-    ordered = sorted(items, key=lambda item: (item[field], UUID(item["id"])))
-    if sort.startswith("-"):
-        ordered.reverse()
+    """The ids in `sort`'s order: its fields, then the id the way the last field goes. PostgreSQL
+    orders uuids as Python orders their integers; the names here are ASCII, ordered alike by any
+    collation, and the times are written alike, ordered as text."""
+    fields = sort.split(",")
+    ordered = sorted(items, key=lambda item: UUID(item["id"]), reverse=fields[-1][0] == "-")
+    for field in reversed(fields):  # stable sorts, the last field's first
+        ordered.sort(key=lambda item: item[field.lstrip("-")], reverse=field[0] == "-")
     return [item["id"] for item in ordered]
 
 
@@ -112,6 +112,15 @@ async def test_a_cursor_of_another_sort_is_refused(
         body = problem(await client.get(f"{ITEMS}?{query}", headers=alice.headers), 422)
         assert body["errors"][0]["field"] == "query.cursor"
         assert "sort=name" in body["detail"], body
+    # A two-field sort's cursor carries both fields: refused under either field alone, under
+    # the other direction and under the other time.
+    by_two = await client.get(f"{ITEMS}?sort=name,-created_at&limit=1", headers=alice.headers)
+    cursor = by_two.links["next"]["url"].split("cursor=")[1]
+    for other in ("name", "-name,-created_at", "name,created_at", "name,-updated_at", None):
+        query = f"limit=1&cursor={cursor}" + ("" if other is None else f"&sort={other}")
+        body = problem(await client.get(f"{ITEMS}?{query}", headers=alice.headers), 422)
+        assert body["errors"][0]["field"] == "query.cursor"
+        assert "sort=name,-created_at" in body["detail"], body
     default = await client.get(f"{ITEMS}?limit=1", headers=alice.headers)
     cursor = default.links["next"]["url"].split("cursor=")[1]
     body = problem(
@@ -130,16 +139,66 @@ async def test_a_long_name_fits_its_cursor(client: httpx.AsyncClient, alice: Acc
     assert len(url.split("cursor=")[1]) <= CURSOR_LENGTH
 
 
+async def test_a_two_field_cursor_of_a_long_name_fits(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    await seed(client, alice, ["\U0001f600" * 100] * 2)
+    pages = await walk(client, alice, "sort=-name,updated_at&limit=1")
+    assert len(pages) == 2
+    assert len(pages[0].links["next"]["url"].split("cursor=")[1]) <= CURSOR_LENGTH
+
+
+async def test_sort_with_q_is_the_searchs_matches_in_the_sorts_order(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """`sort` with `q` finds what the relevance search finds (similar words, typos, every word
+    of several, the filters) and orders it by the sort, pages exact across ties."""
+    names = ["red chair", "armchair", "chair", "red chiar", "blue chair", "red table", "sofa"]
+    first = await seed(client, alice, names)
+    second = await seed(client, alice, ["chair", "red chair", "chairs", "lamp"])
+    tagged = await client.post(
+        ITEMS, json={"name": "red chair", "tags": ["t"]}, headers=alice.headers
+    )
+    items = [*first, *second, tagged.json()]
+    for search in ("chair", "red chair", "chiar", "red%20chair&tags=t", "nothing"):
+        relevance = await walk(client, alice, f"q={search}&limit=50")
+        matches = {item["id"] for page in relevance for item in page.json()}
+        found = [item for item in items if item["id"] in matches]
+        for sort in SORTS:
+            for limit in (2, 50):
+                pages = await walk(client, alice, f"q={search}&sort={sort}&limit={limit}")
+                seen = [item["id"] for page in pages for item in page.json()]
+                assert seen == expected(found, sort), (search, sort, limit)
+    # With sort=-created_at, the default order's, the order is creation's, not relevance's.
+    relevance = await walk(client, alice, "q=chair&limit=50")
+    by_creation = await walk(client, alice, "q=chair&sort=-created_at&limit=50")
+    assert relevance[0].json() != by_creation[0].json()
+
+
 @pytest.mark.parametrize(
     ("query", "said"),
     [
-        ("sort=price", "unknown sort 'price'"),
-        ("sort=id", "unknown sort 'id'"),
-        ("sort=", "unknown sort ''"),
-        ("sort=%2Bname", "unknown sort '+name'"),
-        ("sort=name,-created_at", "sort by one field"),
-        ("sort=name&q=chair", "cannot be combined with q"),
-        ("sort=-created_at&q=chair", "cannot be combined with q"),
+        ("sort=price", "unknown field 'price'"),
+        ("sort=id", "unknown field 'id'"),
+        ("sort=", "an empty field"),
+        ("sort=name,", "an empty field"),
+        ("sort=,name", "an empty field"),
+        ("sort=%2Bname", "unknown field '+name'"),
+        ("sort=name,price", "unknown field 'price'"),
+        ("sort=name,created_at,id", "unknown field 'id'"),
+        ("sort=name,created_at,updated_at", "at most two fields"),
+        ("sort=name,-name", "name given twice"),
+        ("sort=-created_at,created_at", "created_at given twice"),
+        (
+            "sort=created_at,name",
+            "'name' cannot follow 'created_at': only name or -name takes a second field",
+        ),
+        (
+            "sort=-updated_at,created_at",
+            "'created_at' cannot follow '-updated_at': only name or -name takes a second field",
+        ),
+        ("sort=name,created_at&tags=a", "sort=name,created_at cannot be combined with tags"),
+        ("sort=name,name&q=chair", "name given twice"),
         ("sort=name&tags=a", "sort=name cannot be combined with tags"),
         ("sort=updated_at&tags_all=a", "sort=updated_at cannot be combined with tags_all"),
         ("sort=-name&metadata=%7B%7D", "sort=-name cannot be combined with metadata"),
@@ -155,6 +214,8 @@ async def test_a_sort_that_is_not_allowed_is_a_422_naming_query_sort(
 ) -> None:
     body = problem(await client.get(f"{ITEMS}?{query}", headers=alice.headers), 422)
     assert body["errors"] == [{"field": "query.sort", "message": said}]
+    if "combined" not in said:  # the detail lists what is allowed
+        assert all(sort in body["detail"] for sort in SORTS), body["detail"]
 
 
 async def test_sorts_combine_with_the_filters_they_have_an_index_for(
