@@ -345,7 +345,8 @@ async def seed_kinds(client: httpx.AsyncClient, user: Account) -> list[dict[str,
 
 # Every statement a list may run: the default order with each filter (list_recent,
 # list_by_tags_any, list_by_tags_all, list_by_metadata), each sort (list_oldest,
-# list_by_updated_at*, list_by_name*), and a search of one word and of two.
+# list_by_updated_at*, list_by_name*), a search of one word and of two, and sorted searches
+# (search_sorted).
 LIST_QUERIES = [
     "",
     "created_after=2000-01-01T00:00:00Z&created_before=2999-01-01T00:00:00Z",
@@ -359,6 +360,8 @@ LIST_QUERIES = [
     "q=sprocket",
     "q=sprocket&tags=a",
     "q=red%20sprocket",
+    "q=sprocket&sort=name,-created_at",
+    "q=red%20sprocket&sort=-updated_at",
 ]
 # Asked in another order than the item's, and once without the key's fields (id, created_at).
 ASKED_FIELDS = [["id", "name", "tags"], ["name"], ["description", "metadata"], list(FIELDS)]
