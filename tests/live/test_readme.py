@@ -162,6 +162,7 @@ EXPECTED_STEPS: dict[str, list[str]] = {
     "search:": [],
     "page by page": [],
     "sorted by name": ["0-1/"],
+    "some fields alone": ['{"name":"Kitchen scale","tags":["kitchen"]}'],
     "every item at once, streamed": ['{"export":"complete","count":'],
     "and back: an export imported again": ['"created":0,"updated":0'],
     "an API key that may only read": [],
