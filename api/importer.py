@@ -9,7 +9,8 @@ and what COPY buffers, whatever the body's size. A bad line stops the copy (noth
 written) but not the reading, up to IMPORT_BAD_LINES of them, so that the 422 lists them.
 
 The budget (REQUEST_TIMEOUT_MS) bounds each step, as an export's: the time to each part of the
-body, then the write, which may take up to IMPORT_STATEMENT_TIMEOUT_MS.
+body, then the write. The COPY and the write may each take up to IMPORT_STATEMENT_TIMEOUT_MS,
+not DB_STATEMENT_TIMEOUT_MS: the COPY lasts as long as the body takes to arrive.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from queries.items import FIELDS, ImportRecord
 
 # The bad lines a refused import lists (the first ones); reading stops past them.
 IMPORT_BAD_LINES = 100
-# How long the one statement that writes an import may run (and its request wait for it).
+# How long an import's COPY (the body's arrival) and its one write may each run (and its
+# request wait for the write).
 IMPORT_STATEMENT_TIMEOUT_MS = 600_000
 # Imports at once, each holding a pool connection: in one worker, and of one user in it.
 IMPORTS_PER_WORKER = 2

@@ -517,11 +517,16 @@ class ImportOutcome(NamedTuple):
 
 
 async def stage_import(
-    connection: PoolConnectionProxy[asyncpg.Record], records: AsyncIterable[ImportRecord]
+    connection: PoolConnectionProxy[asyncpg.Record],
+    records: AsyncIterable[ImportRecord],
+    statement_timeout_ms: int,
 ) -> None:
     """Copy `records` into a new temporary table item_import, as they come (COPY's binary
     stream: the iterable may read them from a request body), inside the caller's transaction,
-    which drops the table when it ends."""
+    which drops the table when it ends. From here on, the transaction's statements may each take
+    `statement_timeout_ms`: the COPY lasts as long as the body takes to arrive, and the write
+    (write_import) as long as its items take to write."""
+    await connection.execute(IMPORT_STATEMENT_TIMEOUT, str(statement_timeout_ms))
     await connection.execute(CREATE_ITEM_IMPORT)
     await connection.copy_records_to_table("item_import", records=records, columns=IMPORT_COLUMNS)
 
@@ -532,16 +537,14 @@ async def write_import(
     is_admin: bool,
     max_items: int,
     max_reported: int,
-    statement_timeout_ms: int,
 ) -> ImportOutcome:
     """Write the staged import (stage_import) into items in one statement, all or none, inside
-    the caller's transaction, whose statements may each take `statement_timeout_ms`.
+    the caller's transaction.
 
     Raises ImportRefused with the first `max_reported` (line, id) of items that belong to another
     owner, ImportDuplicates with those (line, id, first line) whose id an earlier line has, and
     OverQuota when the caller would own more than `max_items` items.
     """
-    await connection.execute(IMPORT_STATEMENT_TIMEOUT, str(statement_timeout_ms))
     refused = await connection.fetch(IMPORT_REFUSED, caller_id, is_admin, max_reported)
     if refused:
         raise ImportRefused([(row["line_number"], row["id"]) for row in refused])

@@ -333,7 +333,9 @@ class ItemHandlers:
         )
 
         async def stage(connection: Connection) -> None:
-            await items.stage_import(cast(PoolConnectionProxy, connection), reader.records())
+            await items.stage_import(
+                cast(PoolConnectionProxy, connection), reader.records(), IMPORT_STATEMENT_TIMEOUT_MS
+            )
             if reader.bad:
                 raise reader.problem()
 
@@ -346,7 +348,6 @@ class ItemHandlers:
                     principal.is_admin,
                     self.max_items,
                     IMPORT_BAD_LINES,
-                    IMPORT_STATEMENT_TIMEOUT_MS,
                 )
             except items.OverQuota:
                 raise self._over_quota() from None

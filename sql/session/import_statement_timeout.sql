@@ -1,6 +1,7 @@
 -- Purpose: Within the current transaction, let each statement run up to $1 milliseconds: an
---   import's one write of all its items (items/import_upsert) takes longer than a request's
---   statements. The setting ends with the transaction, so no pooled connection keeps it.
+--   import's COPY (session/create_item_import) lasts as long as its body takes to arrive, and its
+--   one write of all its items (items/import_upsert) longer than a request's statements. The
+--   setting ends with the transaction, so no pooled connection keeps it.
 --   A setting, not a query: `sql check` has no plan of it to check.
 -- Parameters:
 --   $1 text: the timeout in milliseconds

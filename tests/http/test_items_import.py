@@ -260,3 +260,22 @@ async def test_imports_at_once_are_bounded(settings: Settings, alice: Account) -
         assert problem(second, 429)["type"] == "/problems/too-many-imports"
         assert (await first).json()["created"] == 2
         assert app.state.imports.held == {}
+
+
+async def test_an_import_may_arrive_for_longer_than_a_statement_may_run(
+    settings: Settings, alice: Account
+) -> None:
+    """The COPY lasts as long as the body takes to arrive: DB_STATEMENT_TIMEOUT_MS does not bound
+    it (IMPORT_STATEMENT_TIMEOUT_MS does), only the budget between two parts of the body does."""
+    async with own_app(settings, db_statement_timeout_ms=200) as (_, http):
+
+        async def slow_body() -> Any:
+            for number in range(4):
+                yield f'{{"name":"part {number}"}}\n'.encode()
+                await asyncio.sleep(0.15)
+
+        reply = await http.post(
+            IMPORT, content=slow_body(), headers={**alice.headers, "Content-Type": NDJSON}
+        )
+        assert reply.status_code == 200, reply.text
+        assert reply.json() == {"created": 4, "updated": 0, "unchanged": 0}
