@@ -22,12 +22,13 @@ Executor = asyncpg.Pool | asyncpg.Connection
 PLANNER_SETTINGS = {
     # Short OLTP statements never profit from JIT compilation; it only adds latency.
     "jit": "off",
-    # PostgreSQL's default, stated because a role or database setting could override it: a
-    # prepared statement gets custom plans for its first five executions, then keeps the
-    # generic plan when that is estimated no costlier. Planning is a large share of a short
-    # statement. The statements whose best plan depends on the values run through
-    # fetch_planned_per_execution() instead (sql/README.md, "Plan caching").
-    "plan_cache_mode": "auto",
+    # Every prepared statement runs its generic plan, which `sql check` proves, planned once per
+    # connection: planning is a large share of a short statement. Under PostgreSQL's `auto` a
+    # statement keeps custom plans for good when its generic plan is estimated costlier, as a
+    # CASE on a parameter makes it (the `fields` of the list statements). The statements whose
+    # best plan depends on the values run through fetch_planned_per_execution() instead
+    # (sql/README.md, "Plan caching").
+    "plan_cache_mode": "force_generic_plan",
     # The working set is in memory (or on SSD), where a random page read costs about what a
     # sequential one does. At the default of 4 the planner walks items_created_at_id for a rare
     # tag rather than read its few rows through the GIN index (sql/README.md, "Planner cost

@@ -23,7 +23,7 @@ CREATE DATABASE items OWNER items;
 ALTER ROLE items SET statement_timeout = '5s';
 ALTER ROLE items SET idle_in_transaction_session_timeout = '10s';
 ALTER ROLE items SET jit = off;
-ALTER ROLE items SET plan_cache_mode = 'auto';
+ALTER ROLE items SET plan_cache_mode = 'force_generic_plan';
 ALTER ROLE items SET random_page_cost = 1.1;
 -- The standby's role: replication connections only (pg_hba.conf below).
 CREATE ROLE replicator WITH LOGIN REPLICATION PASSWORD :'replication_password';
