@@ -4,9 +4,11 @@ snapshot (docs/api.md, "Export").
 The items are read as the list reads them (queries.items.find, the same statements and indexes),
 EXPORT_CHUNK_ITEMS at a time along the keyset, inside one REPEATABLE READ READ ONLY transaction:
 every chunk sees the same snapshot, and each statement is as short as a page, so that the
-statement timeout and the plans `sql check` proves hold as for a list. A chunk is fetched only
-once the previous one was handed to the transport (uvicorn's send waits while the transport is
-above its high-water mark), so memory holds a chunk or two whatever the export's size.
+statement timeout and the plans `sql check` proves hold as for a list. The next chunk is read
+while the last is encoded and sent, so that PostgreSQL and the service work at once, and no
+further: a chunk is read only once the one before it was handed to the transport (uvicorn's send
+waits while the transport is above its high-water mark), so memory holds two or three chunks
+whatever the export's size.
 
 The request budget (REQUEST_TIMEOUT_MS) bounds the time to the first chunk, and then each step:
 a chunk fetched, or handed to a client that takes it. After each, the deadline moves to a budget
@@ -21,6 +23,7 @@ once in a worker (503 past it), and EXPORTS_PER_PRINCIPAL of one user (429 past 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -35,7 +38,8 @@ from api.contracts.items import EXPORT_FORMATS
 from api.logs import get_logger
 from api.problems import RETRY_AFTER, ProblemError, invalid
 from queries import items
-from queries.items import FIELDS, ItemFilter
+from queries.items import FIELDS, ItemFilter, ItemPage
+from queries.keyset import PageKey
 
 # Items per chunk (one statement), and the most bytes of item JSON a chunk holds (fewer items
 # past it, at least one).
@@ -233,21 +237,36 @@ async def _chunks(
         async with pool.acquire() as proxy:
             connection = cast(asyncpg.Connection, proxy)
             async with connection.transaction(isolation="repeatable_read", readonly=True):
-                after = None
-                head = CSV_HEADER if format_ == "csv" else b""
-                while True:
-                    page = await items.find(
-                        connection, where, EXPORT_CHUNK_ITEMS, after, EXPORT_CHUNK_BYTES, sort
+
+                def read(after: PageKey | None) -> asyncio.Task[ItemPage]:
+                    return asyncio.ensure_future(
+                        items.find(
+                            connection, where, EXPORT_CHUNK_ITEMS, after, EXPORT_CHUNK_BYTES, sort
+                        )
                     )
-                    counted[0] += len(page.items)
-                    body = head + _encode(format_, page.items)
-                    head = b""
-                    if page.next_key is None:
-                        counted[1] = 1
-                        yield body + completeness(format_, counted[0])
-                        return
-                    yield body
-                    after = page.next_key
+
+                head = CSV_HEADER if format_ == "csv" else b""
+                reading = read(None)
+                try:
+                    while True:
+                        page = await reading
+                        if page.next_key is not None:
+                            reading = read(page.next_key)  # while this one is encoded and sent
+                        counted[0] += len(page.items)
+                        body = head + _encode(format_, page.items)
+                        head = b""
+                        if page.next_key is None:
+                            counted[1] = 1
+                            yield body + completeness(format_, counted[0])
+                            return
+                        yield body
+                finally:
+                    # Ended early (the client left, the budget, an error): the read in progress
+                    # is cancelled in PostgreSQL before the transaction ends, and its outcome
+                    # taken (its error, if any, belongs to an export that ended anyway).
+                    reading.cancel()
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await reading
     finally:
         slots.give_back(user)
 
