@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Literal
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import msgspec
 from blacksheep import Request
 
 from api import budget
+from api.contracts.common import parse_uuid
 from api.contracts.items import ImportItem, clean_write
 from api.export import CSV_HEADER, StreamSlots
 from api.http import decode
@@ -153,11 +154,16 @@ class ImportReader:
                             buffer.clear()
                     break
                 number += 1
-                if not skipping:
+                if skipping:
+                    line = None
+                elif buffer:  # the line began in an earlier chunk
                     buffer += chunk[start:end]
-                yield number, None if skipping or len(buffer) > self.max_line else bytes(buffer)
+                    line = bytes(buffer)
+                    buffer.clear()
+                else:
+                    line = chunk[start:end]
+                yield number, None if line is None or len(line) > self.max_line else line
                 skipping = False
-                buffer.clear()
                 start = end + 1
             if self.bad_lines >= IMPORT_BAD_LINES:
                 return
@@ -228,7 +234,7 @@ class ImportReader:
             else:
                 self._refuse(number, at, problem.detail or "not valid JSON")
             return None
-        item_id = uuid4() if item.id is None else UUID(item.id)
+        item_id = uuid4() if item.id is None else parse_uuid(item.id)
         return ImportRecord(number, item_id, item.name, item.description, item.tags, item.metadata)
 
     # --- CSV -------------------------------------------------------------------------------
