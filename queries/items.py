@@ -226,72 +226,26 @@ async def count(db: Executor, where: ItemFilter, most: int) -> int:
     window = (where.created_after or NEG_INFINITY, where.created_before or POS_INFINITY)
     if where.q is not None:
         words = search_words(where.q)
-        if len(words) == 1:
-            return await count_by_word(db, most, window, words[0], where)
-        return await count_by_name(db, most, window, where.q, where)
+        statement, text = (COUNT_BY_WORD, words[0]) if len(words) == 1 else (COUNT_BY_NAME, where.q)
+        return await _count_planned_per_execution(
+            db, statement, most, *window, text, where.tags_any, where.tags_all, where.metadata
+        )
     if where.tags_all is not None:
-        return await count_by_tags_all(
-            db, most, window, where.tags_all, where.tags_any, where.metadata
+        return await _count_planned_per_execution(
+            db, COUNT_BY_TAGS_ALL, most, *window, where.tags_all, where.tags_any, where.metadata
         )
     if where.metadata is not None:
-        return await count_by_metadata(db, most, window, where.metadata, where.tags_any)
+        return await _count_planned_per_execution(
+            db, COUNT_BY_METADATA, most, *window, where.metadata, where.tags_any
+        )
     if where.tags_any is not None:
-        return await count_by_tags_any(db, most, window, where.tags_any)
+        counted: int = await db.fetchval(COUNT_BY_TAGS_ANY, most, *window, where.tags_any)
+        return counted
     return await count_recent(db, *window, most)
 
 
-async def count_by_tags_any(
-    db: Executor, most: int, window: tuple[datetime, datetime], tags_any: list[str]
-) -> int:
-    counted: int = await db.fetchval(COUNT_BY_TAGS_ANY, most, *window, tags_any)
-    return counted
-
-
-async def count_by_tags_all(
-    db: Executor,
-    most: int,
-    window: tuple[datetime, datetime],
-    tags_all: list[str],
-    tags_any: list[str] | None,
-    metadata: msgspec.Raw | None,
-) -> int:
-    rows = await fetch_planned_per_execution(
-        db, COUNT_BY_TAGS_ALL, most, *window, tags_all, tags_any, metadata
-    )
-    counted: int = rows[0][0]
-    return counted
-
-
-async def count_by_metadata(
-    db: Executor,
-    most: int,
-    window: tuple[datetime, datetime],
-    metadata: msgspec.Raw,
-    tags_any: list[str] | None,
-) -> int:
-    rows = await fetch_planned_per_execution(
-        db, COUNT_BY_METADATA, most, *window, metadata, tags_any
-    )
-    counted: int = rows[0][0]
-    return counted
-
-
-async def count_by_word(
-    db: Executor, most: int, window: tuple[datetime, datetime], word: str, where: ItemFilter
-) -> int:
-    rows = await fetch_planned_per_execution(
-        db, COUNT_BY_WORD, most, *window, word, where.tags_any, where.tags_all, where.metadata
-    )
-    counted: int = rows[0][0]
-    return counted
-
-
-async def count_by_name(
-    db: Executor, most: int, window: tuple[datetime, datetime], q: str, where: ItemFilter
-) -> int:
-    rows = await fetch_planned_per_execution(
-        db, COUNT_BY_NAME, most, *window, q, where.tags_any, where.tags_all, where.metadata
-    )
+async def _count_planned_per_execution(db: Executor, statement: str, *args: object) -> int:
+    rows = await fetch_planned_per_execution(db, statement, *args)
     counted: int = rows[0][0]
     return counted
 
