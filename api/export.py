@@ -139,6 +139,7 @@ def export_format(request: Request, given: str | None) -> str:
             406,
             "Accept takes neither application/x-ndjson nor text/csv, the formats of an export",
             slug="not-acceptable",
+            headers={"Vary": "Accept"},  # a cache must not give it to another Accept
         )
     return best
 

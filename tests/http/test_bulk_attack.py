@@ -202,6 +202,14 @@ async def test_accept(
         assert response.headers["content-type"].startswith(expected)
 
 
+async def test_a_406_is_titled_and_varies_on_accept(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.get(EXPORT, headers={**alice.headers, "Accept": "application/json"})
+    assert problem(response, 406)["title"] == "Not Acceptable"  # was "Error"
+    assert response.headers["vary"] == "Accept"
+
+
 @pytest.mark.parametrize(
     "query",
     [
