@@ -283,3 +283,32 @@ async def test_round_trip_of_unusual_names(
     reply = await post(client, alice, again, media)
     assert reply.json() == {"created": 0, "updated": 0, "unchanged": len(NAMES)}
     assert (await client.get(EXPORT, headers={**alice.headers, "Accept": media})).content == again
+
+
+async def test_csv_line_numbers_are_a_records_first_line(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    response = await client.post(f"{ITEMS}/batch", json=[{"name": "bob's"}], headers=bob.headers)
+    theirs = response.json()["items"][0]["id"]
+    same = "11111111-1111-4111-8111-111111111111"
+    spanning = b',,"a\r\nb\r\nc",,,,,\r\n'  # lines 2 to 4
+    body = HEADER + spanning + f"{same},,x,,,,,\r\n{same},,y,,,,,\r\n".encode()
+    assert fields(await post(client, alice, body, CSV)) == ["lines[6].id"]
+    refused = await post(client, alice, HEADER + spanning + f"{theirs},,x,,,,,\r\n".encode(), CSV)
+    assert problem(refused, 403)["refused"] == [{"line": 5, "id": theirs}]
+    bad = HEADER + spanning + b",,,,,,,\r\n"
+    assert fields(await post(client, alice, bad, CSV)) == ["lines[5].name"]
+    assert await count(client, alice) == 1  # bob's: the list is everyone's
+
+
+async def test_at_most_100_refused_lines(
+    client: httpx.AsyncClient, bob: Account, alice: Account
+) -> None:
+    response = await client.post(
+        f"{ITEMS}/batch", json=[{"name": f"b{n}"} for n in range(150)], headers=bob.headers
+    )
+    ids = [item["id"] for item in response.json()["items"]]
+    body = b"".join(json.dumps({"id": i, "name": "mine"}).encode() + b"\n" for i in ids)
+    refused = problem(await post(client, alice, body), 403)["refused"]
+    assert len(refused) == 100
+    assert refused[0]["line"] == 1

@@ -4,6 +4,7 @@ connection and its slot back (docs/api.md, "Import")."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -105,3 +106,19 @@ def test_a_chunked_body_past_import_max_bytes_is_413_and_writes_nothing(
     start = time.perf_counter()
     assert import_once(port, alice).startswith(b"HTTP/1.1 200")
     assert time.perf_counter() - start < 2
+
+
+def test_a_body_past_100_bad_lines_still_gets_its_422(
+    port: int, alice: Account, database_url: str
+) -> None:
+    """Reading stops at IMPORT_BAD_LINES: the client, still sending, must get the 422."""
+    body = b'{"name":""}\n' * 150 + LINES * 8  # about 30 kB more after the 100th bad line
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(10)
+        with contextlib.suppress(OSError):  # the server may answer before the rest arrives
+            sock.sendall(head(alice, f"Content-Length: {len(body)}") + body)
+        reply = answer(sock)
+    assert reply.startswith(b"HTTP/1.1 422"), reply
+    assert b"at least 100 lines" in reply
+    wait_for(database_url, 0, 2)
+    assert items(database_url) == 0
