@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -312,3 +313,69 @@ async def test_at_most_100_refused_lines(
     refused = problem(await post(client, alice, body), 403)["refused"]
     assert len(refused) == 100
     assert refused[0]["line"] == 1
+
+
+def line_of(size: int) -> bytes:
+    """An item's NDJSON line of exactly `size` bytes (without its \\n)."""
+    start = b'{"name":"a","description":"'
+    return start + b"x" * (size - len(start) - 2) + b'"}'
+
+
+async def test_the_line_bound_is_exact_across_chunks(settings: Settings, alice: Account) -> None:
+    async with own_app(settings, max_body_bytes=1000) as (_, http):
+        exact, over = line_of(1000), line_of(1001)
+        assert (len(exact), len(over)) == (1000, 1001)
+
+        def split(body: bytes, at: int) -> Any:
+            async def parts() -> Any:
+                yield body[:at]
+                yield body[at:]
+
+            return parts()
+
+        for at in (1, 500, 999, 1000, 1001):
+            reply = await post(http, alice, split(exact + b"\n", at))
+            assert reply.status_code == 200, (at, reply.text)
+            assert fields(await post(http, alice, split(over + b"\n", at))) == ["lines[1]"]
+            last = split(exact + b"\n" + over, at + 1001)  # the last line, without \n
+            assert fields(await post(http, alice, last)) == ["lines[2]"]
+        assert (await post(http, alice, exact)).status_code == 200  # no \n: read too
+
+
+async def test_a_slow_upload_within_the_budget(settings: Settings, alice: Account) -> None:
+    async with own_app(settings, request_timeout_ms=400) as (app, http):
+        body = b'{"name":"slow"}\n{"name":"slower"}'
+
+        async def byte_by_byte() -> Any:
+            for byte in body:
+                yield bytes([byte])
+                await asyncio.sleep(0.02)  # 0.7 s in all, past the budget
+
+        reply = await post(http, alice, byte_by_byte())
+        assert reply.json() == {"created": 2, "updated": 0, "unchanged": 0}
+        assert app.state.imports.held == {}
+
+
+async def test_imports_of_many_users(settings: Settings, make_user: Any) -> None:
+    async with own_app(settings) as (app, http):
+        users = [await make_user() for _ in range(3)]
+        gate = asyncio.Event()
+
+        async def held() -> Any:
+            yield b'{"name":"a"}\n'
+            await gate.wait()
+            yield b'{"name":"b"}\n'
+
+        first = [asyncio.create_task(post(http, user, held())) for user in users[:2]]
+        for _ in range(200):
+            if sum(app.state.imports.held.values()) == 2:
+                break
+            await asyncio.sleep(0.01)
+        busy = await post(http, users[2], b'{"name":"c"}\n')
+        assert problem(busy, 503)["type"] == "/problems/imports-busy"
+        assert busy.headers["retry-after"]
+        gate.set()
+        for task in first:
+            assert (await task).json()["created"] == 2
+        assert app.state.imports.held == {}
+        assert (await post(http, users[2], b'{"name":"c"}\n')).status_code == 200
