@@ -115,6 +115,10 @@ def export_slots() -> StreamSlots:
     )
 
 
+# RFC 9110 section 12.4.2: 0 to 1, at most three decimals (not nan, inf, 2 or -1).
+QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
+
+
 def export_format(request: Request, given: str | None) -> str:
     """The format asked for: `format=`, else the Accept header's best of the two media types
     (q-values, the more specific range first; NDJSON on a tie or without Accept); 406 when Accept
@@ -135,6 +139,7 @@ def export_format(request: Request, given: str | None) -> str:
             406,
             "Accept takes neither application/x-ndjson nor text/csv, the formats of an export",
             slug="not-acceptable",
+            headers={"Vary": "Accept"},  # a cache must not give it to another Accept
         )
     return best
 
@@ -158,10 +163,9 @@ def _quality(accept: str, media: str, kind: str) -> float:
         for param in params:
             key, _, value = param.partition("=")
             if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    raise invalid("header.accept", f"bad q-value {value.strip()!r}") from None
+                if not QVALUE.fullmatch(value.strip()):
+                    raise invalid("header.accept", f"bad q-value {value.strip()!r}")
+                q = float(value)
         if specificity > rank:
             found, rank = q, specificity
     return found

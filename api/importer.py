@@ -244,25 +244,29 @@ class ImportReader:
         A record may span lines (a quoted field holding line breaks): it is whole once its
         quotes are balanced."""
         pending = bytearray()
-        first = 0
+        first = quotes = 0  # quotes: in pending, counted a line at a time (not quadratic)
         async for number, line in self._lines():
             if line is None:
                 self._too_long(number)
                 pending.clear()
+                quotes = 0
                 continue
             if not pending:
                 first = number
                 pending += line
             else:
                 pending += b"\n" + line
+            quotes += line.count(b'"')
             if len(pending) > self.max_line:
                 self._too_long(first)
                 pending.clear()
+                quotes = 0
                 continue
-            if pending.count(b'"') % 2:
+            if quotes % 2:
                 continue  # a quoted field goes on on the next line
             record = bytes(pending[:-1] if pending.endswith(b"\r") else pending)
             pending.clear()
+            quotes = 0
             found = self._record(first, record)
             if found is not None and not self.bad:
                 yield found
@@ -289,7 +293,12 @@ class ImportReader:
             return None
         if fields[0] == "#export":
             count = fields[2]
-            if fields[1] != "complete" or count is None or not count.isdigit() or any(fields[3:]):
+            if (
+                fields[1] != "complete"
+                or count is None
+                or not (count.isascii() and count.isdigit())  # not "²" (int() refuses it)
+                or any(fields[3:])
+            ):
                 self._refuse(number, at, f"not #export,complete,N{',' * (len(FIELDS) - 3)}")
             else:
                 self._completed_at = number
