@@ -282,7 +282,9 @@ class ItemHandlers:
         headers = [(b"vary", b"Prefer")]
         if page.next_key is not None:
             headers.append(next_link(request, PREFIX, page.next_key, where, order))
-        count = await self._count(request, where)
+        # The answer shows these items, and one more follows when there is a next page: no count
+        # says fewer (an estimate may, as may a count of a snapshot after a delete).
+        count = await self._count(request, where, len(page.items) + (page.next_key is not None))
         if count is not None:
             applied, total = count
             first = after is None and page.items
@@ -397,13 +399,15 @@ class ItemHandlers:
             return await read(self.pool)
         return await self.replicas.read(consistency.needed(), lambda target: read(target.pool))
 
-    async def _count(self, request: Request, where: ItemFilter) -> tuple[str, str] | None:
+    async def _count(
+        self, request: Request, where: ItemFilter, least: int
+    ) -> tuple[str, str] | None:
         """The count `Prefer: count=exact|estimated` asks for (RFC 7240), as (the preference
         applied, the count as Content-Range writes it), or None when none is asked for, or when
         it cannot be had within the request's budget: the page is then answered without it, as
         RFC 7240 lets a server ignore a preference. Exact counts stop at ITEM_COUNT_CAP
         ("100000+"); an estimate is the planner's, and an exact count where it has none
-        (queries.items.estimate)."""
+        (queries.items.estimate); neither is less than `least`."""
         wanted = preferences(request).get("count")
         if wanted not in ("exact", "estimated"):
             return None
@@ -413,11 +417,13 @@ class ItemHandlers:
                 if wanted == "estimated":
                     estimate = await self._read(lambda db: items.estimate(db, where))
                     if estimate is not None:
-                        return "estimated", str(estimate)
+                        return "estimated", str(max(estimate, least))
                 counted = await self._read(lambda db: items.count(db, where, ITEM_COUNT_CAP + 1))
         except TimeoutError:
             return None
-        return "exact", f"{ITEM_COUNT_CAP}+" if counted > ITEM_COUNT_CAP else str(counted)
+        if counted > ITEM_COUNT_CAP:
+            return "exact", f"{ITEM_COUNT_CAP}+"
+        return "exact", str(max(counted, least))
 
     async def batch(self, request: Request) -> Response:
         principal = (await self.auth.authenticate(request)).require(WRITE)
