@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import Account
+from tests.conftest import Account, problem
 from tests.http.test_items_counts import analyze, count_of, create
 
 ITEMS = "/api/v1/items"
@@ -56,3 +56,28 @@ async def test_an_estimate_is_never_under_the_items_shown(
     assert counted[0] == "count=estimated"
     shown, total = counted[1].split("/")
     assert int(total) > int(shown.split("-")[1])  # RFC 9110: complete-length > last-pos
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        "9999-12-31T23:59:59-01:00",  # year 10000 in UTC
+        "0001-01-01T00:00:00+01:00",  # year 0 in UTC
+    ],
+)
+@pytest.mark.parametrize("name", ["created_after", "created_before"])
+@pytest.mark.parametrize("path", [ITEMS, f"{ITEMS}/export"])
+@pytest.mark.parametrize("extra", [{}, {"sort": "created_at"}, {"tags": "a"}, {"q": "lamp"}])
+async def test_a_date_time_out_of_range_in_utc_is_a_422_naming_it(
+    client: httpx.AsyncClient,
+    alice: Account,
+    instant: str,
+    name: str,
+    path: str,
+    extra: dict[str, str],
+) -> None:
+    """RFC 3339 as written, but no instant a timestamptz (or Python) holds once in UTC: the
+    driver refused it, answered as a 422 naming `$` (a list) or a 500 (an export)."""
+    response = await client.get(path, params={name: instant, **extra}, headers=alice.headers)
+    body = problem(response, 422)
+    assert [error["field"] for error in body["errors"]] == [f"query.{name}"]
