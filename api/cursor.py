@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import struct
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 from uuid import UUID
@@ -85,17 +86,32 @@ def decode_cursor(cursor: str, where: msgspec.Struct, order: str = DEFAULT_ORDER
         if kind != order or digest != _digest(where):
             raise ValueError("cursor belongs to another query")
         if kind == SEARCH_ORDER and isinstance(position, int | float):
-            return (float(position), UUID(row_id))
+            return (_real(position), UUID(row_id))
         if kind in _NAME_ORDERS and isinstance(position, str):
-            return (position, UUID(row_id))
+            return (_text(position), UUID(row_id))
         if kind in _NAME_TIME_ORDERS and isinstance(position, tuple):
             name, micros = position
-            return (name, _EPOCH + timedelta(microseconds=micros), UUID(row_id))
+            return (_text(name), _EPOCH + timedelta(microseconds=micros), UUID(row_id))
         if kind in _TIME_ORDERS and isinstance(position, int):
             return (_EPOCH + timedelta(microseconds=position), UUID(row_id))
         raise ValueError("position of the wrong kind")
     except (ValueError, OverflowError):
         raise _invalid_cursor() from None
+
+
+def _real(score: float) -> float:
+    """A relevance score as the statements take it, a `real`: every page's is one exactly; any
+    other (a forged cursor's) would be refused by the driver or rounded."""
+    if struct.unpack("f", struct.pack("f", score))[0] != score:  # OverflowError when too large
+        raise ValueError("not a real")
+    return float(score)
+
+
+def _text(name: str) -> str:
+    """A name as PostgreSQL can take it: every stored name is; a forged cursor's may hold NUL."""
+    if "\x00" in name:
+        raise ValueError("NUL in a name")
+    return name
 
 
 def decode_time_cursor(cursor: str, where: msgspec.Struct) -> TimeKey:

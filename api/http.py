@@ -286,15 +286,24 @@ def read_query(
         raise validation_problem(exc, root="query") from None
 
 
+# One preference of a Prefer header with its parameters (RFC 7240 section 2): a comma inside a
+# quoted-string is the value's, not a separator (a quoted-string always matches, to its closing
+# quote or the end, so no attempt fails after scanning: linear in the header's length); and its
+# name and value, before any parameter.
+_PREFERENCE = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.?)*"?)+')
+_PREFERENCE_HEAD = re.compile(r'\s*([^\s=;]*)\s*(?:=\s*("(?:[^"\\]|\\.)*"?|[^\s;]*))?')
+
+
 def preferences(request: Request) -> dict[str, str]:
     """The preferences of the request's Prefer headers (RFC 7240 section 2): token, or
     token=value (quotes removed), names in lower case, the first of each name kept; parameters
     after `;` ignored. Nothing here is refused: a server may ignore any preference."""
     found: dict[str, str] = {}
     for header in request.get_headers(b"prefer"):
-        for preference in header.decode("latin-1").split(","):
-            name, _, value = preference.split(";", 1)[0].partition("=")
-            name = name.strip().lower()
+        for preference in _PREFERENCE.finditer(header.decode("latin-1")):
+            head = _PREFERENCE_HEAD.match(preference[0])
+            assert head is not None  # every part is optional
+            name, value = head[1].lower(), head[2] or ""
             if name and name not in found:
                 found[name] = value.strip().strip('"')
     return found

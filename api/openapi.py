@@ -148,7 +148,9 @@ _ERRORS = {
 }
 # Statuses every operation can answer: the protocol's edges, whatever the handler does.
 _ALWAYS = ("400", "405", "431", "501", "505")
-_HEADER = {"schema": {"type": "string"}}
+_STRING = {"type": "string"}
+# A response header's Header Object; a request header parameter takes _STRING as its schema.
+_HEADER = {"schema": _STRING}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
 
 
@@ -274,7 +276,7 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
         " estimate without filters or with tags, tags_all and the creation window, else (metadata,"
         " q) an exact count. Answered in Content-Range and Preference-Applied; a count that does"
         " not fit the request's budget is left out (RFC 7240), the page answered without it",
-        _HEADER,
+        _STRING,
     )
     export_format = _parameter(
         "format",
@@ -295,7 +297,7 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
                 "header",
                 "Write only if the item has one of these strong ETags, or exists (*); "
                 "RFC 9110 13.1.1",
-                _HEADER,
+                _STRING,
             )
         ],
         "If-None-Match": [
@@ -304,7 +306,7 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
                 "header",
                 "Refuse (412) when the item's ETag matches one of these weakly, or it exists at "
                 "all (*: on PUT, create only); RFC 9110 13.1.2",
-                _HEADER,
+                _STRING,
             )
         ],
         "If-Match (read)": [
@@ -313,7 +315,7 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
                 "header",
                 "Answer 412 unless the item has one of these strong ETags, or exists (*); "
                 "RFC 9110 13.1.1",
-                _HEADER,
+                _STRING,
             )
         ],
         "If-None-Match (read)": [
@@ -321,7 +323,7 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
                 "If-None-Match",
                 "header",
                 "Answer 304 if one of these ETags matches weakly (or *)",
-                _HEADER,
+                _STRING,
             )
         ],
         "Consistency-Token": [
@@ -333,7 +335,7 @@ def _parameters() -> dict[str, list[dict[str, Any]]]:
                 "that has replayed it or else on the primary. Without it a read may be served by "
                 "a replica up to REPLICA_MAX_LAG_MS behind. A token this service did not issue "
                 "is refused (422); docs/scaling.md",
-                _HEADER,
+                _STRING,
             )
         ],
         "item filters": filters,

@@ -27,7 +27,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -249,9 +249,20 @@ def item_filter(query: ItemSelection) -> ItemFilter:
         tags_all=tag_filter(query.tags_all, "tags_all"),
         metadata=metadata_filter(query.metadata),
         q=None if query.q is None else nfc(query.q),
-        created_after=query.created_after,
-        created_before=query.created_before,
+        created_after=_instant(query.created_after, "created_after"),
+        created_before=_instant(query.created_before, "created_before"),
     )
+
+
+def _instant(value: datetime | None, name: str) -> datetime | None:
+    """A date-time that is one once in UTC (what the driver sends): years 1 to 9999 there, so
+    9999-12-31T23:59:59-01:00 is refused here, not by the driver mid-statement."""
+    if value is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise invalid(f"query.{name}", "must fall within the years 1 to 9999 in UTC") from None
+    return value
 
 
 class ItemQuery(Struct, forbid_unknown_fields=True):

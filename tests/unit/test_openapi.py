@@ -121,3 +121,12 @@ def test_the_key_list_documents_its_pages_and_the_key_limit(spec: dict[str, Any]
     name = spec["components"]["schemas"]["NewApiKey"]["properties"]["name"]
     assert name["maxLength"] == 100  # counted in NFC, as the server counts
     assert "\\u202e" in name["pattern"]
+
+
+def test_header_parameters_are_strings(spec: dict[str, Any]) -> None:
+    """A parameter's `schema` is a Schema Object: a Header Object ({"schema": …}, as response
+    headers take) in its place describes any value, not the string a header is."""
+    for path, method, operation in _operations(spec):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "header":
+                assert parameter["schema"].get("type") == "string", (path, method, parameter)
