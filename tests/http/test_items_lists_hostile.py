@@ -34,12 +34,6 @@ async def test_a_quoted_comma_separates_no_preferences(
     assert count_of(response) == applied
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an estimate under the page's own items makes a Content-Range whose complete-length"
-    " is not above its last-pos (0-19/2), invalid per RFC 9110 section 14.4; docs/api.md says the"
-    " estimate is the planner's, at least 1, and is silent on this: a contract decision",
-)
 async def test_an_estimate_is_never_under_the_items_shown(
     client: httpx.AsyncClient, alice: Account, database_url: str
 ) -> None:
@@ -56,6 +50,7 @@ async def test_an_estimate_is_never_under_the_items_shown(
     assert counted[0] == "count=estimated"
     shown, total = counted[1].split("/")
     assert int(total) > int(shown.split("-")[1])  # RFC 9110: complete-length > last-pos
+    assert total == "20"  # the page's own items, when the planner expects fewer
 
 
 @pytest.mark.parametrize(
