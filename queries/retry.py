@@ -36,6 +36,13 @@ async def on_a_connection(
     except LOST_CONNECTION:
         if query not in READ_ONLY:
             raise
+    except asyncpg.DataError as error:
+        if type(error) is asyncpg.DataError:  # an argument the driver could not encode
+            # asyncpg stops between a new statement's Parse and its Bind without a Sync: the
+            # session stays active, in a transaction that holds its locks, until the connection
+            # is used again. Closed instead, it ends now, and the pool opens a fresh one.
+            connection.terminate()
+        raise
     finally:
         await pool.release(connection)
     connection = await pool.acquire()

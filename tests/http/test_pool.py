@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
+import psycopg
+import pytest
 
 from queries import items
 from queries.fair_pool import FairPool
@@ -166,6 +169,28 @@ async def test_the_list_statements_run_their_generic_plans(database_url: str) ->
     assert len(lists) >= len(items.SORTS)  # one statement per sort at least
     for statement, row in lists.items():
         assert (row["custom_plans"], row["generic_plans"] > 0) == (0, True), statement[:300]
+
+
+async def test_an_argument_the_driver_cannot_encode_leaves_no_session_in_a_transaction(
+    database_url: str,
+) -> None:
+    """A first execution whose argument asyncpg cannot encode (a date past year 9999 in UTC)
+    left its session active in a transaction, holding its locks, until the connection was used
+    again: a migration's ALTER TABLE would wait behind it."""
+    pool = await one_connection_pool(database_url)
+    beyond = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1)))
+    try:
+        with pytest.raises(asyncpg.DataError):
+            await pool.fetch("SELECT $1::timestamptz AS never_run_before", beyond)
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher:
+            cursor = await watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'items-api' AND xact_start IS NOT NULL"
+            )
+            assert await cursor.fetchone() == (0,)
+        assert await pool.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
 
 
 def test_only_statements_that_change_nothing_may_be_retried() -> None:
