@@ -95,6 +95,7 @@ def _values(
             4: "infinity",
             5: "ffffffff-ffff-ffff-ffff-ffffffffffff",
             6: [rng.choice(seeding.TAGS)],
+            7: None,  # fields: the whole item
         }
     if endpoint == "fuzzy_search":
         word = rng.choice(queries)
@@ -107,6 +108,7 @@ def _values(
             7: None,
             8: None,
             9: None,
+            10: None,  # fields: the whole item
         }
     item = seeding.random_item(rng)
     if endpoint == "create":
