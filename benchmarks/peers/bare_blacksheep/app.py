@@ -166,7 +166,7 @@ async def list_items(request: Request) -> Response:
         statement, text = (SEARCH_BY_WORD, words[0]) if len(words) == 1 else (SEARCH_BY_NAME, q)
         # Planned for its values each time, as the service runs it (sql/README.md).
         rows = await fetch_planned_per_execution(
-            pool, statement, *window, score, last, text, None, None, None
+            pool, statement, *window, score, last, text, None, None, None, None
         )
     else:
         created, last = (POS_INF, MAX_UUID)
@@ -174,13 +174,14 @@ async def list_items(request: Request) -> Response:
             created, last = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
         if "tags" in query:
             tags = query["tags"][0].split(",")
-            rows = await pool.fetch(LIST_BY_TAGS_ANY, *window, created, last, tags)
+            rows = await pool.fetch(LIST_BY_TAGS_ANY, *window, created, last, tags, None)
         else:
-            rows = await pool.fetch(LIST, *window, created, last)
+            rows = await pool.fetch(LIST, *window, created, last, None)
     headers = None
     if len(rows) > limit:
         rows = rows[:limit]
-        # Rows are the items' JSON, after the score when searching.
+        # Rows end with the item's JSON, after the score when searching (the other key columns
+        # are null without fields: sql/README.md).
         last_item = decode_any(rows[-1][-1])
         position = rows[-1][0] if "q" in query else last_item["created_at"]
         params = (
