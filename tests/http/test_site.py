@@ -87,6 +87,7 @@ async def test_openapi_describes_every_route_with_security(client: httpx.AsyncCl
         "created_after",
         "created_before",
         "sort",
+        "fields",
         "limit",
         "cursor",
         "Prefer",

@@ -7,8 +7,8 @@ only, so that negative cases still reach the server as generated:
   fresh key; tests/http/test_idempotency.py covers reuse, replay and 409.
 - a cursor is opaque and signed by the server: a generated one is never valid (422). Positive
   cases drop it; paging is followed from real Link headers in tests/http/test_items_search.py.
-- expires_at of a new API key must be in the future, which JSON Schema cannot say: a past
-  date-time in a positive case is moved a day ahead.
+- expires_at of a new API key must be in the future and within API_KEY_MAX_TTL_DAYS, which JSON
+  Schema cannot say: a date-time outside that in a positive case is moved a day ahead.
 - a list's or an export's `sort` takes only the filters its index serves (docs/api.md,
   "Sorting"), which the schema's enum cannot say: a positive case with a sort that the server
   refuses with its filters drops the sort; tests/http/test_items_lists.py and
@@ -23,10 +23,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+import msgspec
 import schemathesis
 
 from api.contracts.items import parse_sort
 from api.problems import ProblemError
+from api.settings import Settings
 from queries.items import SORTS, ItemFilter
 
 
@@ -35,6 +37,12 @@ def _positive(case: Any) -> bool:
     return meta is None or meta.generation.mode.is_positive
 
 
+# The service's default bound on an API key's life (the live test runs with the defaults).
+_API_KEY_MAX_TTL_DAYS = next(
+    field.default
+    for field in msgspec.structs.fields(Settings)
+    if field.name == "api_key_max_ttl_days"
+)
 _IMPORT_NDJSON = '{"name": "fuzzed"}\n'
 _IMPORT_CSV = (
     "id,owner_id,name,description,tags,metadata,created_at,updated_at\r\n,,fuzzed,,[],{},,\r\n"
@@ -92,5 +100,7 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
                 when = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
             except ValueError:
                 return
-            if when.tzinfo is not None and when <= datetime.now(UTC) + timedelta(minutes=1):
-                case.body["expires_at"] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+            now = datetime.now(UTC)
+            latest = now + timedelta(days=_API_KEY_MAX_TTL_DAYS) - timedelta(minutes=1)
+            if when.tzinfo is not None and not now + timedelta(minutes=1) < when < latest:
+                case.body["expires_at"] = (now + timedelta(days=1)).isoformat()
