@@ -6,7 +6,7 @@ import ipaddress
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -236,6 +236,11 @@ def read_dotenv(path: Path) -> dict[str, str]:
             value = value[1:-1]
         values[key.strip()] = value
     return values
+
+
+def default(name: str) -> Any:
+    """The default value of the setting `name` (a field of Settings)."""
+    return next(field.default for field in msgspec.structs.fields(Settings) if field.name == name)
 
 
 def load_settings(

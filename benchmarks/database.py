@@ -13,9 +13,8 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-import msgspec
 
-from api.settings import Settings
+from api import settings
 from api.sqltools.statements import tooling
 from benchmarks import seed
 from benchmarks.common import EMAIL, PASSWORD, ROOT, SECRET_KEY, log
@@ -131,11 +130,7 @@ async def set_session_defaults(pg_url: str, name: str) -> None:
     """Give every session of database `name` the settings the service sets at connect time
     (queries.pool.session_settings), for a service behind PgBouncer, which sends none
     (docs/operations.md does this on the role; here it stays with the run's own database)."""
-    timeout_ms = next(
-        field.default
-        for field in msgspec.structs.fields(Settings)
-        if field.name == "db_statement_timeout_ms"
-    )
+    timeout_ms = settings.default("db_statement_timeout_ms")
     connection = await asyncpg.connect(f"{pg_url}/{name}")
     try:
         for setting, value in session_settings(timeout_ms, session_parameters=True).items():

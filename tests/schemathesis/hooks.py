@@ -23,12 +23,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-import msgspec
 import schemathesis
 
+from api import settings
 from api.contracts.items import parse_sort
 from api.problems import ProblemError
-from api.settings import Settings
 from queries.items import SORTS, ItemFilter
 
 
@@ -38,11 +37,7 @@ def _positive(case: Any) -> bool:
 
 
 # The service's default bound on an API key's life (the live test runs with the defaults).
-_API_KEY_MAX_TTL_DAYS = next(
-    field.default
-    for field in msgspec.structs.fields(Settings)
-    if field.name == "api_key_max_ttl_days"
-)
+_API_KEY_MAX_TTL_DAYS: int = settings.default("api_key_max_ttl_days")
 _IMPORT_NDJSON = '{"name": "fuzzed"}\n'
 _IMPORT_CSV = (
     "id,owner_id,name,description,tags,metadata,created_at,updated_at\r\n,,fuzzed,,[],{},,\r\n"
